@@ -1,0 +1,3 @@
+from gfp.app import main
+
+main()

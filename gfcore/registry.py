@@ -1,0 +1,58 @@
+"""One generic name -> item registry per kind of plugin item (extractor, baseline, GAN source, attack)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .errors import DuplicateNameError, UnknownNameError
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    item: Any  # the registered class (or object)
+    plugin: str  # name of the plugin that registered it
+    description: str
+
+
+class Registry:
+    """Names of one kind, each registered by exactly one plugin."""
+
+    def __init__(self, kind: str):
+        self.kind = kind  # e.g. "attack"; used in error messages
+        self._entries: dict[str, Entry] = {}
+
+    def register(self, item: Any, *, plugin: str, name: str | None = None) -> None:
+        name = name or getattr(item, "name", None)
+        if not name or not isinstance(name, str):
+            raise ValueError(f"plugin {plugin!r} registered a {self.kind} without a name: {item!r}")
+        if name in self._entries:
+            other = self._entries[name].plugin
+            raise DuplicateNameError(
+                f"{self.kind} name {name!r} is registered twice: by plugin {other!r} and by plugin {plugin!r}"
+            )
+        description = (getattr(item, "description", "") or "").strip().splitlines()
+        self._entries[name] = Entry(name, item, plugin, description[0] if description else "")
+
+    def get(self, name: str) -> Any:
+        return self.entry(name).item
+
+    def entry(self, name: str) -> Entry:
+        try:
+            return self._entries[name]
+        except KeyError:
+            valid = ", ".join(self.names()) or "(none registered)"
+            raise UnknownNameError(f"unknown {self.kind} {name!r}; valid names: {valid}") from None
+
+    def names(self) -> list[str]:
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry]:
+        return [self._entries[n] for n in self.names()]
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._entries
+
+    def __len__(self) -> int:
+        return len(self._entries)

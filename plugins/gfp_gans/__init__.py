@@ -1,0 +1,1 @@
+"""Built-in gfp plugin (being written)."""
