@@ -1,0 +1,111 @@
+"""``gfp data photos`` and ``gfp data licences``. numpy and Pillow are imported inside the commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from gfcore.errors import GfpError
+
+
+@click.group("data")
+def data_group():
+    """Bundled data: real photo patches and their licences."""
+
+
+@click.command("photos")
+@click.option(
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Folder for the PNG patches (created if missing).",
+)
+@click.option("-n", "n", required=True, type=click.IntRange(min=1), help="Number of patches.")
+@click.option(
+    "--resolution", default=32, show_default=True, type=click.IntRange(min=8), help="Patch side in pixels."
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same patches.")
+@click.option(
+    "--split",
+    default="train",
+    show_default=True,
+    type=click.Choice(["train", "val", "test", "all"]),
+    help="Disjoint regions of every photo: train / val / test; all = whole photos.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
+def photos(out_dir: Path, n: int, resolution: int, seed: int, split: str, as_json: bool):
+    """Write N real patches, cut at random scales from the bundled photographs, as PNG files."""
+    from gfcore.images import save_png
+    from gfcore.progress import progress_reporter
+
+    from .patches import iter_patches, sample_boxes
+
+    boxes = sample_boxes(n, resolution, seed, split)  # validates before anything is written
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GfpError(f"cannot create output folder {out_dir}: {exc}") from None
+    digits = max(6, len(str(n - 1)))
+    with progress_reporter() as reporter:
+        task = reporter.task(f"photo patches ({split})", total=n)
+        for i, patch in enumerate(iter_patches(boxes, resolution)):
+            save_png(out_dir / f"photo_{i:0{digits}d}.png", patch)
+            task.advance()
+    summary = {"out": str(out_dir), "count": n, "resolution": resolution, "seed": seed, "split": split}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(
+            f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}) to {out_dir}"
+        )
+
+
+@click.command("licences")
+@click.option("--json", "as_json", is_flag=True, help="Print the list as one JSON document.")
+def licences(as_json: bool):
+    """List the bundled photographs with their source and licence."""
+    from .patches import licences as photo_licences
+    from .patches import photo_paths, photo_sizes
+
+    entries = photo_licences()
+    for entry, path, (width, height) in zip(entries, photo_paths(), photo_sizes(), strict=True):
+        entry.update(path=str(path), width=width, height=height)
+    if as_json:
+        click.echo(json.dumps({"photos": entries}, ensure_ascii=False))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(
+        title=f"{len(entries)} bundled photographs (details: {Path(entries[0]['path']).parent}/NOTICE.md)"
+    )
+    table.add_column("file", no_wrap=True)
+    table.add_column("size", no_wrap=True)
+    for column in ("licence", "credit", "source"):
+        table.add_column(column, overflow="fold")
+    for e in entries:
+        table.add_row(
+            e["file"], f"{e['width']}x{e['height']}", e["licence"], e["credit"], e["source_package"]
+        )
+    Console().print(table)
+
+
+data_group.add_command(photos)
+data_group.add_command(licences)
+
+
+def add_data_commands(cli: click.Group) -> None:
+    """Add ``photos`` and ``licences`` under ``gfp data``, reusing a ``data`` group another plugin made."""
+    existing = cli.commands.get("data")
+    if existing is None:
+        cli.add_command(data_group)
+    elif isinstance(existing, click.Group):
+        existing.add_command(photos)
+        existing.add_command(licences)
+    else:
+        raise GfpError(
+            "another plugin registered a 'data' command that is not a group; cannot add 'data photos'"
+        )

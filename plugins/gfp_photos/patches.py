@@ -1,0 +1,209 @@
+"""Real image patches cut from the bundled photographs.
+
+Each patch is a square crop of side ``s`` at a random place in a random photo, downsampled to the target
+resolution ``R`` with an antialiasing filter. ``s`` is drawn log-uniformly from ``[R, min(region, 8R)]``, so
+there are as many crops near native scale (full sensor-level detail) as heavily downsampled ones (scene
+content); a crop of side ``R`` is copied pixel for pixel, without resampling.
+
+Splits never share a pixel. Every photo is cut into three disjoint rectangles along its longer side:
+
+    +----------------------------+-------+
+    |                            |  val  |
+    |           train            +-------+      80 % / 10 % / 10 % of the area
+    |                            | test  |
+    +----------------------------+-------+
+
+The held-out strip is cut in two across the short side (rather than into two thinner strips) so that the
+val and test rectangles stay as wide as possible: on the smallest photo (400 x 300) they are 80 pixels on
+their short side, enough for 64-pixel patches. ``"all"`` uses the whole photo. Crops are cut out of their
+rectangle *before* resampling, so the resampling filter never reads a pixel from another split.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from functools import cache, lru_cache
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from gfcore.errors import GfpError
+from gfcore.images import load_rgb
+
+IMAGES_DIR = Path(__file__).resolve().parent / "images"
+SOURCES_FILE = IMAGES_DIR / "sources.json"
+
+SPLITS = ("train", "val", "test", "all")
+#: Fraction of each photo's longer side given to the training rectangle; the rest is the val/test strip.
+TRAIN_FRACTION = 0.8
+MIN_RESOLUTION = 8
+#: Largest crop side as a multiple of the resolution: beyond ~8x the patch shows scene layout, not texture.
+MAX_SCALE = 8
+
+# Seeds are mixed with the split so that, say, seed 0 of "train" and seed 0 of "test" are unrelated streams.
+_SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
+
+
+@dataclass(frozen=True)
+class CropBox:
+    """A square crop: photo index into :func:`photo_paths` and pixel box ``[left, right) x [top, bottom)``."""
+
+    photo: int
+    left: int
+    top: int
+    right: int
+    bottom: int
+
+    @property
+    def side(self) -> int:
+        return self.right - self.left
+
+    def as_tuple(self) -> tuple[int, int, int, int]:
+        return (self.left, self.top, self.right, self.bottom)
+
+
+# ---------------------------------------------------------------------------------------------- manifest
+
+
+@lru_cache(maxsize=1)
+def _manifest() -> tuple[dict, ...]:
+    try:
+        entries = json.loads(SOURCES_FILE.read_text(encoding="utf-8"))["photos"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise GfpError(f"bundled photo manifest {SOURCES_FILE} is unreadable: {exc}") from None
+    return tuple(entries)
+
+
+def licences() -> list[dict]:
+    """One dict per bundled photo: file, title, source_package, original_path, credit, licence, ...
+
+    Read from ``images/sources.json`` (``images/NOTICE.md`` is its human-readable mirror)."""
+    return [dict(entry) for entry in _manifest()]
+
+
+def photo_paths() -> list[Path]:
+    """The bundled photographs, in manifest order (a photo's index in a :class:`CropBox`)."""
+    paths = [IMAGES_DIR / entry["file"] for entry in _manifest()]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise GfpError(f"bundled photos missing from {IMAGES_DIR}: {', '.join(missing)}")
+    return paths
+
+
+@cache
+def _photo(index: int) -> Image.Image:
+    """Decoded RGB photo, kept for the life of the process (all of them together are ~12 MB)."""
+    return Image.fromarray(load_rgb(photo_paths()[index]))
+
+
+def photo_sizes() -> list[tuple[int, int]]:
+    """``(width, height)`` of every bundled photo."""
+    return [_photo(i).size for i in range(len(photo_paths()))]
+
+
+# ------------------------------------------------------------------------------------------------ splits
+
+
+def split_region(width: int, height: int, split: str) -> tuple[int, int, int, int]:
+    """The rectangle ``(left, top, right, bottom)`` of a ``width x height`` photo that ``split`` draws from."""
+    if split not in SPLITS:
+        raise GfpError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if split == "all":
+        return (0, 0, width, height)
+    landscape = width >= height
+    long_side, short_side = (width, height) if landscape else (height, width)
+    cut = int(round(long_side * TRAIN_FRACTION))
+    half = short_side // 2
+    # (long_start, long_end, short_start, short_end) in the photo's own orientation
+    along, across = {
+        "train": ((0, cut), (0, short_side)),
+        "val": ((cut, long_side), (0, half)),
+        "test": ((cut, long_side), (half, short_side)),
+    }[split]
+    if landscape:
+        return (along[0], across[0], along[1], across[1])
+    return (across[0], along[0], across[1], along[1])
+
+
+def max_resolution(split: str) -> int:
+    """The largest patch side every photo can provide in ``split`` (the smallest region's short side)."""
+    sides = []
+    for width, height in photo_sizes():
+        left, top, right, bottom = split_region(width, height, split)
+        sides.append(min(right - left, bottom - top))
+    return min(sides)
+
+
+def _check_request(n: int, resolution: int, split: str) -> None:
+    if split not in SPLITS:
+        raise GfpError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+    if n <= 0:
+        raise GfpError(f"number of patches must be positive, got {n}")
+    if resolution < MIN_RESOLUTION:
+        raise GfpError(f"resolution must be at least {MIN_RESOLUTION}, got {resolution}")
+    largest = max_resolution(split)
+    if resolution > largest:
+        raise GfpError(
+            f"resolution {resolution} is larger than the smallest {split!r} region of the bundled photos "
+            f"({largest} pixels); use --resolution {largest} or less"
+        )
+
+
+# -------------------------------------------------------------------------------------------- sampling
+
+
+def sample_boxes(n: int, resolution: int = 32, seed: int = 0, split: str = "train") -> list[CropBox]:
+    """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting."""
+    _check_request(n, resolution, split)
+    rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
+    sizes = photo_sizes()
+    regions = [split_region(w, h, split) for w, h in sizes]
+
+    # Draw every random number up front, vectorised; the per-crop work below is integer arithmetic.
+    photos = rng.integers(0, len(sizes), size=n)
+    scale_u = rng.random(n)
+    x_u = rng.random(n)
+    y_u = rng.random(n)
+
+    boxes = []
+    for i in range(n):
+        left, top, right, bottom = regions[photos[i]]
+        largest = min(right - left, bottom - top, MAX_SCALE * resolution)
+        # log-uniform side in [resolution, largest], rounded down so it never exceeds the region
+        side = int(math.exp(math.log(resolution) + scale_u[i] * (math.log(largest) - math.log(resolution))))
+        side = min(max(side, resolution), largest)
+        x0 = left + int(x_u[i] * (right - left - side + 1))
+        y0 = top + int(y_u[i] * (bottom - top - side + 1))
+        boxes.append(CropBox(int(photos[i]), x0, y0, x0 + side, y0 + side))
+    return boxes
+
+
+def render_patch(box: CropBox, resolution: int) -> np.ndarray:
+    """Cut one crop and downsample it to uint8 ``[3, resolution, resolution]``."""
+    # crop() first: resize(box=...) would let the filter read pixels outside the box, i.e. from another split
+    crop = _photo(box.photo).crop(box.as_tuple())
+    if box.side != resolution:
+        # reducing_gap: an exact box-filter reduction by an integer factor, then Lanczos for the remainder;
+        # antialiased, and several times faster than Lanczos over the whole crop
+        crop = crop.resize((resolution, resolution), Image.Resampling.LANCZOS, reducing_gap=3.0)
+    return np.asarray(crop, dtype=np.uint8).transpose(2, 0, 1)
+
+
+def iter_patches(boxes: list[CropBox], resolution: int):
+    """Yield each box's patch in turn (for callers that write or report progress as they go)."""
+    for box in boxes:
+        yield render_patch(box, resolution)
+
+
+def sample_patches(n: int, resolution: int = 32, seed: int = 0, split: str = "train") -> np.ndarray:
+    """``n`` real patches as uint8 ``[n, 3, resolution, resolution]``; the same arguments give the same
+    patches. ``split`` is ``"train"``, ``"val"`` or ``"test"`` (disjoint parts of every photo) or ``"all"``.
+    """
+    boxes = sample_boxes(n, resolution, seed, split)
+    out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
+    for i, patch in enumerate(iter_patches(boxes, resolution)):
+        out[i] = patch
+    return out

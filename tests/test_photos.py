@@ -1,0 +1,225 @@
+"""The bundled photographs, real patch sampling with disjoint splits, and ``gfp data``."""
+
+import hashlib
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from gfp_photos import patches
+from gfp_photos.patches import (
+    IMAGES_DIR,
+    CropBox,
+    licences,
+    max_resolution,
+    photo_paths,
+    photo_sizes,
+    render_patch,
+    sample_boxes,
+    sample_patches,
+    split_region,
+)
+from PIL import Image
+
+from gfcore.errors import GfpError
+
+
+def run_cli(args):
+    import gfp.app
+
+    return CliRunner().invoke(gfp.app.get_cli(), args)
+
+
+# ------------------------------------------------------------------------------------------ the bundle
+
+
+def test_at_least_15_photos_under_10_mb_each_with_a_licence_entry():
+    paths = photo_paths()
+    assert len(paths) >= 15
+    assert sum(p.stat().st_size for p in paths) < 10 * 1024 * 1024
+    entries = licences()
+    assert [e["file"] for e in entries] == [p.name for p in paths]
+    for entry in entries:
+        assert entry["licence"].startswith(("Public domain", "CC0-1.0", "CC-BY-2.0")), entry
+        assert entry["credit"] and entry["source_package"] and entry["original_path"], entry
+
+
+def test_the_images_folder_holds_exactly_the_manifest_and_the_files_match_their_checksums():
+    on_disk = {p.name for p in IMAGES_DIR.iterdir() if p.suffix.lower() in {".png", ".jpg", ".jpeg"}}
+    assert on_disk == {e["file"] for e in licences()}
+    for entry in licences():
+        digest = hashlib.sha256((IMAGES_DIR / entry["file"]).read_bytes()).hexdigest()
+        assert digest == entry["sha256"], entry["file"]
+
+
+def test_notice_mirrors_the_manifest():
+    notice = (IMAGES_DIR / "NOTICE.md").read_text(encoding="utf-8")
+    for entry in licences():
+        row = next(line for line in notice.splitlines() if line.startswith(f"| `{entry['file']}`"))
+        assert entry["licence"] in row and entry["credit"] in row and entry["original_path"] in row
+
+
+def test_every_photo_decodes_to_rgb_and_is_large_enough():
+    for width, height in photo_sizes():
+        assert min(width, height) >= 256
+
+
+# ------------------------------------------------------------------------------------------ sampling
+
+
+def test_patches_have_the_requested_shape_and_dtype():
+    x = sample_patches(40, resolution=16, seed=3)
+    assert x.shape == (40, 3, 16, 16) and x.dtype == np.uint8
+    assert x.std() > 10  # real content, not a constant fill
+    assert sample_patches(3, resolution=64, split="test").shape == (3, 3, 64, 64)
+
+
+def test_same_seed_same_patches_other_seed_other_patches():
+    a = sample_patches(64, resolution=32, seed=7)
+    b = sample_patches(64, resolution=32, seed=7)
+    c = sample_patches(64, resolution=32, seed=8)
+    np.testing.assert_array_equal(a, b)
+    assert (a != c).any(axis=(1, 2, 3)).mean() > 0.9
+
+
+def test_a_crop_at_native_scale_is_copied_exactly():
+    box = CropBox(photo=3, left=10, top=20, right=42, bottom=52)
+    photo = np.asarray(Image.open(photo_paths()[3]).convert("RGB"))
+    np.testing.assert_array_equal(render_patch(box, 32), photo[20:52, 10:42].transpose(2, 0, 1))
+
+
+def test_boxes_are_squares_inside_their_photo_at_scales_from_r_to_8r():
+    sizes = photo_sizes()
+    boxes = sample_boxes(3000, resolution=16, seed=1, split="all")
+    sides = np.array([b.side for b in boxes])
+    assert all(b.bottom - b.top == b.side for b in boxes)
+    assert sides.min() == 16 and sides.max() <= 8 * 16
+    assert np.median(sides) > 30  # log-uniform in [16, 128] has median ~45; not all at native scale
+    for b in boxes:
+        width, height = sizes[b.photo]
+        assert 0 <= b.left and 0 <= b.top and b.right <= width and b.bottom <= height
+    assert len({b.photo for b in boxes}) == len(sizes)  # every photo is used
+
+
+@pytest.mark.parametrize("size", [(400, 300), (512, 600), (1411, 1411), (451, 300)])
+def test_split_regions_are_disjoint_and_cover_the_photo(size):
+    width, height = size
+    regions = {s: split_region(width, height, s) for s in ("train", "val", "test")}
+    area = {s: (r[2] - r[0]) * (r[3] - r[1]) for s, r in regions.items()}
+    assert sum(area.values()) == width * height
+    assert 0.75 < area["train"] / (width * height) < 0.85
+    covered = np.zeros((height, width), dtype=int)
+    for left, top, right, bottom in regions.values():
+        covered[top:bottom, left:right] += 1
+    assert (covered == 1).all()  # every pixel in exactly one split
+    assert split_region(width, height, "all") == (0, 0, width, height)
+
+
+def test_train_val_test_crops_never_share_a_pixel():
+    by_split = {s: sample_boxes(1500, resolution=16, seed=5, split=s) for s in ("train", "val", "test")}
+    sizes = photo_sizes()
+    for split, boxes in by_split.items():
+        for b in boxes:
+            left, top, right, bottom = split_region(*sizes[b.photo], split)
+            assert left <= b.left and top <= b.top and b.right <= right and b.bottom <= bottom, (split, b)
+    # and directly: mark each split's pixels per photo; no pixel may carry two marks
+    for index, (width, height) in enumerate(sizes):
+        owner = np.zeros((height, width), dtype=np.uint8)
+        for bit, boxes in zip((1, 2, 4), by_split.values(), strict=True):
+            for b in boxes:
+                if b.photo == index:
+                    owner[b.top : b.bottom, b.left : b.right] |= bit
+        assert set(np.unique(owner)) <= {0, 1, 2, 4}, photo_paths()[index].name
+
+
+def test_splits_give_different_patches_for_the_same_seed():
+    assert not np.array_equal(
+        sample_patches(8, 16, seed=0, split="train"), sample_patches(8, 16, seed=0, split="test")
+    )
+
+
+def test_bad_requests_are_one_line_errors():
+    with pytest.raises(GfpError, match="positive"):
+        sample_patches(0)
+    with pytest.raises(GfpError, match="at least 8"):
+        sample_patches(4, resolution=4)
+    with pytest.raises(GfpError, match="larger than the smallest 'val' region"):
+        sample_patches(4, resolution=max_resolution("val") + 1, split="val")
+    with pytest.raises(GfpError, match="unknown split"):
+        sample_patches(4, split="holdout")
+    assert max_resolution("test") >= 64  # 64-pixel patches are available in every split
+
+
+def test_ten_thousand_patches_are_fast():
+    import time
+
+    patches._photo(0)  # decoding is a one-time cost, not what this measures
+    start = time.perf_counter()
+    sample_patches(10_000, resolution=32, seed=0)
+    assert time.perf_counter() - start < 15  # ~2 s on one core; generous for a shared machine
+
+
+# ------------------------------------------------------------------------------------------------ CLI
+
+
+def test_cli_writes_n_readable_pngs_of_the_right_size(tmp_path):
+    out = tmp_path / "real"
+    result = run_cli(["data", "photos", "--out", str(out), "-n", "12", "--resolution", "24", "--seed", "4"])
+    assert result.exit_code == 0, result.output
+    files = sorted(out.glob("*.png"))
+    assert [f.name for f in files] == [f"photo_{i:06d}.png" for i in range(12)]
+    written = np.stack([np.asarray(Image.open(f).convert("RGB")).transpose(2, 0, 1) for f in files])
+    np.testing.assert_array_equal(written, sample_patches(12, resolution=24, seed=4))
+    assert "wrote 12" in result.stdout
+
+
+def test_cli_json_summary(tmp_path):
+    result = run_cli(["data", "photos", "--out", str(tmp_path), "-n", "2", "--split", "val", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["count"] == 2 and summary["split"] == "val"
+
+
+def test_cli_rejects_bad_input(tmp_path):
+    assert run_cli(["data", "photos", "--out", str(tmp_path), "-n", "0"]).exit_code == 2
+    assert run_cli(["data", "photos", "--out", str(tmp_path), "-n", "3", "--resolution", "4"]).exit_code == 2
+    too_big = run_cli(
+        ["data", "photos", "--out", str(tmp_path), "-n", "3", "--split", "test", "--resolution", "200"]
+    )
+    assert too_big.exit_code == 1 and "larger than the smallest" in too_big.output
+    assert not list(tmp_path.glob("*.png"))
+
+
+def test_cli_licences_json_parses():
+    result = run_cli(["data", "licences", "--json"])
+    assert result.exit_code == 0, result.output
+    listed = json.loads(result.stdout)["photos"]
+    assert [p["file"] for p in listed] == [e["file"] for e in licences()]
+    assert all(p["width"] > 0 and p["height"] > 0 for p in listed)
+
+
+def test_cli_licences_table():
+    result = run_cli(["data", "licences"])
+    assert result.exit_code == 0, result.output
+    assert "CC-BY-2.0" in result.stdout and "grace_hopper" in result.stdout
+
+
+def test_data_group_is_reused_when_another_plugin_made_it():
+    import click
+    from gfp_photos.commands import add_data_commands
+
+    @click.group()
+    def root():
+        pass
+
+    @click.group("data")
+    def other_data():
+        pass
+
+    @other_data.command("other")
+    def other():
+        pass
+
+    root.add_command(other_data)
+    add_data_commands(root)
+    assert set(root.commands["data"].commands) == {"other", "photos", "licences"}
