@@ -1,0 +1,54 @@
+import click
+
+from gfp.common import device_option, emit_json, json_option, progress_option, stdout_console
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("paths", nargs=-1, required=True)
+@device_option
+@json_option
+@progress_option
+def attribute(run, paths, device, as_json, progress):
+    """Say which source made each image in PATHS (files, folders, globs)."""
+    from gfcore.device import resolve_device
+    from gfcore.errors import GfpError
+    from gfcore.evaluation import attribute_files
+    from gfcore.images import expand_paths
+    from gfcore.progress import progress_reporter
+    from gfcore.runs import load_run
+
+    files, missing = expand_paths(list(paths))
+    attributor, info = load_run(run, resolve_device(device))
+    with progress_reporter(progress) as reporter:
+        for m in missing:
+            reporter.warn(f"{m}: no such file, folder or matching glob")
+        if not files:
+            raise GfpError("no image files found in " + ", ".join(paths))
+        size_policy = info.get("preprocessing", {}).get("size_policy", "crop")
+        batch = attribute_files(attributor, files, size_policy, reporter)
+    classes = info["classes"]
+    skipped = batch.skipped + [{"path": m, "reason": "not found"} for m in missing]
+    if as_json:
+        emit_json({"run": str(run), "method": info["method"], "classes": classes,
+                   "images": [vars(r) for r in batch.results], "shares": batch.shares(classes),
+                   "skipped": skipped})
+    else:
+        from rich.table import Table
+
+        console = stdout_console()
+        table = Table(title=f"attribution by {info['method']} ({run})")
+        table.add_column("image", overflow="fold")
+        table.add_column("source")
+        for c in classes:
+            table.add_column(c, justify="right")
+        for r in batch.results:
+            table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes))
+        console.print(table)
+        shares = batch.shares(classes)
+        console.print("share of images per source: " + ", ".join(
+            f"{c} {100 * s:.1f}%" for c, s in shares.items()), highlight=False)
+        if skipped:
+            console.print(f"{len(skipped)} file(s) skipped (see warnings above)", highlight=False)
+    if not batch.results:
+        raise GfpError("none of the given files could be attributed")

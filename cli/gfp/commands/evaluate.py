@@ -1,0 +1,48 @@
+import click
+
+from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_option, stdout_console
+
+
+def print_report(report: dict, title: str) -> None:
+    from rich.table import Table
+
+    console = stdout_console()
+    console.print(f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {report['macro_f1']:.4f}, "
+                  f"{report['n']} images", highlight=False)
+    classes = report["classes"]
+    table = Table(title="confusion matrix (rows: true source, columns: predicted)")
+    table.add_column("true \\ predicted")
+    for c in classes:
+        table.add_column(c, justify="right")
+    table.add_column("accuracy", justify="right")
+    for c, row in zip(classes, report["confusion_matrix"]):
+        table.add_row(c, *map(str, row), fmt_pct(report["per_class_accuracy"][c]))
+    console.print(table)
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@device_option
+@json_option
+@progress_option
+def evaluate(run, dataset, split, device, as_json, progress):
+    """Accuracy, per-class accuracy, confusion matrix and macro-F1 of RUN on a DATASET split."""
+    from gfcore.dataset import load_dataset
+    from gfcore.device import resolve_device
+    from gfcore.evaluation import REPORT_VERSION, evaluate_split
+    from gfcore.progress import progress_reporter
+    from gfcore.runs import check_compatible, load_run
+
+    data = load_dataset(dataset)
+    attributor, info = load_run(run, resolve_device(device))
+    check_compatible(info, data, run)
+    with progress_reporter(progress) as reporter:
+        report = evaluate_split(attributor, data.split(split), reporter)
+    report = {"version": REPORT_VERSION, "run": str(run), "method": info["method"], "dataset": str(dataset),
+              "split": split, **report}
+    if as_json:
+        emit_json(report)
+    else:
+        print_report(report, f"{info['method']} on {dataset} [{split}]")

@@ -1,0 +1,66 @@
+import click
+
+from gfp.common import device_option, emit_json, json_option, progress_option
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("paths", nargs=-1)
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the fingerprints.")
+@click.option("--format", "fmt", type=click.Choice(["npy", "safetensors"]), default="npy", show_default=True)
+@device_option
+@json_option
+@progress_option
+def fingerprints(run, paths, out, fmt, device, as_json, progress):
+    """Write RUN's model fingerprints, and the image fingerprints of PATHS, with the class order."""
+    from pathlib import Path
+
+    import numpy as np
+    import torch
+
+    from gfcore.atomic import atomic_path, write_json
+    from gfcore.device import resolve_device
+    from gfcore.errors import GfpError
+    from gfcore.evaluation import decode_files
+    from gfcore.images import expand_paths
+    from gfcore.progress import progress_reporter
+    from gfcore.tensorio import save_tensors
+    from gfcore.runs import load_run
+
+    attributor, info = load_run(run, resolve_device(device))
+    if not attributor.has_fingerprints:
+        raise GfpError(f"method {info['method']!r} has no fingerprints")
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    arrays = {"model_fingerprints": attributor.model_fingerprints().numpy()}
+    files: list = []
+    skipped: list = []
+    with progress_reporter(progress) as reporter:
+        if paths:
+            found, missing = expand_paths(list(paths))
+            for m in missing:
+                reporter.warn(f"{m}: no such file, folder or matching glob")
+            size_policy = info.get("preprocessing", {}).get("size_policy", "crop")
+            images, files, skipped = decode_files(found, attributor.resolution, size_policy, reporter)
+            if len(images) == 0:
+                raise GfpError("no decodable images among " + ", ".join(paths))
+            arrays["image_fingerprints"] = attributor.image_fingerprints(torch.from_numpy(images)).numpy()
+    written = []
+    if fmt == "npy":
+        for name, arr in arrays.items():
+            with atomic_path(out / f"{name}.npy") as tmp:
+                with open(tmp, "wb") as fh:
+                    np.save(fh, arr)
+            written.append(str(out / f"{name}.npy"))
+    else:
+        save_tensors(out / "fingerprints.safetensors", {k: torch.from_numpy(v) for k, v in arrays.items()})
+        written.append(str(out / "fingerprints.safetensors"))
+    index = {"run": str(run), "method": info["method"], "classes": info["classes"],
+             "model_fingerprints_shape": list(arrays["model_fingerprints"].shape),
+             "images": [str(f) for f in files], "skipped": skipped, "files": written}
+    write_json(out / "fingerprints.json", index)
+    if as_json:
+        emit_json(index)
+    else:
+        click.echo(f"wrote {', '.join(written)} and {out / 'fingerprints.json'} "
+                   f"({len(info['classes'])} model fingerprints, {len(files)} image fingerprints)")

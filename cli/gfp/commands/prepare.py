@@ -1,0 +1,42 @@
+import click
+
+from gfp.common import emit_json, json_option, progress_option, seed_option
+
+
+@click.command()
+@click.argument("src", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the prepared dataset.")
+@click.option("--resolution", type=click.IntRange(4, 4096), default=32, show_default=True,
+              help="Side of the square images the dataset holds.")
+@click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,
+              help="Train,val,test fractions, per source.")
+@seed_option
+@click.option("--classes", default=None, help="Comma-separated class order (default: sub-folder names, sorted).")
+@click.option("--resize", is_flag=True,
+              help="Resample every image to the resolution instead of centre-cropping it. Resampling "
+                   "destroys pixel-level fingerprints; use it only for images of many sizes.")
+@json_option
+@progress_option
+def prepare(src, out, resolution, split_text, seed, classes, resize, as_json, progress):
+    """Turn SRC (one sub-folder of images per source) into a dataset that training memory-maps.
+
+    Images of another size are centre-cropped (default) or resampled (--resize); grey, palette, RGBA,
+    CMYK and 16-bit images become 8-bit RGB; undecodable files are skipped with a warning.
+    """
+    from gfcore.dataset import parse_split_fractions, prepare_dataset
+    from gfcore.progress import progress_reporter
+
+    fractions = parse_split_fractions(split_text)
+    class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    with progress_reporter(progress) as reporter:
+        manifest = prepare_dataset(src, out, resolution, fractions, seed, class_list,
+                                   "resize" if resize else "crop", reporter)
+    summary = {"dataset": out, "classes": manifest["classes"], "resolution": resolution,
+               "counts": manifest["counts"], "skipped": manifest["skipped"], "hash": manifest["hash"]}
+    if as_json:
+        emit_json(summary)
+        return
+    totals = {s: sum(c.values()) for s, c in manifest["counts"].items()}
+    click.echo(f"prepared {out}: {len(manifest['classes'])} classes ({', '.join(manifest['classes'])}), "
+               f"{resolution}x{resolution}, train {totals['train']} / val {totals['val']} / test {totals['test']}"
+               + (f", {len(manifest['skipped'])} file(s) skipped" if manifest["skipped"] else ""))

@@ -1,0 +1,39 @@
+import click
+
+from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_option, seed_option
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
+@click.option("--method", "spec", default="learned", show_default=True,
+              help="Registered extractor or baseline, with optional parameters: learned:width=0.25")
+@click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
+@click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@seed_option
+@device_option
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@json_option
+@progress_option
+def train(dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_json, progress):
+    """Train a method on a prepared DATASET; writes run.json and safetensors weights to --out."""
+    from gfcore.dataset import load_dataset
+    from gfcore.device import resolve_device
+    from gfcore.progress import progress_reporter
+    from gfcore.runs import train_run
+
+    data = load_dataset(dataset)
+    overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    with progress_reporter(progress) as reporter:
+        result = train_run(data, out, spec, seed=seed, device=resolve_device(device), resume=resume,
+                           overrides={k: v for k, v in overrides.items() if v is not None}, reporter=reporter)
+    info = result.info
+    summary = {"run": str(out), "method": info["method"], "config": info["config"], "classes": info["classes"],
+               "best": info.get("best"), "history": info["history"], "train_seconds": info["train_seconds"]}
+    if as_json:
+        emit_json(summary)
+        return
+    best = info.get("best") or (info["history"][-1] if info["history"] else {})
+    click.echo(f"trained {info['method']} into {out} in {info['train_seconds']:.1f}s; "
+               f"best validation accuracy {fmt_pct(best.get('val_accuracy'))}")

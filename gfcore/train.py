@@ -1,0 +1,193 @@
+"""The training loop shared by every neural method. A method supplies the network (and, if it wants, the
+loss and optimiser); the loop supplies batching from memory-mapped arrays, augmentation, validation each
+epoch, checkpoints through ``ctx.checkpoint`` and resuming from ``ctx.resume``.
+
+Reproducibility: the shuffle order and the flips of epoch ``e`` come from generators seeded with
+``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
+"""
+
+from __future__ import annotations
+
+import time
+from abc import abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .interfaces import Attributor, FitContext, Split
+
+
+@dataclass
+class NeuralConfig:
+    """Training fields every neural method's ``Config`` inherits (defaults: the paper's classifier)."""
+
+    epochs: int = 10
+    batch_size: int = 32
+    lr: float = 1e-3
+    beta1: float = 0.0  # Adam beta1 = 0 as in ProGAN and the paper's classifier
+    beta2: float = 0.99
+    eps: float = 1e-8
+    flip: bool = True  # random horizontal flip with p = 0.5, the paper's only augmentation
+    eval_batch_size: int = 256
+
+
+def uint8_to_unit_range(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 [N,3,H,W] -> float32 in [-1, 1] on ``device`` (the paper's x*2/255 - 1)."""
+    return images.to(device, non_blocking=True).float().mul_(2.0 / 255.0).sub_(1.0)
+
+
+def _epoch_generators(seed: int, epoch: int) -> tuple[np.random.Generator, torch.Generator]:
+    rng = np.random.default_rng([seed, epoch])
+    gen = torch.Generator().manual_seed(int(rng.integers(2**62)))
+    return rng, gen
+
+
+class NeuralAttributor(Attributor):
+    """Base class for methods trained by gradient descent. Subclasses implement :meth:`build_network`."""
+
+    def __init__(self, classes, resolution, config, device=None):
+        super().__init__(classes, resolution, config, device)
+        self.network = self.build_network().to(self.device)
+
+    @abstractmethod
+    def build_network(self) -> nn.Module:
+        """A module mapping float images in [-1, 1] ``[N,3,R,R]`` to logits ``[N, L]``."""
+
+    def make_optimizer(self, params) -> torch.optim.Optimizer:
+        c = self.config
+        return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps)
+
+    def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(logits, labels)
+
+    # -- inference -------------------------------------------------------------------------------
+    def _batched(self, images: torch.Tensor, fn) -> torch.Tensor:
+        self.network.eval()
+        outs = []
+        with torch.no_grad():
+            for start in range(0, len(images), self.config.eval_batch_size):
+                x = uint8_to_unit_range(images[start : start + self.config.eval_batch_size], self.device)
+                outs.append(fn(x).float().cpu())
+        return torch.cat(outs) if outs else torch.empty(0)
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        return self._batched(images, self.network)
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return dict(self.network.state_dict())
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.network.load_state_dict(tensors)
+
+    def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
+        train_network(self, train, val, ctx)
+
+
+def split_accuracy(attributor: Attributor, split: Split, chunk: int = 2048) -> float:
+    """Top-1 accuracy over a (memory-mapped) split, read in chunks."""
+    if len(split) == 0:
+        return float("nan")
+    correct = 0
+    for start in range(0, len(split), chunk):
+        images = torch.from_numpy(np.array(split.images[start : start + chunk]))  # copy: memmaps are read-only
+        preds = attributor.logits(images).argmax(1).numpy()
+        correct += int((preds == split.labels[start : start + chunk]).sum())
+    return correct / len(split)
+
+
+# -- optimiser state as named tensors + JSON (no pickle) ----------------------------------------
+def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
+    sd = opt.state_dict()
+    tensors = {}
+    for pid, state in sd["state"].items():
+        for key, value in state.items():
+            tensors[f"optim.{pid}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
+    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
+    return tensors, {"param_groups": groups}
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict] = {}
+    for name, value in tensors.items():
+        if name.startswith("optim."):
+            _, pid, key = name.split(".", 2)
+            state.setdefault(int(pid), {})[key] = value
+    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
+    opt.load_state_dict({"state": state, "param_groups": groups})
+
+
+def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitContext) -> None:
+    """Epochs of minibatch training with validation and a checkpoint after each epoch."""
+    cfg, net, device = method.config, method.network, method.device
+    opt = method.make_optimizer(net.parameters())
+    start_epoch, best_val = 0, -1.0
+    if ctx.resume is not None:  # 1) pick up where the last checkpoint left off
+        tensors, meta = ctx.resume
+        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
+        load_optimizer_tensors(opt, tensors, meta["optimizer"])
+        start_epoch, best_val = int(meta["epoch"]), float(meta["best_val_accuracy"])
+        ctx.history[:] = meta["history"]
+
+    n, bs = len(train), cfg.batch_size
+    steps_per_epoch = max(1, n // bs)  # drop the ragged last batch, as the paper's infinite stream does
+    task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
+    for epoch in range(start_epoch, cfg.epochs):
+        rng, flip_gen = _epoch_generators(ctx.seed, epoch)
+        order = rng.permutation(n)
+        net.train()
+        t0 = time.perf_counter()
+        loss_sum = torch.zeros((), device=device)
+        correct = torch.zeros((), device=device, dtype=torch.long)
+        skipped = 0
+        for step in range(steps_per_epoch):
+            # 2) a batch: sorted indices make memory-mapped reads sequential-ish
+            idx = np.sort(order[step * bs : (step + 1) * bs])
+            x = uint8_to_unit_range(torch.from_numpy(train.images[idx]), device)
+            y = torch.from_numpy(train.labels[idx]).to(device)
+            if cfg.flip:
+                mask = (torch.rand(len(idx), generator=flip_gen) < 0.5).to(device)
+                x = torch.where(mask[:, None, None, None], x.flip(3), x)
+            # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
+            logits = net(x)
+            loss = method.loss(logits, y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            grads = [p.grad for p in net.parameters() if p.grad is not None]
+            if grads and not torch.isfinite(torch.stack([g.detach().abs().sum() for g in grads]).sum()):
+                skipped += 1
+            else:
+                opt.step()
+            loss_sum += loss.detach()
+            correct += (logits.detach().argmax(1) == y).sum()
+            task.advance()
+            if step % 20 == 0:
+                task.update(status=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
+        train_seconds = time.perf_counter() - t0
+        # 4) validate, record, checkpoint
+        val_acc = split_accuracy(method, val)
+        record = {
+            "epoch": epoch + 1,
+            "train_loss": float(loss_sum) / steps_per_epoch,
+            "train_accuracy": int(correct) / (steps_per_epoch * bs),
+            "val_accuracy": val_acc,
+            "skipped_steps": skipped,
+            "seconds": round(train_seconds, 3),
+            "images_per_second": round(steps_per_epoch * bs / max(train_seconds, 1e-9), 1),
+        }
+        ctx.history.append(record)
+        is_best = not np.isnan(val_acc) and val_acc > best_val or (np.isnan(val_acc) and epoch == cfg.epochs - 1)
+        if is_best and not np.isnan(val_acc):
+            best_val = val_acc
+        opt_tensors, opt_meta = optimizer_tensors(opt)
+        tensors = {f"model.{k}": v for k, v in net.state_dict().items()} | opt_tensors
+        meta = {"epoch": epoch + 1, "best_val_accuracy": best_val, "history": ctx.history, "optimizer": opt_meta}
+        ctx.checkpoint(epoch + 1, tensors, meta, record, is_best)
+        task.update(status=f"epoch {epoch + 1}: val acc {val_acc:.3f}")
+        ctx.progress.log(
+            f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f} "
+            f"train acc {record['train_accuracy']:.3f} val acc {val_acc:.3f}"
+        )
+    task.done()
