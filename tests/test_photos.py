@@ -145,6 +145,8 @@ def test_bad_requests_are_one_line_errors():
         sample_patches(4, resolution=4)
     with pytest.raises(GfpError, match="larger than the smallest 'val' region"):
         sample_patches(4, resolution=max_resolution("val") + 1, split="val")
+    with pytest.raises(GfpError, match="non-negative"):
+        sample_patches(4, seed=-1)
     with pytest.raises(GfpError, match="unknown split"):
         sample_patches(4, split="holdout")
     assert max_resolution("test") >= 64  # 64-pixel patches are available in every split
@@ -187,7 +189,15 @@ def test_cli_rejects_bad_input(tmp_path):
         ["data", "photos", "--out", str(tmp_path), "-n", "3", "--split", "test", "--resolution", "200"]
     )
     assert too_big.exit_code == 1 and "larger than the smallest" in too_big.output
+    assert run_cli(["data", "photos", "--out", str(tmp_path), "-n", "3", "--seed", "-1"]).exit_code == 2
     assert not list(tmp_path.glob("*.png"))
+
+
+def test_cli_warns_about_patches_left_from_an_earlier_larger_run(tmp_path):
+    assert run_cli(["data", "photos", "--out", str(tmp_path), "-n", "5"]).exit_code == 0
+    result = run_cli(["data", "photos", "--out", str(tmp_path), "-n", "3"])
+    assert result.exit_code == 0
+    assert "already holds 2 other" in " ".join(result.stderr.split())  # rich wraps long lines
 
 
 def test_cli_licences_json_parses():

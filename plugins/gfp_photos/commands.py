@@ -27,12 +27,14 @@ def data_group():
 @click.option(
     "--resolution", default=32, show_default=True, type=click.IntRange(min=8), help="Patch side in pixels."
 )
-@click.option("--seed", default=0, show_default=True, type=int, help="Same seed, same patches.")
+@click.option(
+    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Same seed, same patches."
+)
 @click.option(
     "--split",
     default="train",
     show_default=True,
-    type=click.Choice(["train", "val", "test", "all"]),
+    type=click.Choice(["train", "val", "test", "all"]),  # patches.SPLITS; not imported here (numpy)
     help="Disjoint regions of every photo: train / val / test; all = whole photos.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
@@ -49,12 +51,24 @@ def photos(out_dir: Path, n: int, resolution: int, seed: int, split: str, as_jso
     except OSError as exc:
         raise GfpError(f"cannot create output folder {out_dir}: {exc}") from None
     digits = max(6, len(str(n - 1)))
+    names = [f"photo_{i:0{digits}d}.png" for i in range(n)]
     with progress_reporter() as reporter:
+        # Files from an earlier, larger run would silently join this set: say so rather than delete them.
+        stale = sorted(set(p.name for p in out_dir.glob("photo_*.png")) - set(names))
+        if stale:
+            reporter.warn(f"{out_dir} already holds {len(stale)} other photo_*.png files (e.g. {stale[0]})")
         task = reporter.task(f"photo patches ({split})", total=n)
-        for i, patch in enumerate(iter_patches(boxes, resolution)):
-            save_png(out_dir / f"photo_{i:0{digits}d}.png", patch)
+        for name, patch in zip(names, iter_patches(boxes, resolution), strict=True):
+            save_png(out_dir / name, patch)
             task.advance()
-    summary = {"out": str(out_dir), "count": n, "resolution": resolution, "seed": seed, "split": split}
+    summary = {
+        "out": str(out_dir),
+        "count": n,
+        "first": names[0],
+        "resolution": resolution,
+        "seed": seed,
+        "split": split,
+    }
     if as_json:
         click.echo(json.dumps(summary))
     else:

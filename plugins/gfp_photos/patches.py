@@ -14,9 +14,10 @@ Splits never share a pixel. Every photo is cut into three disjoint rectangles al
     +----------------------------+-------+
 
 The held-out strip is cut in two across the short side (rather than into two thinner strips) so that the
-val and test rectangles stay as wide as possible: on the smallest photo (400 x 300) they are 80 pixels on
-their short side, enough for 64-pixel patches. ``"all"`` uses the whole photo. Crops are cut out of their
-rectangle *before* resampling, so the resampling filter never reads a pixel from another split.
+val and test rectangles stay as wide as possible: on the smallest photos (384 x 303, 400 x 300) they are
+77-80 pixels on their short side, enough for 64-pixel patches (:func:`max_resolution` gives the limit).
+``"all"`` uses the whole photo. Crops are cut out of their rectangle *before* resampling, so the
+resampling filter never reads a pixel from another split.
 """
 
 from __future__ import annotations
@@ -95,7 +96,7 @@ def photo_paths() -> list[Path]:
 
 @cache
 def _photo(index: int) -> Image.Image:
-    """Decoded RGB photo, kept for the life of the process (all of them together are ~12 MB)."""
+    """Decoded RGB photo, kept for the life of the process (all of them together are ~19 MB)."""
     return Image.fromarray(load_rgb(photo_paths()[index]))
 
 
@@ -137,7 +138,9 @@ def max_resolution(split: str) -> int:
     return min(sides)
 
 
-def _check_request(n: int, resolution: int, split: str) -> None:
+def _check_request(n: int, resolution: int, seed: int, split: str) -> None:
+    if seed < 0:
+        raise GfpError(f"seed must be a non-negative integer, got {seed}")
     if split not in SPLITS:
         raise GfpError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
     if n <= 0:
@@ -157,7 +160,7 @@ def _check_request(n: int, resolution: int, split: str) -> None:
 
 def sample_boxes(n: int, resolution: int = 32, seed: int = 0, split: str = "train") -> list[CropBox]:
     """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting."""
-    _check_request(n, resolution, split)
+    _check_request(n, resolution, seed, split)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     sizes = photo_sizes()
     regions = [split_region(w, h, split) for w, h in sizes]
