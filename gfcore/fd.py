@@ -1,0 +1,140 @@
+"""Fréchet distance between feature distributions, and the paper's FD ratio (how separable sources are).
+
+``FD(N(m1, S1), N(m2, S2)) = |m1 - m2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))`` -- FID when the
+features are Inception's. The trace of the matrix square root is computed without ``sqrtm``: with
+``A = S1^(1/2)`` (eigendecomposition, negative round-off eigenvalues clamped to 0), ``A S2 A`` is symmetric
+positive semi-definite and has the same eigenvalues as ``S1 S2``, so ``tr((S1 S2)^(1/2))`` is the sum of the
+square roots of its eigenvalues. Everything is float64. Singular covariances (fewer samples than
+dimensions) need no special case: eigenvalues are clamped at zero before every square root. A tiny ridge
+(1e-12 times the mean variance) on both diagonals guards the eigendecompositions against round-off; it is
+kept that small because the square root magnifies it -- a ridge r shifts FD by about 2 sqrt(r) for every
+direction in which one covariance is singular.
+
+FD ratio (paper §7, as in the official code's FD matrix): each class's features are split into two
+disjoint random halves A_c and B_c of equal size. ``matrix[i][j] = FD(A_i, B_j)``: the diagonal is the
+intra-class FD, the rest inter-class. The ratio is mean(off-diagonal) / mean(diagonal). Comparing halves
+everywhere (not whole classes off the diagonal) gives every distance the same sample size and so the
+same estimation bias: features that do not separate the classes give a ratio near 1, separable ones more.
+
+Very high-dimensional features (PRNU residuals have H*W dimensions) cannot have their covariance estimated
+from a few hundred images, so features with more than ``max_dim`` (256) dimensions are first projected
+onto their top ``max_dim`` principal components, fitted on all features of all classes together (one
+shared projection, so distances stay comparable). The result says whether and to how many dims.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from .errors import GfpError
+
+DEFAULT_MAX_DIM = 256
+RIDGE = 1e-12  # added to covariance diagonals, times the mean variance
+
+
+def gaussian_fit(features: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``[n, D]`` -> mean ``[D]`` and unbiased covariance ``[D, D]``, in float64."""
+    x = features.double()
+    mean = x.mean(0)
+    centred = x - mean
+    cov = centred.t() @ centred / max(len(x) - 1, 1)
+    return mean, cov
+
+
+def _sqrt_psd(matrix: torch.Tensor) -> torch.Tensor:
+    values, vectors = torch.linalg.eigh(matrix)
+    return (vectors * values.clamp_min(0).sqrt()) @ vectors.t()
+
+
+def frechet_distance(
+    mean1: torch.Tensor, cov1: torch.Tensor, mean2: torch.Tensor, cov2: torch.Tensor, ridge: float = RIDGE
+) -> float:
+    """Fréchet distance between two Gaussians (float64 throughout; see the module docstring)."""
+    mean1, cov1, mean2, cov2 = (t.double() for t in (mean1, cov1, mean2, cov2))
+    dim = cov1.shape[0]
+    eye = torch.eye(dim, dtype=torch.float64, device=cov1.device)
+    scale = float((torch.diagonal(cov1).mean() + torch.diagonal(cov2).mean()) / 2)
+    eps = ridge * scale if scale > 0 else ridge
+    cov1, cov2 = cov1 + eps * eye, cov2 + eps * eye
+    root1 = _sqrt_psd(cov1)
+    product = root1 @ cov2 @ root1
+    product = (product + product.t()) / 2  # symmetric up to round-off; make it exactly so for eigvalsh
+    trace_sqrt = torch.linalg.eigvalsh(product).clamp_min(0).sqrt().sum()
+    fd = (mean1 - mean2).pow(2).sum() + torch.trace(cov1) + torch.trace(cov2) - 2 * trace_sqrt
+    return max(float(fd), 0.0)
+
+
+def project_features(features: torch.Tensor, max_dim: int = DEFAULT_MAX_DIM) -> torch.Tensor:
+    """``[n, D]`` -> ``[n, min(D, max_dim)]``: coordinates on the top principal components (float64).
+
+    Exact PCA through whichever of the ``n x n`` Gram matrix or the ``D x D`` covariance is smaller.
+    Features already of at most ``max_dim`` dimensions are returned unchanged (as float64).
+    """
+    x = features.double()
+    if x.shape[1] <= max_dim:
+        return x
+    x = x - x.mean(0)
+    k = min(max_dim, x.shape[0])
+    if x.shape[0] <= x.shape[1]:
+        values, vectors = torch.linalg.eigh(x @ x.t())  # X X^T = U L U^T, and X V = U L^(1/2)
+        top = values.argsort(descending=True)[:k]
+        return vectors[:, top] * values[top].clamp_min(0).sqrt()
+    values, vectors = torch.linalg.eigh(x.t() @ x)
+    top = values.argsort(descending=True)[:k]
+    return x @ vectors[:, top]
+
+
+def fd_ratio(
+    features: torch.Tensor,
+    labels: torch.Tensor | np.ndarray,
+    num_classes: int,
+    seed: int = 0,
+    max_dim: int = DEFAULT_MAX_DIM,
+) -> dict:
+    """FD ratio of ``features [N, D]`` with integer ``labels [N]`` (see the module docstring).
+
+    Returns JSON-able values: ``fd_ratio``, ``mean_inter_fd``, ``mean_intra_fd``, ``matrix`` (``[L][L]``,
+    rows = first halves, columns = second halves), ``intra_fd`` (its diagonal), ``dims`` (after
+    projection), ``projected`` and ``half_sizes``.
+    """
+    features = torch.as_tensor(features).reshape(len(features), -1)
+    labels = np.asarray(labels, dtype=np.int64).reshape(-1)
+    if len(labels) != len(features):
+        raise GfpError(f"{len(features)} feature rows but {len(labels)} labels")
+    if num_classes < 2:
+        raise GfpError("the FD ratio needs at least two classes")
+    original_dim = features.shape[1]
+    x = project_features(features, max_dim)
+    rng = np.random.default_rng(seed)
+    halves, sizes = [], []
+    for c in range(num_classes):
+        members = np.flatnonzero(labels == c)
+        if len(members) < 4:
+            raise GfpError(
+                f"the FD ratio needs at least 4 samples of every class; class {c} has {len(members)}"
+            )
+        members = rng.permutation(members)
+        half = len(members) // 2  # equal halves: an odd one out is left unused
+        first = torch.as_tensor(members[:half], device=x.device)
+        second = torch.as_tensor(members[half : 2 * half], device=x.device)
+        halves.append((gaussian_fit(x[first]), gaussian_fit(x[second])))
+        sizes.append(half)
+    matrix = np.zeros((num_classes, num_classes))
+    for i in range(num_classes):
+        for j in range(num_classes):
+            (mean_i, cov_i), (mean_j, cov_j) = halves[i][0], halves[j][1]
+            matrix[i, j] = frechet_distance(mean_i, cov_i, mean_j, cov_j)
+    intra = np.diag(matrix)
+    inter = matrix[~np.eye(num_classes, dtype=bool)]
+    mean_intra, mean_inter = float(intra.mean()), float(inter.mean())
+    return {
+        "fd_ratio": mean_inter / mean_intra if mean_intra > 0 else float("inf"),
+        "mean_inter_fd": mean_inter,
+        "mean_intra_fd": mean_intra,
+        "matrix": matrix.tolist(),
+        "intra_fd": intra.tolist(),
+        "dims": int(x.shape[1]),
+        "projected": bool(original_dim > max_dim),
+        "half_sizes": sizes,
+    }

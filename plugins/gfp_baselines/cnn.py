@@ -1,0 +1,55 @@
+"""A CNN trained from scratch (Wang et al. 2020, "CNN-generated images are surprisingly easy to spot...").
+
+Wang et al. fine-tune an ImageNet-pretrained ResNet-50; no weights can be fetched here, so the backbone
+(any timm architecture) is always trained from scratch with the shared loop of :mod:`gfcore.train`.
+
+Defaults are CPU-friendly: ``arch=resnet18`` (11M parameters; ``resnet10t`` is smaller still), while
+``cnn:arch=resnet50`` is Wang et al.'s backbone. The optimiser follows Wang et al. (Adam, lr 1e-4,
+betas 0.9/0.999); the augmentation is the loop's random horizontal flip (their blur/JPEG augmentation is
+what ``gfp immunize`` does with attacks).
+
+Fingerprints, in the paper's sense: an image's fingerprint is the pooled pre-logit feature vector, a
+source's is its row of the final classifier's weights.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gfcore.errors import GfpError
+from gfcore.train import NeuralAttributor, NeuralConfig
+
+
+class CnnAttributor(NeuralAttributor):
+    name = "cnn"
+    description = "timm CNN (default resnet18; resnet50 as Wang et al. 2020) trained from scratch"
+    has_fingerprints = True
+
+    @dataclass
+    class Config(NeuralConfig):
+        arch: str = "resnet18"  # any timm model name; resnet50 is Wang et al.'s
+        lr: float = 1e-4
+        beta1: float = 0.9
+        beta2: float = 0.999
+
+    def build_network(self) -> nn.Module:
+        import timm
+
+        if not timm.is_model(self.config.arch):
+            raise GfpError(f"cnn: unknown timm architecture {self.config.arch!r} (try resnet18 or resnet50)")
+        # pretrained=False always: nothing may be downloaded at run time
+        return timm.create_model(self.config.arch, pretrained=False, num_classes=len(self.classes))
+
+    def _pre_logits(self, x: torch.Tensor) -> torch.Tensor:
+        return self.network.forward_head(self.network.forward_features(x), pre_logits=True).flatten(1)
+
+    def image_fingerprints(self, images: torch.Tensor) -> torch.Tensor:
+        """Pooled pre-logit features ``[N, F]`` (F = 512 for resnet18, 2048 for resnet50), on CPU."""
+        return self._batched(images, self._pre_logits)
+
+    def model_fingerprints(self) -> torch.Tensor:
+        """The final linear layer's weights ``[L, F]``, one row per source, on CPU."""
+        return self.network.get_classifier().weight.detach().float().cpu()

@@ -1,0 +1,152 @@
+"""Eigenface (Sirovich & Kirby 1987; Turk & Pentland 1991): PCA on raw pixels, then a linear classifier.
+
+Following Frank et al. 2020's set-up of this baseline: PCA is fitted on up to ``max_fit_images`` training
+images (10k there), the number of components keeps a fraction of the variance chosen on validation from
+{0.25, 0.5, 0.75, 0.95}, and a linear classifier is trained on the projections. Frank et al. used a linear
+SVM; here it is multinomial logistic regression (see ``_linear.py``) with ``C`` chosen on validation from
+``c_grid`` jointly with the variance fraction. Projections are whitened (divided by each component's
+standard deviation) so one ``C`` regularises every component alike and L-BFGS is well conditioned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gfcore.errors import GfpError
+from gfcore.interfaces import Attributor, FitContext, Split
+
+from ._data import check_split, labels_tensor, map_chunks, subset_indices
+from ._linear import LinearClassifier, select_logistic
+
+
+def pixels(images: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 [n, 3, H, W] -> float [n, 3*H*W] in [0, 1]."""
+    return images.to(device).reshape(len(images), -1).float().div_(255.0)
+
+
+def components_for(explained: torch.Tensor, fraction: float) -> int:
+    """The fewest leading components whose variance sums to at least ``fraction`` of the total."""
+    cumulative = (explained.cumsum(0) / explained.sum()).tolist()
+    for count, share in enumerate(cumulative, start=1):
+        if share >= fraction - 1e-9:
+            return count
+    return len(cumulative)
+
+
+class EigenfaceAttributor(Attributor):
+    name = "eigenface"
+    description = "PCA on pixels + logistic regression; variance kept and C chosen on validation"
+
+    @dataclass
+    class Config:
+        max_fit_images: int = 10000  # PCA is fitted on at most this many random training images
+        variance_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 0.95)
+        c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
+        max_iter: int = 200  # L-BFGS iterations per classifier
+
+    def __init__(self, classes, resolution, config, device=None):
+        super().__init__(classes, resolution, config, device)
+        if not config.variance_fractions or not all(0 < f <= 1 for f in config.variance_fractions):
+            raise GfpError("eigenface: variance_fractions must be fractions in (0, 1]")
+        self.mean: torch.Tensor | None = None  # [D] pixel mean of the PCA images
+        self.basis: torch.Tensor | None = None  # [K, D] kept principal directions, scaled to whiten
+        self.classifier: LinearClassifier | None = None
+
+    def _project(self, images: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
+        return (pixels(images, self.device) - self.mean) @ basis.t()
+
+    def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
+        c = self.config
+        check_split(train, self.resolution, "training")
+        if len(train) < 2:
+            raise GfpError("eigenface needs at least two training images")
+        task = ctx.progress.task("eigenface: PCA", total=None)
+        # 1) PCA by SVD of the centred pixel matrix of a random subset of the training images
+        idx = subset_indices(len(train), c.max_fit_images, ctx.seed)
+        x = map_chunks(train.images, lambda part: pixels(part, self.device), indices=idx)
+        self.mean = x.mean(0)
+        x -= self.mean
+        _, s, vh = torch.linalg.svd(x, full_matrices=False)
+        del x
+        explained = s.pow(2)
+        std = s / max(len(idx) - 1, 1) ** 0.5
+        keep = explained > explained[0] * 1e-10  # drop numerically empty directions (rank < n - 1)
+        explained, std, vh = explained[keep], std[keep], vh[keep]
+        k_max = max(components_for(explained, f) for f in c.variance_fractions)
+        whitening = vh[:k_max] / std[:k_max, None]
+
+        # 2) project train and val once with the largest basis; smaller ones are its leading columns
+        task.update(description="eigenface: projecting")
+        train_z = map_chunks(train.images, lambda part: self._project(part, whitening))
+        val_z = (
+            map_chunks(val.images, lambda part: self._project(part, whitening))
+            if len(val)
+            else torch.empty(0, k_max, device=self.device)
+        )
+        train_y, val_y = labels_tensor(train, self.device), labels_tensor(val, self.device)
+
+        # 3) choose variance fraction and C together on validation; without validation images there is
+        #    nothing to choose with, so the most variance is kept
+        fractions = sorted(c.variance_fractions) if len(val) else [max(c.variance_fractions)]
+        task.update(description="eigenface: classifier", total=len(fractions), completed=0)
+        best, by_fraction = None, {}
+        for fraction in fractions:
+            k = components_for(explained, fraction)
+            model, chosen_c, scores = select_logistic(
+                train_z[:, :k], train_y, val_z[:, :k], val_y, len(self.classes), c.c_grid, max_iter=c.max_iter
+            )
+            acc = scores.get(chosen_c, float("nan"))
+            by_fraction[str(fraction)] = {"components": k, "C": chosen_c, "val_accuracy": acc}
+            if best is None or acc > best[0]:
+                best = (acc, fraction, k, chosen_c, model)
+            task.advance()
+        acc, fraction, k, chosen_c, model = best
+        self.basis = whitening[:k].contiguous()
+        self.classifier = model
+        ctx.history.append(
+            {
+                "epoch": 1,
+                "val_accuracy": acc,
+                "chosen_variance_fraction": fraction,
+                "chosen_components": k,
+                "chosen_C": chosen_c,
+                "pca_images": int(len(idx)),
+                "by_variance_fraction": by_fraction,
+            }
+        )
+        ctx.progress.log(
+            f"eigenface: kept {fraction:.0%} of the variance ({k} components), C={chosen_c:g} "
+            f"(val accuracy {acc:.3f})"
+        )
+        task.done()
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Whitened PCA coefficients ``[N, K]`` (on the device)."""
+        return map_chunks(images, lambda part: self._project(part, self.basis))
+
+    def logits(self, images: torch.Tensor) -> torch.Tensor:
+        if self.classifier is None:
+            raise RuntimeError("eigenface: fit() or load_state_dict() first")
+        if len(images) == 0:
+            return torch.empty(0, len(self.classes))
+        return map_chunks(images, lambda part: self.classifier.scores(self._project(part, self.basis)).cpu())
+
+    def state_dict(self) -> dict[str, torch.Tensor]:
+        return {
+            "mean": self.mean,
+            "basis": self.basis,
+            "weight": self.classifier.weight,
+            "bias": self.classifier.bias,
+        }
+
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        dim = 3 * self.resolution**2
+        if tensors["mean"].shape != (dim,) or tensors["weight"].shape[0] != len(self.classes):
+            raise ValueError("eigenface weights do not fit this resolution or class count")
+        self.mean = tensors["mean"].float().to(self.device)
+        self.basis = tensors["basis"].float().to(self.device)
+        self.classifier = LinearClassifier(
+            tensors["weight"].float().to(self.device), tensors["bias"].float().to(self.device)
+        )

@@ -1,0 +1,85 @@
+"""Fréchet distance against closed forms, and the FD ratio on distributions of known separability."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from gfcore.errors import GfpError
+from gfcore.fd import fd_ratio, frechet_distance, gaussian_fit, project_features
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_covariances():
+    # for commuting covariances FD = |m1 - m2|^2 + sum (sqrt(a) - sqrt(b))^2
+    m1, m2 = torch.tensor([0.0, 1.0, 2.0]), torch.tensor([1.0, 1.0, 0.0])
+    a, b = torch.tensor([1.0, 4.0, 9.0]), torch.tensor([4.0, 4.0, 1.0])
+    expected = float((m1 - m2).pow(2).sum() + (a.sqrt() - b.sqrt()).pow(2).sum())
+    assert math.isclose(frechet_distance(m1, torch.diag(a), m2, torch.diag(b)), expected, rel_tol=1e-5)
+    assert frechet_distance(m1, torch.diag(a), m1, torch.diag(a)) < 1e-5
+
+
+def test_frechet_distance_is_rotation_invariant_and_handles_singular_covariances():
+    gen = torch.Generator().manual_seed(0)
+    q, _ = torch.linalg.qr(torch.randn(4, 4, generator=gen, dtype=torch.float64))
+    a = torch.diag(torch.tensor([1.0, 2.0, 0.0, 0.0], dtype=torch.float64))
+    b = torch.diag(torch.tensor([3.0, 0.5, 1.0, 0.0], dtype=torch.float64))
+    m1, m2 = torch.zeros(4, dtype=torch.float64), torch.ones(4, dtype=torch.float64)
+    plain = frechet_distance(m1, a, m2, b)
+    rotated = frechet_distance(q @ m1, q @ a @ q.t(), q @ m2, q @ b @ q.t())
+    expected = 4 + (1 - 3**0.5) ** 2 + (2**0.5 - 0.5**0.5) ** 2 + 1
+    assert math.isclose(plain, expected, rel_tol=1e-4) and math.isclose(rotated, expected, rel_tol=1e-4)
+
+
+def test_gaussian_fit_and_projection():
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(500, 3, generator=gen) * torch.tensor([1.0, 2.0, 3.0]) + torch.tensor([5.0, 0.0, -1.0])
+    mean, cov = gaussian_fit(x)
+    assert torch.allclose(mean, torch.tensor([5.0, 0.0, -1.0], dtype=torch.float64), atol=0.4)
+    assert torch.allclose(torch.diagonal(cov), torch.tensor([1.0, 4.0, 9.0], dtype=torch.float64), rtol=0.2)
+    # few samples in many dimensions: the projection keeps the leading directions and every distance
+    wide = torch.randn(40, 1000, generator=gen, dtype=torch.float64)
+    projected = project_features(wide, max_dim=256)
+    assert projected.shape == (40, 40)
+    assert torch.allclose(torch.cdist(projected, projected), torch.cdist(wide, wide), atol=1e-6)
+    assert project_features(x, max_dim=256).shape == (500, 3)
+
+
+def test_fd_ratio_is_near_one_for_one_distribution_and_large_for_separated_ones():
+    rng = np.random.default_rng(0)
+    same = torch.from_numpy(rng.normal(size=(1200, 8)))
+    labels = np.repeat(np.arange(3), 400)
+    result = fd_ratio(same, labels, 3, seed=0)
+    assert 0.7 < result["fd_ratio"] < 1.4
+    assert len(result["matrix"]) == 3 and result["intra_fd"] == [result["matrix"][i][i] for i in range(3)]
+    assert result["half_sizes"] == [200, 200, 200] and not result["projected"]
+
+    separated = same + torch.from_numpy(np.repeat(np.eye(3, 8) * 3.0, 400, axis=0))
+    result = fd_ratio(separated, labels, 3, seed=0)
+    assert result["fd_ratio"] > 10
+    assert result["mean_inter_fd"] > 10 * result["mean_intra_fd"]
+
+
+def test_fd_ratio_projects_high_dimensional_features():
+    rng = np.random.default_rng(1)
+    labels = np.repeat(np.arange(2), 150)
+    features = rng.normal(size=(300, 2000))
+    features[:, :5] += labels[:, None] * 10.0  # the classes differ in a few of many dimensions
+    result = fd_ratio(torch.from_numpy(features), labels, 2, seed=0, max_dim=64)
+    assert result["projected"] and result["dims"] == 64
+    assert result["fd_ratio"] > 2
+
+
+def test_fd_ratio_needs_enough_samples_per_class():
+    with pytest.raises(GfpError, match="at least 4 samples"):
+        fd_ratio(torch.randn(10, 3), np.array([0] * 8 + [1] * 2), 2)
+
+
+def test_fd_ratio_with_fewer_samples_per_half_than_dimensions():
+    # halves of 20 samples in 100 dimensions: singular covariances, still a finite ratio near 1
+    rng = np.random.default_rng(2)
+    labels = np.repeat(np.arange(3), 40)
+    result = fd_ratio(torch.from_numpy(rng.normal(size=(120, 100))).float(), labels, 3, seed=1)
+    assert 0.8 < result["fd_ratio"] < 1.25
