@@ -98,7 +98,9 @@ def fd_ratio(
     rows = first halves, columns = second halves), ``intra_fd`` (its diagonal), ``dims`` (after
     projection), ``projected`` and ``half_sizes``.
     """
-    features = torch.as_tensor(features).reshape(len(features), -1)
+    features = torch.as_tensor(features).detach().reshape(len(features), -1)
+    if features.device.type == "mps":  # no float64 there
+        features = features.cpu()
     labels = np.asarray(labels, dtype=np.int64).reshape(-1)
     if len(labels) != len(features):
         raise GfpError(f"{len(features)} feature rows but {len(labels)} labels")

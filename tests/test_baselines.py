@@ -130,6 +130,8 @@ def test_knn_candidates_and_tie_break():
 
     assert k_candidates(40) == [1, 3, 5, 9, 17, 33]
     assert k_candidates(1) == [1]
+    assert k_candidates(5000) == [1, 3, 5, 9, 17, 33, 65, 129, 257, 513, 1025]
+    assert k_candidates(5000, max_k=20) == [1, 3, 5, 9, 17]
     # two votes each for classes 0 and 1; class 1's voters are nearer in total, so it wins the tie
     labels = torch.tensor([[1, 0, 0, 1]])
     dists = torch.tensor([[1.0, 2.0, 2.5, 3.0]])

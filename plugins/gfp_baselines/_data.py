@@ -51,7 +51,7 @@ def accuracy(scores: torch.Tensor, labels: torch.Tensor) -> float:
     """Top-1 accuracy of ``[N, L]`` scores against ``[N]`` labels (NaN when there are none)."""
     if len(labels) == 0:
         return float("nan")
-    return float((scores.argmax(1) == labels.to(scores.device)).float().mean())
+    return float((scores.argmax(1) == labels.to(scores.device)).sum()) / len(labels)
 
 
 def subset_indices(n: int, limit: int, seed: int) -> np.ndarray:

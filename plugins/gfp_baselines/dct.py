@@ -58,6 +58,10 @@ class DctAttributor(Attributor):
         self.std: torch.Tensor | None = None
         self.classifier: LinearClassifier | None = None
 
+    @property
+    def feature_dim(self) -> int:
+        return (1 if self.config.channels == "grey" else 3) * self.resolution**2
+
     def spectra(self, images: torch.Tensor) -> torch.Tensor:
         """uint8 [n, 3, H, W] -> log-magnitude DCT spectra, flattened ``[n, D]`` on the device (unstandardised)."""
         x = images.to(self.device).float()
@@ -74,16 +78,18 @@ class DctAttributor(Attributor):
         if len(train) < 2:
             raise GfpError("dct needs at least two training images")
         task = ctx.progress.task("dct: spectra", total=len(train) + len(val))
-        # 1) standardisation statistics over the training set, in float64 sums read chunk by chunk
-        total = total_sq = None
+        # 1) standardisation statistics over the training set: per-chunk sums on the device, accumulated in
+        #    float64 on the CPU (float64 is not available on every device)
+        total = torch.zeros(self.feature_dim, dtype=torch.float64)
+        total_sq = torch.zeros_like(total)
         for _, part in iter_chunks(train.images):
-            s = self.spectra(part).double()
-            total = s.sum(0) if total is None else total + s.sum(0)
-            total_sq = s.pow(2).sum(0) if total_sq is None else total_sq + s.pow(2).sum(0)
+            s = self.spectra(part)
+            total += s.sum(0).cpu().double()
+            total_sq += s.pow(2).sum(0).cpu().double()
         n = len(train)
         mean = total / n
-        self.mean = mean.float()
-        self.std = (total_sq / n - mean.pow(2)).clamp_min(0).sqrt().clamp_min(1e-6).float()
+        self.mean = mean.float().to(self.device)
+        self.std = (total_sq / n - mean.pow(2)).clamp_min(0).sqrt().clamp_min(1e-6).float().to(self.device)
         # 2) standardised features of both splits, then the classifier
         train_x = map_chunks(train.images, self._features)
         task.advance(len(train))
@@ -131,7 +137,7 @@ class DctAttributor(Attributor):
         }
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        dim = (1 if self.config.channels == "grey" else 3) * self.resolution**2
+        dim = self.feature_dim
         if tensors["mean"].shape != (dim,) or tensors["weight"].shape != (len(self.classes), dim):
             raise ValueError("dct weights do not fit this resolution, channel setting or class count")
         self.mean = tensors["mean"].float().to(self.device)

@@ -2,7 +2,7 @@
 
 Each image is its flattened RGB pixels (floats in [0, 1]); distances are Euclidean. ``k`` is chosen on the
 validation split from {1, 3, 5, 9, 17, 33, ...} (1 and 2^x + 1, as Frank et al. 2020 searched), up to the
-number of training images.
+number of training images or ``max_k`` (1025, Frank et al.'s largest), whichever is smaller.
 
 Scores: the share of the ``k`` neighbours that belong to each class, plus a tie-break term smaller than
 ``1 / (2k)`` -- half the gap between two different vote counts -- so it only ever reorders classes with
@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
+from gfcore.errors import GfpError
 from gfcore.interfaces import Attributor, FitContext, Split
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor
@@ -24,10 +24,10 @@ from ._data import accuracy, check_split, iter_chunks, labels_tensor
 QUERY_CHUNK = 256
 
 
-def k_candidates(n_train: int) -> list[int]:
-    """1, 3, 5, 9, 17, 33, ... (1 and 2^x + 1) up to ``n_train``."""
+def k_candidates(n_train: int, max_k: int = 1025) -> list[int]:
+    """1, 3, 5, 9, 17, 33, ... (1 and 2^x + 1) up to ``n_train`` and ``max_k``."""
     ks, x = [1], 1
-    while 2**x + 1 <= n_train:
+    while 2**x + 1 <= min(n_train, max_k):
         ks.append(2**x + 1)
         x += 1
     return ks
@@ -60,9 +60,12 @@ class KnnAttributor(Attributor):
     @dataclass
     class Config:
         k: int | None = None  # None: choose on validation from 1, 3, 5, 9, 17, ...
+        max_k: int = 1025  # the largest k tried when choosing
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)
+        if (config.k is not None and config.k < 1) or config.max_k < 1:
+            raise GfpError("knn: k and max_k must be at least 1")
         self.train_pixels: torch.Tensor | None = None  # uint8 [n, 3*H*W]: kNN's model is its training set
         self.train_labels: torch.Tensor | None = None
         self.k = config.k
@@ -84,7 +87,7 @@ class KnnAttributor(Attributor):
                 )
                 i = torch.cat([best_i, i], 1).gather(1, order)
             best_d, best_i = d, i
-        labels = self.train_labels.to(self.device)[best_i]
+        labels = self.train_labels[best_i]
         return labels, best_d.sqrt()
 
     def _scores(self, images: torch.Tensor, k: int) -> torch.Tensor:
@@ -95,8 +98,6 @@ class KnnAttributor(Attributor):
     def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
         check_split(train, self.resolution, "training")
         if len(train) == 0:
-            from gfcore.errors import GfpError
-
             raise GfpError("kNN needs at least one training image")
         task = ctx.progress.task("knn: storing training images", total=len(train) + len(val))
         parts = []
@@ -104,9 +105,8 @@ class KnnAttributor(Attributor):
             parts.append(part.reshape(len(part), -1))
             task.advance(len(part))
         self.train_pixels = torch.cat(parts).to(self.device)
-        self.train_labels = torch.as_tensor(np.asarray(train.labels), dtype=torch.long)
+        self.train_labels = labels_tensor(train, self.device)
 
-        candidates = k_candidates(len(train))
         if self.config.k is not None:
             self.k = min(self.config.k, len(train))
             ctx.history.append(
@@ -122,6 +122,7 @@ class KnnAttributor(Attributor):
             return
         # one neighbour search with the largest k serves every candidate: the first k of a sorted list
         task.update(description="knn: choosing k on validation")
+        candidates = k_candidates(len(train), self.config.max_k)
         k_max = candidates[-1]
         val_labels, val_dists = [], []
         for _, part in iter_chunks(val.images, QUERY_CHUNK):
@@ -174,5 +175,5 @@ class KnnAttributor(Attributor):
                 f"train_pixels {tuple(pixels.shape)} do not fit {self.resolution}x{self.resolution}"
             )
         self.train_pixels = pixels.to(self.device)
-        self.train_labels = tensors["train_labels"].long()
+        self.train_labels = tensors["train_labels"].long().to(self.device)
         self.k = int(tensors["k"])

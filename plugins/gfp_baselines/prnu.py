@@ -101,7 +101,7 @@ class PrnuAttributor(Attributor):
             else:
                 acc = float("nan")
             by_sigma[str(sigma)] = acc
-            if best is None or acc > best[0]:
+            if best is None or acc > best[0]:  # ties go to the smaller sigma
                 best = (acc, sigma, fingerprints)
         acc, self.sigma, self.fingerprints = best
         ctx.history.append(
@@ -125,6 +125,8 @@ class PrnuAttributor(Attributor):
     def image_fingerprints(self, images: torch.Tensor) -> torch.Tensor:
         """The noise residuals ``[N, H*W]`` (grey, after zero-meaning and Wiener-DFT filtering), on CPU."""
         self._require_fit()
+        if len(images) == 0:
+            return torch.empty(0, self.resolution**2)
         return map_chunks(images, lambda part: self._residuals(part, self.sigma).cpu())
 
     def model_fingerprints(self) -> torch.Tensor:
