@@ -58,7 +58,13 @@ def build_attributor(spec: str, classes: list[str], resolution: int, device, ove
     """``"learned:width=0.25"`` (+ overrides such as epochs) -> (attributor, method name, config)."""
     name, params = parse_spec(spec)
     cls = get_registries().attributor(name)
-    params = {**params, **{k: v for k, v in (overrides or {}).items() if v is not None}}
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    fields = set(cls.Config.__dataclass_fields__)
+    for key in overrides:
+        if key not in fields:  # a command-line flag such as --epochs given to a non-neural method
+            raise GfpError(f"--{key.replace('_', '-')} does not apply to method {name!r}; its parameters: "
+                           f"{', '.join(sorted(fields)) or '(none)'}")
+    params = {**params, **overrides}
     config = build_config(cls.Config, params, owner=f"method {name!r}")
     return cls(classes, resolution, config, device), name, config
 

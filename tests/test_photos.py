@@ -6,6 +6,9 @@ import json
 import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
+
+from gfcore.errors import GfpError
 from gfp_photos import patches
 from gfp_photos.patches import (
     IMAGES_DIR,
@@ -19,9 +22,6 @@ from gfp_photos.patches import (
     sample_patches,
     split_region,
 )
-from PIL import Image
-
-from gfcore.errors import GfpError
 
 
 def run_cli(args):
@@ -216,6 +216,7 @@ def test_cli_licences_table():
 
 def test_data_group_is_reused_when_another_plugin_made_it():
     import click
+
     from gfp_photos.commands import add_data_commands
 
     @click.group()

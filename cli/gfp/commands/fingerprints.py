@@ -24,8 +24,8 @@ def fingerprints(run, paths, out, fmt, device, as_json, progress):
     from gfcore.evaluation import decode_files
     from gfcore.images import expand_paths
     from gfcore.progress import progress_reporter
-    from gfcore.tensorio import save_tensors
     from gfcore.runs import load_run
+    from gfcore.tensorio import save_tensors
 
     attributor, info = load_run(run, resolve_device(device))
     if not attributor.has_fingerprints:

@@ -1,0 +1,218 @@
+"""``gfp gan train|sample|list``: train generator families on a folder of real images, sample from GAN
+runs (or shipped generators), and list what is available."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import click
+
+from gfcore.device import DEVICE_CHOICES
+from gfcore.errors import GfpError
+
+
+@click.group("gan")
+def gan():
+    """Train and sample the GAN families (ProGAN, SNGAN, CramerGAN, MMDGAN, and plugins')."""
+
+
+def _load_real_folder(folder: Path, resolution: int, reporter):
+    """Every decodable image under ``folder`` centre-cropped to ``resolution``; bad files are skipped with a
+    warning."""
+    import numpy as np
+
+    from gfcore.images import BadImageError, expand_paths, fit_to_size, load_rgb
+
+    files, _ = expand_paths([str(folder)])
+    if not files:
+        raise GfpError(f"no images found in {folder}")
+    images, skipped = [], 0
+    task = reporter.task("read real images", total=len(files))
+    for path in files:
+        try:
+            images.append(fit_to_size(load_rgb(path), resolution, policy="crop").transpose(2, 0, 1))
+        except BadImageError as exc:
+            reporter.warn(f"skipped {exc}")
+            skipped += 1
+        task.advance()
+    task.done()
+    if len(images) < 2:
+        raise GfpError(f"{folder}: found {len(images)} readable image(s); at least 2 are needed to train")
+    if skipped:
+        reporter.warn(f"skipped {skipped} of {len(files)} files in {folder}")
+    return np.stack(images)
+
+
+def _shipped_generators() -> dict[str, tuple[str, Path]]:
+    """Shipped generators advertised by registered families: name -> (family, run folder)."""
+    from gfcore.plugins import get_registries
+
+    out: dict[str, tuple[str, Path]] = {}
+    for entry in get_registries().gan_sources.entries():
+        listing = getattr(entry.item, "shipped_generators", None)
+        if callable(listing):
+            for name, path in listing().items():
+                out[name] = (entry.name, Path(path))
+    return out
+
+
+def _resolve_run(ganrun: str) -> Path:
+    """A GAN-run folder, or the name of a shipped generator."""
+    path = Path(ganrun)
+    if path.is_dir():
+        return path
+    shipped = _shipped_generators()
+    if ganrun in shipped:
+        return shipped[ganrun][1]
+    names = ", ".join(sorted(shipped)) or "(none)"
+    raise GfpError(f"{ganrun}: no such GAN run folder, and not a shipped generator ({names})")
+
+
+@gan.command("train")
+@click.argument("family")
+@click.option(
+    "--real", "real_dir", required=True, type=click.Path(path_type=Path), help="Folder of real images."
+)
+@click.option(
+    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="GAN-run folder to write."
+)
+@click.option("--resolution", type=int, default=None, help="Image size (default: the family's, 32).")
+@click.option(
+    "--iters", type=click.IntRange(min=1), default=None, help="Generator updates (default: the family's)."
+)
+@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Images per batch.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Training seed.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def train_command(
+    family, real_dir, out_dir, resolution, iters, batch_size, seed, device, resume, no_progress
+):
+    """Train FAMILY (a name, optionally with parameters: ``progan:width=0.25``) on the images in --real."""
+    from gfcore.device import resolve_device
+    from gfcore.ganruns import resolve_family, train_gan
+    from gfcore.progress import progress_reporter
+
+    overrides = {"resolution": resolution, "iters": iters, "batch_size": batch_size}
+    spec = resolve_family(family, overrides)  # unknown names and bad parameters fail before any reading
+    if not real_dir.is_dir():
+        raise GfpError(f"--real {real_dir}: no such folder")
+    torch_device = resolve_device(device)
+    with progress_reporter(enabled=not no_progress) as reporter:
+        real = _load_real_folder(real_dir, spec.config.resolution, reporter)
+        reporter.log(
+            f"{len(real)} real images from {real_dir}, {spec.config.resolution}x{spec.config.resolution}"
+        )
+        gan_source = train_gan(
+            family,
+            real,
+            out_dir,
+            seed=seed,
+            device=torch_device,
+            resume=resume,
+            reporter=reporter,
+            overrides=overrides,
+            command=_train_command_line(family, real_dir, out_dir, overrides, seed, device),
+            real_source=str(real_dir),
+        )
+    click.echo(f"trained {gan_source.name} for {gan_source.config.iters} iterations -> {out_dir}")
+
+
+def _train_command_line(family, real_dir, out_dir, overrides, seed, device) -> str:
+    """The ``gfp gan train`` line that reproduces this run (recorded in run.json)."""
+    argv = [
+        "gfp",
+        "gan",
+        "train",
+        family,
+        "--real",
+        str(real_dir),
+        "--out",
+        str(out_dir),
+        "--seed",
+        str(seed),
+    ]
+    for key, value in overrides.items():
+        if value is not None:
+            argv += [f"--{key.replace('_', '-')}", str(value)]
+    if device != "auto":
+        argv += ["--device", device]
+    return shlex.join(argv)
+
+
+@gan.command("sample")
+@click.argument("ganrun")
+@click.option("-n", "n", required=True, type=click.IntRange(min=1), help="Number of images.")
+@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Latent seed.")
+@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def sample_command(ganrun, n, out_dir, seed, device, no_progress):
+    """Write N PNG samples of GANRUN (a GAN-run folder or a shipped generator's name) into --out."""
+    from gfcore.device import resolve_device
+    from gfcore.ganruns import load_gan, sample_to_folder
+    from gfcore.progress import progress_reporter
+
+    run_dir = _resolve_run(ganrun)
+    gan_source = load_gan(run_dir, resolve_device(device))
+    with progress_reporter(enabled=not no_progress) as reporter:
+        paths = sample_to_folder(gan_source, n, out_dir, seed=seed, reporter=reporter)
+    click.echo(f"wrote {len(paths)} {gan_source.name} samples to {out_dir}")
+
+
+@gan.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def list_command(as_json):
+    """The registered GAN families and the shipped generators."""
+    from gfcore.ganruns import read_run
+    from gfcore.plugins import get_registries
+
+    families = []
+    for entry in get_registries().gan_sources.entries():
+        config = entry.item.Config()
+        families.append(
+            {
+                "name": entry.name,
+                "plugin": entry.plugin,
+                "resolution": config.resolution,
+                "description": entry.description,
+            }
+        )
+    shipped = []
+    for name, (family, path) in sorted(_shipped_generators().items()):
+        try:
+            run = read_run(path)
+        except GfpError:
+            continue
+        weights = path / "generator.safetensors"
+        shipped.append(
+            {
+                "name": name,
+                "family": family,
+                "resolution": run.get("resolution"),
+                "seed": run.get("seed"),
+                "iterations": run.get("iterations_done"),
+                "size_bytes": weights.stat().st_size if weights.is_file() else None,
+                "path": str(path),
+                "command": run.get("command"),
+            }
+        )
+    if as_json:
+        click.echo(json.dumps({"families": families, "shipped": shipped}, indent=2))
+        return
+    click.echo("GAN families:")
+    width = max((len(f["name"]) for f in families), default=4)
+    for f in families:
+        click.echo(f"  {f['name']:<{width}}  [{f['plugin']}] {f['description']}")
+    click.echo("Shipped generators (use the name as GANRUN in `gfp gan sample`):")
+    if not shipped:
+        click.echo("  (none)")
+    width = max((len(s["name"]) for s in shipped), default=4)
+    for s in shipped:
+        size = f"{s['size_bytes'] / 1e6:.2f} MB" if s["size_bytes"] else "missing weights"
+        click.echo(
+            f"  {s['name']:<{width}}  {s['family']}, {s['resolution']}x{s['resolution']}, seed {s['seed']}, "
+            f"{s['iterations']} iterations, {size}"
+        )
