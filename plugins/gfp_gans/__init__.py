@@ -1,1 +1,16 @@
-"""Built-in gfp plugin (being written)."""
+"""Built-in GAN sources: ProGAN, SNGAN, CramerGAN and MMDGAN, the four generator families of the paper,
+scaled so that small ones train on a CPU. Shipped 32x32 generators live in ``pretrained/``."""
+
+from gfcore import hookimpl
+
+
+@hookimpl
+def gfp_register_gan_sources(register):
+    # Imported here, not at module level, so that `gfp --help` does not import torch.
+    from .cramergan import CramerGan
+    from .mmdgan import MmdGan
+    from .progan import ProGan
+    from .sngan import SnGan
+
+    for family in (ProGan, SnGan, CramerGan, MmdGan):
+        register(family)

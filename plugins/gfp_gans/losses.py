@@ -1,0 +1,111 @@
+"""The adversarial losses of the four families: WGAN-GP with drift (ProGAN), hinge (SNGAN), the Cramér
+distance (CramerGAN, Bellemare et al. 2017) and MMD with a mixed rational-quadratic kernel (MMDGAN,
+Bińkowski et al. 2018)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+import torch.nn.functional as F
+
+MIX_RQ_ALPHAS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def safe_norm(x: torch.Tensor, dim: int = 1, eps: float = 1e-12) -> torch.Tensor:
+    """Euclidean norm with a finite gradient at zero (a plain norm's gradient there is NaN)."""
+    return x.pow(2).sum(dim=dim).add(eps).sqrt()
+
+
+def interpolate(real: torch.Tensor, fake: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Points on straight lines between real and fake samples, ``u`` ~ U(0, 1) per sample."""
+    return (u * real + (1 - u) * fake).detach().requires_grad_(True)
+
+
+def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor) -> torch.Tensor:
+    """Mean of ``(||grad_x fn(x)|| - 1)^2`` at ``points`` (Gulrajani et al. 2017), differentiable in the
+    critic's parameters."""
+    (grad,) = torch.autograd.grad(fn(points).sum(), points, create_graph=True)
+    return (safe_norm(grad.flatten(1)) - 1).pow(2).mean()
+
+
+# --- ProGAN: WGAN-GP with a drift term ------------------------------------------------------------------
+
+
+def wgan_critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor, drift: float) -> torch.Tensor:
+    """``D(fake) - D(real) + drift * D(real)^2``; the drift keeps the critic's output near zero."""
+    return (d_fake - d_real).mean() + drift * d_real.pow(2).mean()
+
+
+def wgan_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return -d_fake.mean()
+
+
+# --- SNGAN: hinge loss ----------------------------------------------------------------------------------
+
+
+def hinge_critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:
+    return F.relu(1.0 - d_real).mean() + F.relu(1.0 + d_fake).mean()
+
+
+def hinge_generator_loss(d_fake: torch.Tensor) -> torch.Tensor:
+    return -d_fake.mean()
+
+
+# --- CramerGAN ------------------------------------------------------------------------------------------
+
+
+def cramer_surrogate(h_x: torch.Tensor, h_anchor: torch.Tensor) -> torch.Tensor:
+    """The surrogate critic ``f(x) = ||h(x) - h(x_g')|| - ||h(x)||`` per sample, with ``h_anchor`` the
+    features of the second, independent generator batch x_g'."""
+    return safe_norm(h_x - h_anchor) - safe_norm(h_x)
+
+
+def cramer_generator_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
+    """The energy distance between the real and generated feature distributions, estimated with two
+    independent generator batches: ``||h(x_r)-h(x_g)|| + ||h(x_r)-h(x_g')|| - ||h(x_g)-h(x_g')||``."""
+    return (safe_norm(h_real - h_fake) + safe_norm(h_real - h_fake2) - safe_norm(h_fake - h_fake2)).mean()
+
+
+def cramer_critic_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torch.Tensor) -> torch.Tensor:
+    """Minus the surrogate objective ``E f(x_r) - E f(x_g)`` (the gradient penalty is added by the caller)."""
+    return -(cramer_surrogate(h_real, h_fake2) - cramer_surrogate(h_fake, h_fake2)).mean()
+
+
+# --- MMDGAN: mixed rational-quadratic kernel plus a linear term ("mix_rq_1dot") --------------------------
+
+
+def mix_rq_dot_kernel(
+    x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float] = MIX_RQ_ALPHAS
+) -> torch.Tensor:
+    """``k(x, y) = sum_a (1 + ||x - y||^2 / (2a))^-a + <x, y>`` for every pair of rows -> ``[len(x), len(y)]``."""
+    dot = x @ y.T
+    sq_dist = (x.pow(2).sum(1, keepdim=True) + y.pow(2).sum(1)[None, :] - 2 * dot).clamp_min(0)
+    rq = sum((1 + sq_dist / (2 * a)).pow(-a) for a in alphas)
+    return rq + dot
+
+
+def mmd2_unbiased(
+    h_real: torch.Tensor, h_fake: torch.Tensor, alphas: Sequence[float] = MIX_RQ_ALPHAS
+) -> torch.Tensor:
+    """The unbiased estimate of MMD^2 between two samples of features (diagonal terms excluded)."""
+    m, n = len(h_real), len(h_fake)
+    k_rr = mix_rq_dot_kernel(h_real, h_real, alphas)
+    k_ff = mix_rq_dot_kernel(h_fake, h_fake, alphas)
+    k_rf = mix_rq_dot_kernel(h_real, h_fake, alphas)
+    term_rr = (k_rr.sum() - k_rr.diagonal().sum()) / (m * (m - 1))
+    term_ff = (k_ff.sum() - k_ff.diagonal().sum()) / (n * (n - 1))
+    return term_rr + term_ff - 2 * k_rf.mean()
+
+
+def mmd_witness(
+    h_points: torch.Tensor,
+    h_real: torch.Tensor,
+    h_fake: torch.Tensor,
+    alphas: Sequence[float] = MIX_RQ_ALPHAS,
+) -> torch.Tensor:
+    """The MMD witness function at ``h_points``: mean kernel to the real sample minus mean to the fake one.
+    MMD-GAN's gradient penalty constrains this function's gradient, as WGAN-GP does the critic's."""
+    return mix_rq_dot_kernel(h_points, h_real, alphas).mean(1) - mix_rq_dot_kernel(
+        h_points, h_fake, alphas
+    ).mean(1)
