@@ -216,3 +216,47 @@ def load_dataset(path: str | os.PathLike) -> PreparedDataset:
     if manifest.get("format") != FORMAT:
         raise GfpError(f"{manifest_path}: not a gfp dataset manifest")
     return PreparedDataset(path, manifest)
+
+
+def write_dataset(out: str | os.PathLike, classes: list[str], splits: dict[str, tuple[np.ndarray, np.ndarray]],
+                  provenance: dict | None = None) -> PreparedDataset:
+    """Write in-memory uint8 images ``[N, 3, R, R]`` + labels per split as a prepared dataset (the same
+    format ``gfp prepare`` writes), for data that never were files: generator samples, crops."""
+    out = Path(out)
+    if (out / MANIFEST).exists():
+        raise GfpError(f"{out} already holds a prepared dataset; choose another --out or delete it")
+    out.mkdir(parents=True, exist_ok=True)
+    resolution = None
+    counts, digests = {}, {}
+    import hashlib
+
+    for name in SPLITS:
+        images, labels = splits.get(name, (None, None))
+        if images is None:
+            images, labels = np.zeros((0, 3, resolution or 1, resolution or 1), np.uint8), np.zeros(0, np.int64)
+        images, labels = np.ascontiguousarray(images, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
+        resolution = resolution or images.shape[-1]
+        if images.ndim != 4 or images.shape[1:] != (3, resolution, resolution) or len(images) != len(labels):
+            raise GfpError(f"split {name!r}: expected uint8 [N, 3, {resolution}, {resolution}] and N labels")
+        for suffix, arr in (("images", images), ("labels", labels)):
+            with atomic_path(out / f"{name}_{suffix}.npy") as tmp, open(tmp, "wb") as fh:
+                np.save(fh, arr)
+        counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(classes)}
+        digests[name] = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+    settings = {"classes": list(classes), "resolution": int(resolution), "size_policy": "crop",
+                "split_fractions": None, "seed": None}
+    manifest = {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        **settings,
+        "counts": counts,
+        "preprocessing": {"size_policy": "crop", "color": "RGB 8-bit", "layout": "uint8 NCHW"},
+        "source": "in-memory arrays",
+        "provenance": provenance or {},
+        "files": [],
+        "skipped": [],
+        "array_sha256": digests,
+        "hash": json_sha256({**settings, "arrays": digests}),
+    }
+    write_json(out / MANIFEST, manifest)
+    return PreparedDataset(out, manifest)

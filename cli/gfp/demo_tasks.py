@@ -1,0 +1,155 @@
+"""``gfp demo``: the paper's main experiments in miniature, on the bundled photographs and the shipped
+generators.
+
+* existence  -- {real, ProGAN, SNGAN, CramerGAN, MMDGAN}: do GANs leave fingerprints at all?
+* uniqueness -- {real, ProGAN seed 0..3}: do GANs that differ only in their training seed leave
+  different fingerprints?
+* superiority -- every method (the learned network and the baselines) on both tasks.
+
+Real images are patches cropped from disjoint regions of the photographs per split; generated images of
+each split come from other latent seeds of the same generator (paper-notes §7, pitfall 7).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from gfcore.atomic import write_json, write_text
+from gfcore.dataset import SPLITS, write_dataset
+from gfcore.progress import Reporter
+
+EXISTENCE = {"real": "photos", "ProGAN": "progan_seed0", "SNGAN": "sngan", "CramerGAN": "cramergan",
+             "MMDGAN": "mmdgan"}
+UNIQUENESS = {"real": "photos", "ProGAN_seed0": "progan_seed0", "ProGAN_seed1": "progan_seed1",
+              "ProGAN_seed2": "progan_seed2", "ProGAN_seed3": "progan_seed3"}
+TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS}
+LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws per split
+
+
+@dataclass
+class DemoSettings:
+    resolution: int = 32  # the shipped generators' resolution
+    train_per_source: int = 1500
+    val_per_source: int = 200
+    test_per_source: int = 500
+    learned: str = "learned:width=0.25"
+    epochs: int = 8
+    baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
+    seed: int = 0
+
+    def counts(self) -> dict[str, int]:
+        return {"train": self.train_per_source, "val": self.val_per_source, "test": self.test_per_source}
+
+
+def source_images(source: str, split: str, n: int, settings: DemoSettings, device, cache: dict) -> np.ndarray:
+    """uint8 [n, 3, R, R] from the bundled photos or a shipped generator (memoised across tasks)."""
+    key = (source, split, n)
+    if key not in cache:
+        if source == "photos":
+            from gfp_photos.patches import sample_patches
+
+            cache[key] = sample_patches(n, settings.resolution, seed=settings.seed, split=split)
+        else:
+            from gfp_gans.pretrained import load_pretrained
+
+            generator = load_pretrained(source, device)
+            cache[key] = generator.sample(n, seed=LATENT_SEEDS[split] + 1000 * settings.seed).numpy()
+    return cache[key]
+
+
+def build_task_dataset(task: str, out: Path, settings: DemoSettings, device, reporter: Reporter, cache: dict):
+    sources = TASKS[task]
+    splits = {}
+    job = reporter.task(f"{task}: sampling sources", total=len(sources) * len(SPLITS))
+    for split, n in settings.counts().items():
+        images, labels = [], []
+        for label, source in enumerate(sources.values()):
+            images.append(source_images(source, split, n, settings, device, cache))
+            labels.append(np.full(n, label, dtype=np.int64))
+            job.advance()
+        splits[split] = (np.concatenate(images), np.concatenate(labels))
+    job.done()
+    provenance = {"task": task, "sources": sources, "latent_seeds": LATENT_SEEDS, "settings": asdict(settings)}
+    return write_dataset(out, list(sources), splits, provenance)
+
+
+def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> dict:
+    from gfcore.bench import run_bench
+
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    learned_spec = f"{settings.learned},epochs={settings.epochs}" if ":" in settings.learned else \
+        f"{settings.learned}:epochs={settings.epochs}"
+    specs = [learned_spec, *settings.baselines]
+    cache: dict = {}
+    tasks = {}
+    for task in TASKS:
+        reporter.log(f"== {task}: {', '.join(TASKS[task])}")
+        dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
+        results = run_bench(dataset, out / "bench" / task, specs, seed=settings.seed, device=device,
+                            reporter=reporter)
+        tasks[task] = results
+    tables = {
+        "version": 1,
+        "settings": asdict(settings),
+        "learned_spec": learned_spec,
+        "tasks": {task: _headline(res, learned_spec) for task, res in tasks.items()},
+        "superiority": _superiority(tasks),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
+    write_json(out / "tables.json", tables)
+    write_text(out / "tables.md", tables_markdown(tables))
+    return tables
+
+
+def _headline(results: dict, learned_spec: str) -> dict:
+    row = next(m for m in results["methods"] if m["spec"] == learned_spec)
+    counts = results["dataset"].get("counts", {})
+    return {"method": learned_spec, "classes": results["dataset"]["classes"], "accuracy": row["accuracy"],
+            "macro_f1": row["macro_f1"], "per_class_accuracy": row["per_class_accuracy"],
+            "confusion_matrix": row["confusion_matrix"], "counts": counts, "error": row.get("error")}
+
+
+def _superiority(tasks: dict) -> list[dict]:
+    rows: dict[str, dict] = {}
+    for task, results in tasks.items():
+        for m in results["methods"]:
+            row = rows.setdefault(m["spec"], {"method": m["spec"]})
+            row[f"{task}_accuracy"] = m.get("accuracy")
+            row[f"{task}_fd_ratio"] = m.get("fd_ratio")
+            row[f"{task}_error"] = m.get("error")
+    return list(rows.values())
+
+
+def _pct(v) -> str:
+    return "-" if v is None else f"{100 * v:.2f}"
+
+
+def _num(v) -> str:
+    return "-" if v is None else f"{v:.2f}"
+
+
+def tables_markdown(tables: dict) -> str:
+    lines = ["# gfp demo: the paper in miniature", "",
+             f"Learned network: `{tables['learned_spec']}`; {tables['seconds']} s in all.", ""]
+    for task, t in tables["tasks"].items():
+        test_counts = t["counts"].get("test", {})
+        lines += [f"## {task}: {', '.join(t['classes'])}", "",
+                  f"Test accuracy **{_pct(t['accuracy'])}%**, macro-F1 {_num(t['macro_f1'])} "
+                  f"({sum(test_counts.values())} test images, {min(test_counts.values(), default=0)} per source)",
+                  "", "| true \\ predicted | " + " | ".join(t["classes"]) + " | accuracy % |",
+                  "|---|" + "---:|" * (len(t["classes"]) + 1)]
+        for c, row in zip(t["classes"], t["confusion_matrix"] or []):
+            lines.append(f"| {c} | " + " | ".join(map(str, row)) + f" | {_pct(t['per_class_accuracy'][c])} |")
+        lines.append("")
+    lines += ["## superiority: every method on both tasks", "",
+              "| method | existence acc % | existence FD ratio | uniqueness acc % | uniqueness FD ratio |",
+              "|---|---:|---:|---:|---:|"]
+    for r in tables["superiority"]:
+        lines.append(f"| {r['method']} | {_pct(r.get('existence_accuracy'))} | {_num(r.get('existence_fd_ratio'))}"
+                     f" | {_pct(r.get('uniqueness_accuracy'))} | {_num(r.get('uniqueness_fd_ratio'))} |")
+    return "\n".join(lines) + "\n"
