@@ -35,7 +35,7 @@ class Task:
 
     def done(self) -> None:
         if self._progress is not None:
-            task = self._progress._tasks.get(self._id)
+            task = next((t for t in self._progress.tasks if t.id == self._id), None)
             if task is not None and task.total is not None:
                 self._progress.update(self._id, completed=task.total)
 
