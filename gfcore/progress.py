@@ -54,7 +54,7 @@ class Reporter:
 
     def log(self, message: str) -> None:
         """A line on stderr above any bars (warnings, summaries)."""
-        self.console.print(message, highlight=False, markup=False)
+        self.console.print(message, highlight=False, markup=False, soft_wrap=True)
 
     def warn(self, message: str) -> None:
         self.console.print(f"[yellow]warning:[/yellow] {message}", highlight=False)
