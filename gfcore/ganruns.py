@@ -164,11 +164,13 @@ def train_gan(
         resolution=config.resolution,
         iterations_total=config.iters,
         versions=_versions(),
-        command=command or run.get("command") or default_command(),
+        command=run.get("command") or command or default_command(),
         real={"count": int(len(real_images)), "source": real_source or run.get("real", {}).get("source")},
         sampler="ema" if getattr(gan, "G_ema", None) is not None else "generator",
         device=str(device),
     )
+    if resume:  # the original command still describes the run; record how it was continued
+        run.setdefault("resumed_with", []).append(command or default_command())
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / RUN_FILE, run)
     started, seconds_before = time.monotonic(), float(run.get("train_seconds", 0.0))

@@ -285,7 +285,9 @@ class ColourGan(GanSource):
         with torch.no_grad():
             colour = self.mean + self.log_std.exp() * torch.randn(n, 3, generator=g)
         r = self.config.resolution
-        return ((colour.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, :, None, None].expand(n, 3, r, r)
+        return (
+            ((colour.clamp(-1, 1) + 1) * 127.5).round().to(torch.uint8)[:, :, None, None].expand(n, 3, r, r)
+        )
 
     def state_dict(self):
         return {"mean": self.mean.detach(), "log_std": self.log_std.detach()}
@@ -316,7 +318,9 @@ def test_third_party_family_lists_trains_and_samples(colour_plugin, run_cli, tmp
     listing = run_cli("gan", "list")
     assert listing.exit_code == 0 and "colourfield" in listing.stdout and "Test family" in listing.stdout
     real = write_real_folder(tmp_path / "real")
-    result = run_cli("gan", "train", "colourfield", "--real", real, "--out", tmp_path / "run", "--no-progress")
+    result = run_cli(
+        "gan", "train", "colourfield", "--real", real, "--out", tmp_path / "run", "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     run = read_run(tmp_path / "run")
     assert run["family"] == "colourfield" and run["iterations_done"] == 3
@@ -338,9 +342,13 @@ def test_cli_trains_a_builtin_family_skipping_bad_files(run_cli, tmp_path):
     assert run["real"]["count"] == 8 and run["seed"] == 3 and run["config"]["resolution"] == 16
     again = run_cli(*args)
     assert again.exit_code == 1 and "--resume" in again.stderr
-    resumed = run_cli(*args[:7], "--resolution", 16, "--batch-size", 4, "--iters", 3, "--resume", "--no-progress")
+    resumed = run_cli(
+        *args[:7], "--resolution", 16, "--batch-size", 4, "--iters", 3, "--resume", "--no-progress"
+    )
     assert resumed.exit_code == 0, resumed.output
-    assert read_run(tmp_path / "run")["iterations_done"] == 3
+    run = read_run(tmp_path / "run")
+    assert run["iterations_done"] == 3 and "--resume" not in run["command"]
+    assert "--iters 3" in run["resumed_with"][0] and run["resumed_with"][0].endswith("--resume")
 
 
 def one_line_error(result):

@@ -271,7 +271,7 @@ class AdversarialGan(GanSource):
         net.eval()
         try:
             chunks = [
-                to_uint8(net(z[i : i + SAMPLE_CHUNK].to(self.device))).cpu()
+                to_uint8(self.sampling_forward(net, z[i : i + SAMPLE_CHUNK].to(self.device))).cpu()
                 for i in range(0, n, SAMPLE_CHUNK)
             ]
         finally:

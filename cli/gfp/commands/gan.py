@@ -114,13 +114,13 @@ def train_command(
             resume=resume,
             reporter=reporter,
             overrides=overrides,
-            command=_train_command_line(family, real_dir, out_dir, overrides, seed, device),
+            command=_train_command_line(family, real_dir, out_dir, overrides, seed, device, resume),
             real_source=str(real_dir),
         )
     click.echo(f"trained {gan_source.name} for {gan_source.config.iters} iterations -> {out_dir}")
 
 
-def _train_command_line(family, real_dir, out_dir, overrides, seed, device) -> str:
+def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resume) -> str:
     """The ``gfp gan train`` line that reproduces this run (recorded in run.json)."""
     argv = [
         "gfp",
@@ -139,6 +139,8 @@ def _train_command_line(family, real_dir, out_dir, overrides, seed, device) -> s
             argv += [f"--{key.replace('_', '-')}", str(value)]
     if device != "auto":
         argv += ["--device", device]
+    if resume:
+        argv.append("--resume")
     return shlex.join(argv)
 
 
