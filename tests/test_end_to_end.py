@@ -73,7 +73,7 @@ def test_attribute_files_folders_globs_and_skips_bad_files(trained, run_cli, jso
     root, _ = trained
     (tmp_path / "bad.png").write_bytes(b"not an image")
     folder = root / "src" / "source_1"
-    result = run_cli("attribute", root / "run", folder, str(root / "src" / "source_2" / "000[0-4].png"),
+    result = run_cli("attribute", root / "run", folder, str(root / "src" / "source_2" / "0000[0-4].png"),
                      tmp_path / "bad.png", tmp_path / "missing.png", "--json", "--no-progress")
     assert result.exit_code == 0, result.output
     data = json_stdout(result)
