@@ -78,7 +78,7 @@ def build_task_dataset(task: str, out: Path, settings: DemoSettings, device, rep
 
 
 def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> dict:
-    from gfcore.bench import run_bench
+    from gfcore.bench import run_bench, write_results
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -92,6 +92,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
         dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
         results = run_bench(dataset, out / "bench" / task, specs, seed=settings.seed, device=device,
                             reporter=reporter)
+        write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
     tables = {
         "version": 1,
