@@ -28,10 +28,12 @@ def in_memory_rate(dataset, spec_width: float, batch_size: int, steps: int, devi
     from gfp_learned.network import AttributionNet
 
     torch.manual_seed(0)
-    net = AttributionNet(dataset.resolution, len(dataset.classes), spec_width).to(device)
+    net = AttributionNet(dataset.resolution, len(dataset.classes), spec_width)
+    net = net.to(device, memory_format=torch.channels_last)  # as the shared loop does
     opt = torch.optim.Adam(net.parameters(), lr=1e-3, betas=(0.0, 0.99), eps=1e-8)
     train = dataset.split("train")
     x_all = torch.from_numpy(np.array(train.images)).to(device).float().mul_(2 / 255).sub_(1)
+    x_all = x_all.contiguous(memory_format=torch.channels_last)
     y_all = torch.from_numpy(train.labels).to(device)
     batches = [(x_all[i : i + batch_size], y_all[i : i + batch_size])
                for i in range(0, len(x_all) - batch_size + 1, batch_size)]
