@@ -90,7 +90,12 @@ def _resolve_run(ganrun: str) -> Path:
 def train_command(
     family, real_dir, out_dir, resolution, iters, batch_size, seed, device, resume, no_progress
 ):
-    """Train FAMILY (a name, optionally with parameters: ``progan:width=0.25``) on the images in --real."""
+    """Train a GAN family on a folder of real images.
+
+    FAMILY is a name from `gfp gan list`, optionally with parameters: `progan:width=0.25,iters=3000`.
+    Images are centre-cropped to the resolution; unreadable files are skipped with a warning. The run
+    folder gets run.json, generator.safetensors, last.safetensors (for --resume) and sample grids.
+    """
     from gfcore.device import resolve_device
     from gfcore.ganruns import resolve_family, train_gan
     from gfcore.progress import progress_reporter
@@ -152,7 +157,11 @@ def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resu
 @click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def sample_command(ganrun, n, out_dir, seed, device, no_progress):
-    """Write N PNG samples of GANRUN (a GAN-run folder or a shipped generator's name) into --out."""
+    """Write N samples of a GAN run as PNG files.
+
+    GANRUN is a GAN-run folder or the name of a shipped generator (see `gfp gan list`). The same GANRUN
+    and --seed always give the same images.
+    """
     from gfcore.device import resolve_device
     from gfcore.ganruns import load_gan, sample_to_folder
     from gfcore.progress import progress_reporter
