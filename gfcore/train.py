@@ -32,6 +32,7 @@ class NeuralConfig:
     eps: float = 1e-8
     flip: bool = True  # random horizontal flip with p = 0.5, the paper's only augmentation
     eval_batch_size: int = 256
+    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0 = never
 
 
 def uint8_to_unit_range(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -125,12 +126,13 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     """Epochs of minibatch training with validation and a checkpoint after each epoch."""
     cfg, net, device = method.config, method.network, method.device
     opt = method.make_optimizer(net.parameters())
-    start_epoch, best_val = 0, -1.0
+    start_epoch, best_val, best_epoch = 0, -1.0, 0
     if ctx.resume is not None:  # 1) pick up where the last checkpoint left off
         tensors, meta = ctx.resume
         net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
         load_optimizer_tensors(opt, tensors, meta["optimizer"])
         start_epoch, best_val = int(meta["epoch"]), float(meta["best_val_accuracy"])
+        best_epoch = int(meta.get("best_epoch", start_epoch))
         ctx.history[:] = meta["history"]
 
     n, bs = len(train), cfg.batch_size
@@ -182,14 +184,18 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         ctx.history.append(record)
         is_best = not np.isnan(val_acc) and val_acc > best_val or (np.isnan(val_acc) and epoch == cfg.epochs - 1)
         if is_best and not np.isnan(val_acc):
-            best_val = val_acc
+            best_val, best_epoch = val_acc, epoch + 1
         opt_tensors, opt_meta = optimizer_tensors(opt)
         tensors = {f"model.{k}": v for k, v in net.state_dict().items()} | opt_tensors
-        meta = {"epoch": epoch + 1, "best_val_accuracy": best_val, "history": ctx.history, "optimizer": opt_meta}
+        meta = {"epoch": epoch + 1, "best_val_accuracy": best_val, "best_epoch": best_epoch,
+                "history": ctx.history, "optimizer": opt_meta}
         ctx.checkpoint(epoch + 1, tensors, meta, record, is_best)
         task.update(status=f"epoch {epoch + 1}: val acc {val_acc:.3f}")
         ctx.progress.log(
             f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f} "
             f"train acc {record['train_accuracy']:.3f} val acc {val_acc:.3f}"
         )
+        if cfg.patience and epoch + 1 - best_epoch >= cfg.patience and epoch + 1 < cfg.epochs:
+            ctx.progress.log(f"early stop: no better validation accuracy for {cfg.patience} epoch(s)")
+            break
     task.done()

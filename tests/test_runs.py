@@ -123,3 +123,12 @@ def test_help_does_not_import_torch():
 def test_python_dash_m_gfp_works():
     out = subprocess.run([sys.executable, "-m", "gfp", "--version"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "gfp" in out.stdout
+
+
+def test_patience_stops_when_validation_stops_improving(tiny_dataset, tmp_path, monkeypatch):
+    import gfcore.train as train_module
+
+    monkeypatch.setattr(train_module, "split_accuracy", lambda *args, **kwargs: 0.5)  # a plateau
+    result = train_run(tiny_dataset, tmp_path / "run", SPEC + ",patience=2", overrides={"epochs": 10})
+    assert [h["epoch"] for h in result.info["history"]] == [1, 2, 3]
+    assert result.info["status"] == "complete"
