@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .interfaces import Attributor, FitContext, Split
+from .optim_state import optimizer_from_tensors, optimizer_to_tensors
 
 
 @dataclass
@@ -101,27 +102,6 @@ def split_accuracy(attributor: Attributor, split: Split, chunk: int = 2048) -> f
     return correct / len(split)
 
 
-# -- optimiser state as named tensors + JSON (no pickle) ----------------------------------------
-def optimizer_tensors(opt: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict]:
-    sd = opt.state_dict()
-    tensors = {}
-    for pid, state in sd["state"].items():
-        for key, value in state.items():
-            tensors[f"optim.{pid}.{key}"] = value if torch.is_tensor(value) else torch.tensor(value)
-    groups = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in g.items()} for g in sd["param_groups"]]
-    return tensors, {"param_groups": groups}
-
-
-def load_optimizer_tensors(opt: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
-    state: dict[int, dict] = {}
-    for name, value in tensors.items():
-        if name.startswith("optim."):
-            _, pid, key = name.split(".", 2)
-            state.setdefault(int(pid), {})[key] = value
-    groups = [{k: (tuple(v) if k == "betas" else v) for k, v in g.items()} for g in meta["param_groups"]]
-    opt.load_state_dict({"state": state, "param_groups": groups})
-
-
 def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitContext) -> None:
     """Epochs of minibatch training with validation and a checkpoint after each epoch."""
     cfg, net, device = method.config, method.network, method.device
@@ -130,7 +110,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     if ctx.resume is not None:  # 1) pick up where the last checkpoint left off
         tensors, meta = ctx.resume
         net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        load_optimizer_tensors(opt, tensors, meta["optimizer"])
+        optimizer_from_tensors(opt, tensors, meta["optimizer"], "optim")
         start_epoch, best_val = int(meta["epoch"]), float(meta["best_val_accuracy"])
         best_epoch = int(meta.get("best_epoch", start_epoch))
         ctx.history[:] = meta["history"]
@@ -185,7 +165,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         is_best = not np.isnan(val_acc) and val_acc > best_val or (np.isnan(val_acc) and epoch == cfg.epochs - 1)
         if is_best and not np.isnan(val_acc):
             best_val, best_epoch = val_acc, epoch + 1
-        opt_tensors, opt_meta = optimizer_tensors(opt)
+        opt_tensors, opt_meta = optimizer_to_tensors(opt, "optim")
         tensors = {f"model.{k}": v for k, v in net.state_dict().items()} | opt_tensors
         meta = {"epoch": epoch + 1, "best_val_accuracy": best_val, "best_epoch": best_epoch,
                 "history": ctx.history, "optimizer": opt_meta}

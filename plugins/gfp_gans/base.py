@@ -25,8 +25,8 @@ from torch import nn
 
 from gfcore.errors import GfpError
 from gfcore.interfaces import FitContext, GanSource
+from gfcore.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
-from .optim_state import optimizer_from_tensors, optimizer_to_tensors
 from .pretrained import PRETRAINED_DIR
 
 SAMPLE_CHUNK = 256  # images per generator forward pass when sampling
