@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from gfcore.errors import GfpError
-from gfp_learned.layers import EqualizedConv2d, EqualizedLinear
+from gfcore.layers import EqualizedConv2d, EqualizedLinear
 from gfp_learned.network import AttributionNet
 
 
@@ -46,7 +46,7 @@ def test_fingerprint_dim_is_512_or_number_of_classes():
 
 def test_equalised_lr_is_a_runtime_scale_with_reflect_padding():
     torch.manual_seed(0)
-    conv = EqualizedConv2d(8, 4, 3)
+    conv = EqualizedConv2d(8, 4, 3, padding_mode="reflect")
     assert abs(conv.weight.std().item() - 1.0) < 0.15  # stored as N(0, 1)
     assert conv.scale == pytest.approx(math.sqrt(2) / math.sqrt(8 * 9))
     x = torch.randn(1, 8, 6, 6)

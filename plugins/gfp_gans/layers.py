@@ -1,45 +1,10 @@
-"""Building blocks of the ProGAN networks (Karras et al. 2018): equalised learning rate, pixel norm and
-minibatch standard deviation."""
+"""Building blocks of the ProGAN networks (Karras et al. 2018): pixel norm, minibatch standard deviation
+and resampling (the equalised-learning-rate layers are shared, in gfcore.layers)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 import torch.nn.functional as F
-from torch import nn
-
-SQRT2 = math.sqrt(2.0)
-
-
-class EqualConv2d(nn.Module):
-    """A conv whose weight is stored as N(0, 1) and scaled at run time by ``gain / sqrt(fan_in)``.
-
-    The scale must be applied in the forward pass, not folded into the initialisation: with Adam the two
-    are not equivalent, and the run-time scale is what equalises the effective learning rate per layer."""
-
-    def __init__(self, in_ch: int, out_ch: int, kernel: int, gain: float = SQRT2):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_ch, in_ch, kernel, kernel))
-        self.bias = nn.Parameter(torch.zeros(out_ch))
-        self.scale = gain / math.sqrt(in_ch * kernel * kernel)
-        self.padding = kernel // 2
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x, self.weight * self.scale, self.bias, padding=self.padding)
-
-
-class EqualLinear(nn.Module):
-    """A dense layer with the same run-time weight scale as :class:`EqualConv2d`."""
-
-    def __init__(self, in_features: int, out_features: int, gain: float = SQRT2):
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn(out_features, in_features))
-        self.bias = nn.Parameter(torch.zeros(out_features))
-        self.scale = gain / math.sqrt(in_features)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.linear(x, self.weight * self.scale, self.bias)
 
 
 def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:

@@ -16,13 +16,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from gfcore.errors import GfpError
-
-from .layers import EqualizedConv2d, EqualizedLinear
+from gfcore.layers import EqualizedConv2d, EqualizedLinear
 
 
 def channels(stage: int, width: float = 1.0, fmap_base: int = 1024, fmap_max: int = 512) -> int:
     """``nf(s)`` scaled by the width multiplier (at least 1 channel)."""
     return max(1, int(round(min(fmap_base / 2**stage, fmap_max) * width)))
+
+
+def reflect_conv(in_channels: int, out_channels: int) -> EqualizedConv2d:
+    """The network's convolution: 3x3 with REFLECT padding (a change from ProGAN's zeros)."""
+    return EqualizedConv2d(in_channels, out_channels, 3, padding_mode="reflect")
 
 
 def check_resolution(resolution: int) -> int:
@@ -41,10 +45,10 @@ class AttributionNet(nn.Module):
         in_ch = 3  # no fromRGB: the first convolution reads the RGB image directly
         for r in range(log2, 2, -1):  # resolutions 2^log2 ... 8
             mid, out = channels(r - 1, width), channels(r - 2, width)
-            blocks += [EqualizedConv2d(in_ch, mid), act, EqualizedConv2d(mid, out), act, nn.AvgPool2d(2)]
+            blocks += [reflect_conv(in_ch, mid), act, reflect_conv(mid, out), act, nn.AvgPool2d(2)]
             in_ch = out
         final_ch = channels(1, width)
-        blocks += [EqualizedConv2d(in_ch, final_ch), act]  # the 3x3 convolution at 4x4
+        blocks += [reflect_conv(in_ch, final_ch), act]  # the 3x3 convolution at 4x4
         self.features = nn.Sequential(*blocks)
         self.fingerprint_dim = max(channels(0, width), num_classes)
         self.dense1 = EqualizedLinear(final_ch * 16, self.fingerprint_dim)
