@@ -33,7 +33,9 @@ class NeuralConfig:
     eps: float = 1e-8
     flip: bool = True  # random horizontal flip with p = 0.5, the paper's only augmentation
     eval_batch_size: int = 256
-    patience: int = 0  # stop after this many epochs without a better validation accuracy; 0 = never
+    # Early stopping, off when 0: stop after `patience` epochs without a better validation accuracy, or
+    # as soon as validation accuracy is perfect (the kept best weights can then no longer change).
+    patience: int = 0
 
 
 def uint8_to_unit_range(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -175,7 +177,11 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             f"epoch {epoch + 1}/{cfg.epochs}: loss {record['train_loss']:.4f} "
             f"train acc {record['train_accuracy']:.3f} val acc {val_acc:.3f}"
         )
-        if cfg.patience and epoch + 1 - best_epoch >= cfg.patience and epoch + 1 < cfg.epochs:
-            ctx.progress.log(f"early stop: no better validation accuracy for {cfg.patience} epoch(s)")
-            break
+        if cfg.patience and epoch + 1 < cfg.epochs:
+            if epoch + 1 - best_epoch >= cfg.patience:
+                ctx.progress.log(f"early stop: no better validation accuracy for {cfg.patience} epoch(s)")
+                break
+            if best_val >= 1.0:
+                ctx.progress.log("early stop: validation accuracy is 100%, the best weights are final")
+                break
     task.done()

@@ -34,7 +34,7 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert existence["accuracy"] >= 0.5, cm  # five sources: chance is 0.2
     assert tables["tasks"]["uniqueness"]["classes"][1:] == [f"ProGAN_seed{i}" for i in range(4)]
     methods = [row["method"] for row in tables["superiority"]]
-    assert methods == ["learned:width=0.25,epochs=4", "knn", "dct"]
+    assert methods[0].startswith("learned:") and methods[1:] == ["knn", "dct"]
     markdown = (out / "tables.md").read_text()
     assert "## existence" in markdown and "## uniqueness" in markdown and "## superiority" in markdown
     for task in ("existence", "uniqueness"):

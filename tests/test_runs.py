@@ -132,3 +132,11 @@ def test_patience_stops_when_validation_stops_improving(tiny_dataset, tmp_path, 
     result = train_run(tiny_dataset, tmp_path / "run", SPEC + ",patience=2", overrides={"epochs": 10})
     assert [h["epoch"] for h in result.info["history"]] == [1, 2, 3]
     assert result.info["status"] == "complete"
+
+
+def test_patience_also_stops_at_perfect_validation(tiny_dataset, tmp_path, monkeypatch):
+    import gfcore.train as train_module
+
+    monkeypatch.setattr(train_module, "split_accuracy", lambda *args, **kwargs: 1.0)
+    result = train_run(tiny_dataset, tmp_path / "run", SPEC + ",patience=5", overrides={"epochs": 10})
+    assert [h["epoch"] for h in result.info["history"]] == [1]

@@ -33,11 +33,13 @@ LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws 
 @dataclass
 class DemoSettings:
     resolution: int = 32  # the shipped generators' resolution
-    train_per_source: int = 1500
+    train_per_source: int = 3000
     val_per_source: int = 200
     test_per_source: int = 500
-    learned: str = "learned:width=0.25"
-    epochs: int = 8
+    # width 0.125 trains 2.4x faster than 0.25 on a CPU and reached the same validation accuracy for the
+    # same number of images seen; patience stops a task whose validation accuracy has stopped rising.
+    learned: str = "learned:width=0.125,patience=3"
+    epochs: int = 14
     baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
     seed: int = 0
 
