@@ -8,7 +8,7 @@ def print_report(report: dict, title: str) -> None:
 
     console = stdout_console()
     console.print(f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {report['macro_f1']:.4f}, "
-                  f"{report['n']} images", highlight=False)
+                  f"{report['n']} images", highlight=False, markup=False)
     classes = report["classes"]
     table = Table(title="confusion matrix (rows: true source, columns: predicted)")
     table.add_column("true \\ predicted")
