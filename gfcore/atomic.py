@@ -37,4 +37,7 @@ def write_text(path, text: str) -> None:
 
 
 def write_json(path, obj) -> None:
-    write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Strict JSON (NaN and infinities written as null), atomically."""
+    from .jsonio import json_safe
+
+    write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -519,17 +519,6 @@ def results_markdown(results: dict) -> str:
     return "\n".join(lines)
 
 
-def json_safe(obj):
-    """NaN and infinities are not JSON: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [json_safe(v) for v in obj]
-    return obj
-
-
 def write_results(results: dict, out_dir: str | Path) -> dict[str, Path]:
     """``results.json``, ``results.md`` and ``confusion_<slug>.png`` per evaluated method, each atomically."""
     from .plots import save_confusion_png
@@ -545,6 +534,6 @@ def write_results(results: dict, out_dir: str | Path) -> dict[str, Path]:
         title = f"{method['spec']}: accuracy {_pct(method.get('accuracy'))}"
         save_confusion_png(path, method["confusion_matrix"], classes, title=title)
         written[f"confusion:{method['spec']}"] = path
-    write_json(written["json"], json_safe(results))
+    write_json(written["json"], results)  # write_json writes NaN/inf as null
     write_text(written["markdown"], results_markdown(results))
     return written

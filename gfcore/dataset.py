@@ -24,6 +24,7 @@ from .errors import GfpError
 from .hashing import file_sha256, json_sha256
 from .images import SIZE_POLICIES, BadImageError, fit_to_size, is_image_name, load_rgb
 from .interfaces import Split
+from .jsonio import read_document
 from .progress import NullReporter, Reporter
 
 MANIFEST = "manifest.json"
@@ -204,18 +205,8 @@ class PreparedDataset:
 
 def load_dataset(path: str | os.PathLike) -> PreparedDataset:
     path = Path(path)
-    manifest_path = path / MANIFEST
-    if not manifest_path.is_file():
-        raise GfpError(f"{path}: not a prepared dataset (no {MANIFEST}); create one with `gfp prepare`")
-    import json
-
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GfpError(f"{manifest_path}: unreadable ({exc})") from None
-    if manifest.get("format") != FORMAT:
-        raise GfpError(f"{manifest_path}: not a gfp dataset manifest")
-    return PreparedDataset(path, manifest)
+    missing = f"{path}: not a prepared dataset (no {MANIFEST}); create one with `gfp prepare`"
+    return PreparedDataset(path, read_document(path / MANIFEST, FORMAT, missing))
 
 
 def write_dataset(out: str | os.PathLike, classes: list[str], splits: dict[str, tuple[np.ndarray, np.ndarray]],

@@ -12,7 +12,6 @@ Every file is written atomically, so an interrupted run leaves the previous chec
 
 from __future__ import annotations
 
-import json
 import platform
 import shlex
 import sys
@@ -29,6 +28,7 @@ from .config import build_config, config_from_dict, config_to_dict, parse_spec
 from .errors import GfpError
 from .images import image_grid, save_png
 from .interfaces import FitContext, GanSource
+from .jsonio import read_document
 from .progress import NullReporter, Reporter
 from .tensorio import load_tensors, save_tensors
 
@@ -81,13 +81,8 @@ def default_command(argv: list[str] | None = None) -> str:
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """``run.json`` of a GAN run; a missing or unreadable file is a one-line :class:`GfpError`."""
     path = Path(run_dir) / RUN_FILE
-    if not path.is_file():
-        raise GfpError(f"{run_dir}: not a GAN run (no {RUN_FILE})")
-    try:
-        run = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise GfpError(f"{path}: unreadable ({exc})") from None
-    if not isinstance(run, dict) or run.get("format") != FORMAT or "family" not in run or "config" not in run:
+    run = read_document(path, FORMAT, f"{run_dir}: not a GAN run (no {RUN_FILE})")
+    if "family" not in run or "config" not in run:
         raise GfpError(f"{path}: not a {FORMAT} file")
     return run
 

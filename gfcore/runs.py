@@ -10,7 +10,6 @@ Weights are safetensors and metadata JSON: opening a run from a stranger execute
 
 from __future__ import annotations
 
-import json
 import platform
 import time
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from .config import build_config, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
 from .errors import GfpError
 from .interfaces import Attributor, FitContext
+from .jsonio import read_document
 from .plugins import get_registries
 from .progress import NullReporter, Reporter
 from .tensorio import load_tensors, save_tensors
@@ -42,16 +42,8 @@ def package_versions() -> dict[str, str]:
 
 
 def read_run_json(run_dir: Path) -> dict:
-    path = Path(run_dir) / RUN_JSON
-    if not path.is_file():
-        raise GfpError(f"{run_dir}: not a gfp run (no {RUN_JSON}); train one with `gfp train`")
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise GfpError(f"{path}: unreadable ({exc})") from None
-    if info.get("format") != FORMAT:
-        raise GfpError(f"{path}: not a gfp run description")
-    return info
+    missing = f"{run_dir}: not a gfp run (no {RUN_JSON}); train one with `gfp train`"
+    return read_document(Path(run_dir) / RUN_JSON, FORMAT, missing)
 
 
 def build_attributor(spec: str, classes: list[str], resolution: int, device, overrides: dict | None = None):

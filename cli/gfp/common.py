@@ -19,19 +19,11 @@ progress_option = click.option("--progress/--no-progress", default=True, show_de
                                help="Show progress bars on stderr.")
 
 
-def _clean(obj):
-    """NaN/inf are not JSON: write them as null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
 def emit_json(obj) -> None:
-    sys.stdout.write(json.dumps(_clean(obj), indent=2) + "\n")
+    """One strict JSON document on stdout (NaN/inf as null)."""
+    from gfcore.jsonio import json_safe
+
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
 
 
 def stdout_console():

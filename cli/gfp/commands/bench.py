@@ -77,10 +77,11 @@ def print_results(results: dict, out_dir) -> None:
 def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
     import sys
 
-    from gfcore.bench import failed_methods, json_safe, run_bench, split_method_list, write_results
+    from gfcore.bench import failed_methods, run_bench, split_method_list, write_results
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
     from gfcore.errors import GfpError
+    from gfcore.jsonio import json_safe
     from gfcore.plugins import get_registries
     from gfcore.progress import progress_reporter
 
