@@ -13,7 +13,8 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Epochs of the learned network.")
 @click.option("--baselines", default=None,
               help="Comma-separated baselines for the superiority table ('' for none). "
-                   "Default: knn,eigenface,prnu,dct (add cnn for the Wang et al. CNN; slow on a CPU).")
+                   "Default: knn,eigenface,prnu,dct (add cnn for the Wang et al. CNN; slow on a CPU: "
+                   "cnn:epochs=3 took 222 s per task on 2 cores).")
 @seed_option
 @json_option
 @progress_option
@@ -34,7 +35,10 @@ def demo(out, device, train_per_source, test_per_source, val_per_source, epochs,
         if value is not None:
             setattr(settings, name, value)
     if baselines is not None:
-        settings.baselines = [b.strip() for b in baselines.split(",") if b.strip()]
+        from gfcore.bench import split_method_list
+
+        # the same rule as `gfp bench --methods`: "knn,cnn:epochs=3,arch=resnet10t" is two methods
+        settings.baselines = split_method_list(baselines) if baselines.strip() else []
     out = Path(out)
     if (out / "datasets").exists():
         raise GfpError(f"{out} already holds a demo; choose another --out or delete it")
