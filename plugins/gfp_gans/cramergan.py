@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import AdversarialGan, GanConfig
+from .base import GanConfig
+from .feature_critic import FeatureCriticGan
 from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate, gradient_penalty, interpolate
-from .resnet_nets import DCGANCritic, ResNetGenerator
 
 
 @dataclass
@@ -29,17 +29,11 @@ class CramerGanConfig(GanConfig):
     n_critic: int = 2
 
 
-class CramerGan(AdversarialGan):
+class CramerGan(FeatureCriticGan):
     name = "cramergan"
     description = "CramerGAN: ResNet generator, Cramér-distance critic with gradient penalty"
     Config = CramerGanConfig
     shipped = ("cramergan",)
-
-    def build_generator(self):
-        return ResNetGenerator(self.config.resolution, self.config.z_dim, self.config.ch)
-
-    def build_critic(self):
-        return DCGANCritic(self.config.resolution, self.config.critic_ch, self.config.dof_dim)
 
     def critic_loss(self, real):
         n = len(real)

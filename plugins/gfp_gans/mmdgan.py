@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import AdversarialGan, GanConfig
+from .base import GanConfig
+from .feature_critic import FeatureCriticGan
 from .losses import MIX_RQ_ALPHAS, gradient_penalty, interpolate, mmd2_unbiased, mmd_witness
-from .resnet_nets import DCGANCritic, ResNetGenerator
 
 
 @dataclass
@@ -32,17 +32,11 @@ class MmdGanConfig(GanConfig):
     n_critic: int = 2  # 5 in the paper's runs; lowered for CPU as for CramerGAN
 
 
-class MmdGan(AdversarialGan):
+class MmdGan(FeatureCriticGan):
     name = "mmdgan"
     description = "MMDGAN: ResNet generator, MMD loss with a mixed rational-quadratic + dot kernel"
     Config = MmdGanConfig
     shipped = ("mmdgan",)
-
-    def build_generator(self):
-        return ResNetGenerator(self.config.resolution, self.config.z_dim, self.config.ch)
-
-    def build_critic(self):
-        return DCGANCritic(self.config.resolution, self.config.critic_ch, self.config.dof_dim)
 
     def critic_loss(self, real):
         alphas = self.config.rq_alphas
