@@ -16,22 +16,35 @@ from .progress import NullReporter, Reporter
 REPORT_VERSION = 1
 
 
-def predict_split(attributor: Attributor, split: Split, reporter: Reporter | None = None,
-                  chunk: int = 512) -> tuple[np.ndarray, float]:
-    """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
+def map_split(fn, split: Split, reporter: Reporter | None = None, *, indices: np.ndarray | None = None,
+              chunk: int = 512, label: str = "evaluating"):
+    """``fn`` (uint8 ``[n, 3, R, R]`` tensor -> ``[n, ...]`` tensor) over ``split.images``, or over its rows
+    ``indices``, read from the memory map a chunk at a time.
+
+    Returns (the outputs concatenated on the CPU, or ``None`` for no images; seconds spent inside ``fn``,
+    which leaves out the reading, so that speeds measure the method and not the disk)."""
     import torch
 
     reporter = reporter or NullReporter()
-    task = reporter.task("evaluating", total=len(split))
+    total = len(split) if indices is None else len(indices)
+    task = reporter.task(label, total=total)
     outs, seconds = [], 0.0
-    for start in range(0, len(split), chunk):
-        images = torch.from_numpy(np.array(split.images[start : start + chunk]))  # copy: memmaps are read-only
+    for start in range(0, total, chunk):
+        rows = slice(start, start + chunk) if indices is None else indices[start : start + chunk]
+        images = torch.from_numpy(np.array(split.images[rows]))  # a copy: memmaps are read-only
         t0 = time.perf_counter()
-        outs.append(attributor.logits(images).numpy())
+        outs.append(fn(images).detach().cpu())
         seconds += time.perf_counter() - t0
         task.advance(len(images))
     task.done()
-    return (np.concatenate(outs) if outs else np.zeros((0, len(attributor.classes)))), seconds
+    return (torch.cat(outs) if outs else None), seconds
+
+
+def predict_split(attributor: Attributor, split: Split, reporter: Reporter | None = None,
+                  chunk: int = 512) -> tuple[np.ndarray, float]:
+    """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
+    logits, seconds = map_split(attributor.logits, split, reporter, chunk=chunk)
+    return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
 
 
 def evaluate_split(attributor: Attributor, split: Split, reporter: Reporter | None = None) -> dict:
