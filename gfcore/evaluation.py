@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import BadImageError, fit_to_size, load_rgb
+from .images import decode_each, fit_to_size
 from .interfaces import Attributor, Split
 from .metrics import classification_report
 from .progress import NullReporter, Reporter
@@ -82,13 +82,7 @@ def attribute_files(attributor: Attributor, files: list[Path], size_policy: str 
     task = reporter.task("attributing", total=len(files))
     for start in range(0, len(files), chunk):
         paths, arrays = [], []
-        for path in files[start : start + chunk]:
-            try:
-                rgb = load_rgb(path)
-            except BadImageError as exc:
-                batch.skipped.append({"path": str(path), "reason": str(exc).split(": ", 1)[-1]})
-                reporter.warn(f"skipped {exc}")
-                continue
+        for path, rgb in decode_each(files[start : start + chunk], batch.skipped, reporter):
             arrays.append(fit_to_size(rgb, attributor.resolution, size_policy).transpose(2, 0, 1))
             paths.append(path)
         if arrays:
@@ -107,12 +101,8 @@ def decode_files(files: list[Path], resolution: int, size_policy: str = "crop",
     """Files -> uint8 [N,3,R,R] of the decodable ones, their paths, and the skipped ones."""
     reporter = reporter or NullReporter()
     arrays, kept, skipped = [], [], []
-    for path in files:
-        try:
-            arrays.append(fit_to_size(load_rgb(path), resolution, size_policy).transpose(2, 0, 1))
-            kept.append(path)
-        except BadImageError as exc:
-            skipped.append({"path": str(path), "reason": str(exc).split(": ", 1)[-1]})
-            reporter.warn(f"skipped {exc}")
+    for path, rgb in decode_each(files, skipped, reporter):
+        arrays.append(fit_to_size(rgb, resolution, size_policy).transpose(2, 0, 1))
+        kept.append(path)
     images = np.stack(arrays) if arrays else np.zeros((0, 3, resolution, resolution), np.uint8)
     return images, kept, skipped
