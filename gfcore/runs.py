@@ -99,6 +99,22 @@ def build_attributor(spec: str, classes: list[str], resolution: int, device, ove
     return cls(classes, resolution, config, device), name, config
 
 
+def _check_resumable(info: dict, out: Path, dataset: PreparedDataset, spec: str | None, seed: int | None):
+    """Resuming continues the same run: same dataset, and the spec and seed (when given) of the run."""
+    if run_differences(info, dataset):
+        raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
+    name, params = parse_spec(spec) if spec is not None else (None, {})
+    differences = run_differences(info, dataset, method=name, seed=seed)
+    if not differences and params:
+        cls = get_registries().attributor(info["method"])
+        saved = _normalised(config_to_dict(config_from_dict(cls.Config, info.get("config", {}))))
+        asked = _normalised(config_to_dict(build_config(cls.Config, {**saved, **params}, f"method {name!r}")))
+        differences = [f"{k}={saved[k]}" for k in sorted(params) if k != "epochs" and asked[k] != saved[k]]
+    if differences:
+        raise GfpError(f"{out} holds a run with {', '.join(differences)}; --resume continues that run as it "
+                       "is (only --epochs may grow): drop the other options, or train into another --out")
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -109,15 +125,19 @@ class TrainResult:
 def train_run(
     dataset: PreparedDataset,
     out: str | Path,
-    spec: str = "learned",
+    spec: str | None = None,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     device=None,
     resume: bool = False,
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
 ) -> TrainResult:
-    """Train a method on a prepared dataset into a run directory (or continue one with ``resume``)."""
+    """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
+
+    A new run uses ``spec`` (default ``learned``) and ``seed`` (default 0). A resumed run keeps its own
+    method, parameters and seed: a ``spec`` or ``seed`` given then must match them (only ``epochs``, in
+    the spec or in ``overrides``, may grow), else it is a :class:`GfpError`."""
     import torch
 
     reporter = reporter or NullReporter()
@@ -127,8 +147,7 @@ def train_run(
     resume_state = None
     if resume:
         info = read_run_json(out)
-        if run_differences(info, dataset):
-            raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
+        _check_resumable(info, out, dataset, spec, seed)
         planned = info.get("config", {}).get("epochs")
         wanted = (overrides or {}).get("epochs")
         if info.get("status") == "complete" and (not wanted or (planned and wanted <= planned)):
@@ -146,6 +165,8 @@ def train_run(
     else:
         if run.state() == "run":
             raise GfpError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        spec = "learned" if spec is None else spec
+        seed = 0 if seed is None else seed
         torch.manual_seed(seed)  # only weight initialisation draws from the global generator
         attributor, name, config = build_attributor(spec, dataset.classes, dataset.resolution, device, overrides)
         info = {

@@ -76,3 +76,26 @@ def test_existing_run_state_is_the_check_train_and_bench_share(tiny_dataset, tmp
         train_run(tiny_dataset, tmp_path / "r", "knn")
     with pytest.raises(GfpError, match="nothing to do"):
         train_run(tiny_dataset, tmp_path / "r", resume=True)
+
+
+def test_resume_continues_the_same_run_or_refuses(tiny_dataset, tmp_path, run_cli):
+    spec = "learned:width=0.125,batch_size=8"
+    train_run(tiny_dataset, tmp_path / "r", spec, seed=3, overrides={"epochs": 1})
+    info = read_run_json(tmp_path / "r")
+    for other, message in (("dct", "method 'learned'"), ("learned:width=0.25", "width=0.125")):
+        with pytest.raises(GfpError, match=message):
+            train_run(tiny_dataset, tmp_path / "r", other, resume=True, overrides={"epochs": 2})
+    with pytest.raises(GfpError, match="seed 3"):
+        train_run(tiny_dataset, tmp_path / "r", seed=4, resume=True, overrides={"epochs": 2})
+    assert read_run_json(tmp_path / "r") == info  # nothing rewritten by a refused resume
+    ds = tiny_dataset.path
+    done = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--epochs", 1, "--no-progress")
+    assert done.exit_code == 1 and "nothing to do" in done.output
+    assert read_run_json(tmp_path / "r")["config"]["epochs"] == 1
+    refused = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--seed", 9, "--epochs", 2, "--no-progress")
+    assert refused.exit_code == 1 and "seed 3" in refused.output
+    # the run's own method and seed, although the command line's defaults are learned and 0
+    resumed = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--epochs", 2, "--no-progress")
+    assert resumed.exit_code == 0, resumed.output
+    after = read_run_json(tmp_path / "r")
+    assert after["seed"] == 3 and after["config"]["epochs"] == 2 and len(after["history"]) == 2
