@@ -383,3 +383,13 @@ def test_tables_print_names_literally_in_every_format():
     assert "[red]" in text and "[/b]" in text and "50.00%" in text
     markdown = to_markdown(table)
     assert "| [red] | 2 | 0 | 0 | 100.00% |" in markdown and "a\\|b" in markdown and "| - |" in markdown
+
+
+def test_out_holding_other_files_is_refused_before_any_training(bench_dataset, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "results.md").write_text("my own notes")
+    result = invoke("bench", bench_dataset.path, "--out", out, "--method", "knn", "--no-progress")
+    assert result.exit_code == 1 and "holds no gfp bench results" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["results.md"]
+    assert (out / "results.md").read_text() == "my own notes"

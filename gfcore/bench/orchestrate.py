@@ -31,6 +31,23 @@ def _one_line(exc: BaseException) -> str:
     return message if isinstance(exc, GfpError) else f"{type(exc).__name__}: {message}"
 
 
+def check_out_dir(out_dir: Path, runs_root: Path) -> None:
+    """A bench writes into a new or empty folder, or over an earlier bench's results -- never into a
+    folder of other things (its results.md and PNGs would overwrite files gfp did not create)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GfpError(f"{out_dir} exists and is not a folder")
+    entries = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if not entries or (entries == {runs_root.name} and runs_root.resolve().parent == out_dir.resolve()):
+        return  # new, or only the runs of an interrupted bench
+    if (out_dir / "results.json").is_file():
+        BenchResults.read(out_dir / "results.json")  # one line if it is not a bench's
+        return
+    raise GfpError(
+        f"{out_dir} is not empty and holds no gfp bench results; gfp does not write into folders it did "
+        "not create: choose another --out"
+    )
+
+
 def bench_one(
     plan: MethodPlan,
     dataset: PreparedDataset,
@@ -116,6 +133,7 @@ def run_bench(
     device = device or torch.device("cpu")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     plans = plan_methods(list(specs), runs_root, overrides_for)
+    check_out_dir(Path(out_dir), runs_root)
     test = dataset.split(SPLIT)
     reporter.log(
         f"bench: {len(plans)} method(s) on {dataset.path} ({len(dataset.classes)} classes, "
