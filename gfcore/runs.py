@@ -101,10 +101,10 @@ def build_attributor(spec: str, classes: list[str], resolution: int, device, ove
 
 def _check_resumable(info: dict, out: Path, dataset: PreparedDataset, spec: str | None, seed: int | None):
     """Resuming continues the same run: same dataset, and the spec and seed (when given) of the run."""
-    if run_differences(info, dataset):
-        raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
     name, params = parse_spec(spec) if spec is not None else (None, {})
     differences = run_differences(info, dataset, method=name, seed=seed)
+    if "another dataset" in differences:
+        raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
     if not differences and params:
         cls = get_registries().attributor(info["method"])
         saved = _normalised(config_to_dict(config_from_dict(cls.Config, info.get("config", {}))))

@@ -14,13 +14,16 @@ from .rows import BenchResults, BenchRow
 
 @dataclass
 class TextTable:
-    """A table of display strings: ``columns`` names, the first column left-aligned, the others right."""
+    """A table of display strings. Number columns are right-aligned and never wrap; text columns (by
+    default only the first) are left-aligned and fold when long."""
 
     columns: list[str]
     rows: list[list[str]] = field(default_factory=list)
     title: str = ""
-    left: int = 1  # how many leading columns are text (left-aligned); the rest are numbers
-    fold: tuple[str, ...] = ()  # columns whose long cells may wrap in a terminal
+    text_columns: frozenset[str] | None = None  # None: the first column only
+
+    def is_text(self, column: str) -> bool:
+        return column == self.columns[0] if self.text_columns is None else column in self.text_columns
 
 
 # -- renderers ------------------------------------------------------------------------------------
@@ -30,7 +33,7 @@ def _md_cell(text) -> str:
 
 def to_markdown(table: TextTable) -> str:
     """A Markdown (GitHub) table; the title is not part of it."""
-    align = ["---"] * table.left + ["---:"] * (len(table.columns) - table.left)
+    align = ["---" if table.is_text(c) else "---:" for c in table.columns]
     lines = ["| " + " | ".join(_md_cell(c) for c in table.columns) + " |", "|" + "|".join(align) + "|"]
     lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
     return "\n".join(lines) + "\n"
@@ -42,11 +45,11 @@ def to_rich(table: TextTable):
     from rich.text import Text
 
     out = Table(title=Text(table.title) if table.title else None)
-    for i, column in enumerate(table.columns):
-        if i < table.left:
+    for column in table.columns:
+        if table.is_text(column):
             out.add_column(Text(column), overflow="fold")
         else:
-            out.add_column(Text(column), justify="right", no_wrap=column not in table.fold)
+            out.add_column(Text(column), justify="right", no_wrap=True)
     for row in table.rows:
         out.add_row(*(Text(str(cell)) for cell in row))
     return out
@@ -75,8 +78,11 @@ def row_cells(row: BenchRow) -> list[str]:
 
 def summary_table(results: BenchResults, *, detailed_status: bool = True) -> TextTable:
     """One row per method; the last column says trained / reused / failed (with the reason if detailed)."""
-    table = TextTable([*COLUMNS, "status"], title=f"gfp bench: {results.split} split of {results.dataset['path']}")
-    table.fold = ("status",)
+    table = TextTable(
+        [*COLUMNS, "status"],
+        title=f"gfp bench: {results.split} split of {results.dataset['path']}",
+        text_columns=frozenset({"method", "status"}),
+    )
     for row in results.methods:
         status = f"failed: {row.error}" if row.error and detailed_status else row.status
         table.rows.append([*row_cells(row), status])
