@@ -23,6 +23,7 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert result.exit_code == 0, result.output
     tables = json.loads(result.stdout)
     assert tables == json.loads((out / "tables.json").read_text())
+    assert tables["format"] == "gfp-demo-tables" and tables["version"] == 1
     existence = tables["tasks"]["existence"]
     assert existence["classes"] == ["real", "ProGAN", "SNGAN", "CramerGAN", "MMDGAN"]
     cm = np.array(existence["confusion_matrix"])

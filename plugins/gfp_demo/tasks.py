@@ -100,6 +100,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
         write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
     tables = {
+        "format": "gfp-demo-tables",
         "version": 1,
         "settings": asdict(settings),
         "learned_spec": learned_spec,
