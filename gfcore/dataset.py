@@ -22,7 +22,7 @@ import numpy as np
 from .atomic import atomic_path, write_json
 from .errors import GfpError
 from .hashing import file_sha256, json_sha256
-from .images import SIZE_POLICIES, BadImageError, fit_to_size, is_image_name, load_rgb
+from .images import SIZE_POLICIES, decode_each, fit_to_size
 from .interfaces import Split
 from .jsonio import read_document
 from .progress import NullReporter, Reporter
@@ -100,19 +100,12 @@ def prepare_dataset(
     records: list[dict] = []  # one per kept image, in staging order
     skipped: list[dict] = []
     task = reporter.task("decoding images", total=total)
+    def relative(path: Path) -> str:
+        return str(path.relative_to(src))
+
     for label, (name, files) in enumerate(sources):
-        for path in files:
-            task.advance()
-            if not is_image_name(path):
-                skipped.append({"path": str(path.relative_to(src)), "reason": "not an image file name"})
-                reporter.warn(f"skipped {path}: not an image file name")
-                continue
-            try:
-                rgb = load_rgb(path)
-            except BadImageError as exc:
-                skipped.append({"path": str(path.relative_to(src)), "reason": str(exc).split(": ", 1)[-1]})
-                reporter.warn(f"skipped {exc}")
-                continue
+        for path, rgb in decode_each(files, skipped, reporter, name=relative, on_file=task.advance,
+                                     image_names_only=True):
             decoded[len(records)] = fit_to_size(rgb, resolution, size_policy).transpose(2, 0, 1)
             records.append({"path": str(path.relative_to(src)), "class": name, "label": label,
                             "sha256": file_sha256(path), "size": [int(rgb.shape[1]), int(rgb.shape[0])]})

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import BadImageError, fit_to_size, load_rgb
+from .images import decode_each, fit_to_size
 from .interfaces import Attributor, Split
 from .metrics import classification_report
 from .progress import NullReporter, Reporter
@@ -16,22 +16,35 @@ from .progress import NullReporter, Reporter
 REPORT_VERSION = 1
 
 
-def predict_split(attributor: Attributor, split: Split, reporter: Reporter | None = None,
-                  chunk: int = 512) -> tuple[np.ndarray, float]:
-    """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
+def map_split(fn, split: Split, reporter: Reporter | None = None, *, indices: np.ndarray | None = None,
+              chunk: int = 512, label: str = "evaluating"):
+    """``fn`` (uint8 ``[n, 3, R, R]`` tensor -> ``[n, ...]`` tensor) over ``split.images``, or over its rows
+    ``indices``, read from the memory map a chunk at a time.
+
+    Returns (the outputs concatenated on the CPU, or ``None`` for no images; seconds spent inside ``fn``,
+    which leaves out the reading, so that speeds measure the method and not the disk)."""
     import torch
 
     reporter = reporter or NullReporter()
-    task = reporter.task("evaluating", total=len(split))
+    total = len(split) if indices is None else len(indices)
+    task = reporter.task(label, total=total)
     outs, seconds = [], 0.0
-    for start in range(0, len(split), chunk):
-        images = torch.from_numpy(np.array(split.images[start : start + chunk]))  # copy: memmaps are read-only
+    for start in range(0, total, chunk):
+        rows = slice(start, start + chunk) if indices is None else indices[start : start + chunk]
+        images = torch.from_numpy(np.array(split.images[rows]))  # a copy: memmaps are read-only
         t0 = time.perf_counter()
-        outs.append(attributor.logits(images).numpy())
+        outs.append(fn(images).detach().cpu())
         seconds += time.perf_counter() - t0
         task.advance(len(images))
     task.done()
-    return (np.concatenate(outs) if outs else np.zeros((0, len(attributor.classes)))), seconds
+    return (torch.cat(outs) if outs else None), seconds
+
+
+def predict_split(attributor: Attributor, split: Split, reporter: Reporter | None = None,
+                  chunk: int = 512) -> tuple[np.ndarray, float]:
+    """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
+    logits, seconds = map_split(attributor.logits, split, reporter, chunk=chunk)
+    return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
 
 
 def evaluate_split(attributor: Attributor, split: Split, reporter: Reporter | None = None) -> dict:
@@ -69,13 +82,7 @@ def attribute_files(attributor: Attributor, files: list[Path], size_policy: str 
     task = reporter.task("attributing", total=len(files))
     for start in range(0, len(files), chunk):
         paths, arrays = [], []
-        for path in files[start : start + chunk]:
-            try:
-                rgb = load_rgb(path)
-            except BadImageError as exc:
-                batch.skipped.append({"path": str(path), "reason": str(exc).split(": ", 1)[-1]})
-                reporter.warn(f"skipped {exc}")
-                continue
+        for path, rgb in decode_each(files[start : start + chunk], batch.skipped, reporter):
             arrays.append(fit_to_size(rgb, attributor.resolution, size_policy).transpose(2, 0, 1))
             paths.append(path)
         if arrays:
@@ -94,12 +101,8 @@ def decode_files(files: list[Path], resolution: int, size_policy: str = "crop",
     """Files -> uint8 [N,3,R,R] of the decodable ones, their paths, and the skipped ones."""
     reporter = reporter or NullReporter()
     arrays, kept, skipped = [], [], []
-    for path in files:
-        try:
-            arrays.append(fit_to_size(load_rgb(path), resolution, size_policy).transpose(2, 0, 1))
-            kept.append(path)
-        except BadImageError as exc:
-            skipped.append({"path": str(path), "reason": str(exc).split(": ", 1)[-1]})
-            reporter.warn(f"skipped {exc}")
+    for path, rgb in decode_each(files, skipped, reporter):
+        arrays.append(fit_to_size(rgb, resolution, size_policy).transpose(2, 0, 1))
+        kept.append(path)
     images = np.stack(arrays) if arrays else np.zeros((0, 3, resolution, resolution), np.uint8)
     return images, kept, skipped

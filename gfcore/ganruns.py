@@ -12,7 +12,6 @@ Every file is written atomically, so an interrupted run leaves the previous chec
 
 from __future__ import annotations
 
-import platform
 import shlex
 import sys
 import time
@@ -22,22 +21,20 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .atomic import write_json
 from .config import build_config, config_from_dict, config_to_dict, parse_spec
 from .errors import GfpError
 from .images import image_grid, save_png
 from .interfaces import FitContext, GanSource
-from .jsonio import read_document
 from .progress import NullReporter, Reporter
+from .rundir import LAST, RUN_JSON, RunDir, RunKind, package_versions
 from .tensorio import load_tensors, save_tensors
 
-RUN_FILE = "run.json"
-GENERATOR_FILE = "generator.safetensors"
-LAST_FILE = "last.safetensors"
+GAN_RUN = RunKind(
+    format="gfp-ganrun", version=1, weights="generator.safetensors", noun="GAN run", made_by="`gfp gan train`"
+)
+RUN_FILE, GENERATOR_FILE, LAST_FILE = RUN_JSON, GAN_RUN.weights, LAST
 SAMPLES_DIR = "samples"
-FORMAT = "gfp-ganrun"
-FORMAT_VERSION = 1
+FORMAT, FORMAT_VERSION = GAN_RUN.format, GAN_RUN.version
 PREVIEW_SEED = 1234  # latent seed of the progress grids, fixed so grids of one run are comparable
 PREVIEW_COUNT = 64
 SAMPLE_FOLDER_CHUNK = 500  # images per generator call in sample_to_folder
@@ -64,12 +61,6 @@ def resolve_family(spec: str, overrides: dict[str, Any] | None = None) -> Family
     return FamilySpec(name, cls, config, params)
 
 
-def _versions() -> dict[str, str]:
-    import torch
-
-    return {"gfp": __version__, "torch": torch.__version__, "python": platform.python_version()}
-
-
 def default_command(argv: list[str] | None = None) -> str:
     """The command line of this process, quoted so that it can be pasted back into a shell."""
     argv = list(sys.argv if argv is None else argv)
@@ -80,15 +71,11 @@ def default_command(argv: list[str] | None = None) -> str:
 
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """``run.json`` of a GAN run; a missing or unreadable file is a one-line :class:`GfpError`."""
-    path = Path(run_dir) / RUN_FILE
-    run = read_document(path, FORMAT, f"{run_dir}: not a GAN run (no {RUN_FILE})")
+    folder = RunDir(run_dir, GAN_RUN)
+    run = folder.read()
     if "family" not in run or "config" not in run:
-        raise GfpError(f"{path}: not a {FORMAT} file")
+        raise GfpError(f"{folder.json_path}: not a {FORMAT} file")
     return run
-
-
-def _is_empty_dir(path: Path) -> bool:
-    return not path.exists() or (path.is_dir() and not any(path.iterdir()))
 
 
 def train_gan(
@@ -112,10 +99,10 @@ def train_gan(
     import torch
 
     out = Path(out_dir)
+    folder = RunDir(out, GAN_RUN)
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
-    if out.exists() and not out.is_dir():
-        raise GfpError(f"{out} exists and is not a folder")
+    state = folder.state()  # refuses a file, or a folder gfp did not create
     if resume:
         run = read_run(out)
         family = resolve_family(family_spec, overrides)
@@ -130,17 +117,15 @@ def train_gan(
         if "iters" in family.params:
             saved.iters = family.config.iters
         config, seed = saved, int(run["seed"])
-        resume_state = load_tensors(out / LAST_FILE)
+        resume_state = load_tensors(folder.last_path)
     else:
-        if not _is_empty_dir(out):
+        if state != "new":
             raise GfpError(
                 f"{out} already exists and is not empty; pass --resume to continue it, or choose another --out"
             )
         family = resolve_family(family_spec, overrides)
         config, resume_state = family.config, None
         run = {
-            "format": FORMAT,
-            "version": FORMAT_VERSION,
             "family": family.name,
             "seed": seed,
             "iterations_done": 0,
@@ -158,7 +143,7 @@ def train_gan(
         config=config_to_dict(config),
         resolution=config.resolution,
         iterations_total=config.iters,
-        versions=_versions(),
+        versions=package_versions(),
         command=run.get("command") or command or default_command(),
         real={"count": int(len(real_images)), "source": real_source or run.get("real", {}).get("source")},
         sampler="ema" if getattr(gan, "G_ema", None) is not None else "generator",
@@ -166,20 +151,19 @@ def train_gan(
     )
     if resume:  # the original command still describes the run; record how it was continued
         run.setdefault("resumed_with", []).append(command or default_command())
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RUN_FILE, run)
+    folder.write(run)
     started, seconds_before = time.monotonic(), float(run.get("train_seconds", 0.0))
 
     def checkpoint(step, tensors, meta, metrics=None, is_best=False):
         # The resumable state first: if the process dies between the writes, run.json still points at
         # an iteration count that last.safetensors holds.
-        save_tensors(out / LAST_FILE, tensors, meta)
-        save_generator(gan, out / GENERATOR_FILE, family.name, step)
+        save_tensors(folder.last_path, tensors, meta)
+        save_generator(gan, folder.weights_path, family.name, step)
         run["iterations_done"] = int(step)
         run["history"] = list(ctx.history)
         run["train_seconds"] = round(seconds_before + time.monotonic() - started, 1)
         run["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        write_json(out / RUN_FILE, run)
+        folder.write(run)
 
     def preview(step):
         write_grid(gan, out / SAMPLES_DIR / f"step_{step:06d}.png")
@@ -213,21 +197,21 @@ def load_gan(run_dir: str | Path, device=None) -> GanSource:
 
     from .plugins import get_registries
 
-    run_dir = Path(run_dir)
+    folder = RunDir(run_dir, GAN_RUN)
     run = read_run(run_dir)
     cls = get_registries().gan_sources.get(run["family"])
     try:
         config = config_from_dict(cls.Config, run["config"])
     except (TypeError, ValueError) as exc:
-        raise GfpError(f"{run_dir / RUN_FILE}: bad config for {run['family']} ({exc})") from None
+        raise GfpError(f"{folder.json_path}: bad config for {run['family']} ({exc})") from None
     gan = cls(config, device=device or torch.device("cpu"))
-    tensors, _ = load_tensors(run_dir / GENERATOR_FILE)
+    tensors, _ = load_tensors(folder.weights_path)
     try:
         gan.load_state_dict(tensors)
     except (RuntimeError, KeyError, ValueError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise GfpError(
-            f"{run_dir / GENERATOR_FILE}: weights do not fit the {run['family']} config ({first})"
+            f"{folder.weights_path}: weights do not fit the {run['family']} config ({first})"
         ) from None
     return gan
 

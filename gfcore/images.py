@@ -134,3 +134,28 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
     seen: set[Path] = set()
     unique = [f for f in files if not (f in seen or seen.add(f))]
     return unique, missing
+
+
+def decode_each(files, skipped: list[dict], reporter=None, *, name=str, on_file=None,
+                image_names_only: bool = False):
+    """Each file of ``files`` that decodes, as ``(path, uint8 [H, W, 3])``, in order.
+
+    A file that does not decode is skipped and counted, never fatal: ``{"path": name(path), "reason": ...}``
+    is appended to ``skipped``, ``reporter`` (if any) warns once, and the rest go on. ``on_file`` is called
+    once per file, decoded or not (a progress bar's ``advance``). With ``image_names_only`` a file without an
+    image suffix is skipped unread."""
+    for path in files:
+        if on_file is not None:
+            on_file()
+        if image_names_only and not is_image_name(Path(path)):
+            reason = "not an image file name"
+        else:
+            try:
+                yield path, load_rgb(path)
+                continue
+            except BadImageError as exc:
+                message, prefix = str(exc), f"{path}: "
+                reason = message[len(prefix) :] if message.startswith(prefix) else message
+        skipped.append({"path": name(path), "reason": reason})
+        if reporter is not None:
+            reporter.warn(f"skipped {path}: {reason}")

@@ -10,40 +10,78 @@ Weights are safetensors and metadata JSON: opening a run from a stranger execute
 
 from __future__ import annotations
 
-import platform
+import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json
 from .config import build_config, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
 from .errors import GfpError
 from .interfaces import Attributor, FitContext
-from .jsonio import read_document
 from .plugins import get_registries
 from .progress import NullReporter, Reporter
+from .rundir import RunDir, RunKind, package_versions
 from .tensorio import load_tensors, save_tensors
 
-RUN_JSON, WEIGHTS, LAST = "run.json", "weights.safetensors", "last.safetensors"
-FORMAT = "gfp-run"
-FORMAT_VERSION = 1
+ATTRIBUTION_RUN = RunKind(
+    format="gfp-run", version=1, weights="weights.safetensors", noun="gfp run", made_by="`gfp train`"
+)
+WEIGHTS = ATTRIBUTION_RUN.weights
+FORMAT, FORMAT_VERSION = ATTRIBUTION_RUN.format, ATTRIBUTION_RUN.version
 
 
-def package_versions() -> dict[str, str]:
-    import numpy
-    import torch
-
-    from . import __version__
-
-    return {"gfp": __version__, "torch": torch.__version__, "numpy": numpy.__version__,
-            "python": platform.python_version()}
+def run_dir_of(path: str | Path) -> RunDir:
+    """The :class:`RunDir` of an attribution run folder."""
+    return RunDir(path, ATTRIBUTION_RUN)
 
 
-def read_run_json(run_dir: Path) -> dict:
-    missing = f"{run_dir}: not a gfp run (no {RUN_JSON}); train one with `gfp train`"
-    return read_document(Path(run_dir) / RUN_JSON, FORMAT, missing)
+def read_run_json(run_dir: str | Path) -> dict:
+    """The single reader of an attribution run's run.json (every command goes through here)."""
+    return run_dir_of(run_dir).read()
+
+
+def _normalised(config_dict: dict) -> Any:
+    return json.loads(json.dumps(config_dict))  # tuples -> lists, as run.json stores them
+
+
+def run_differences(
+    info: dict, dataset: PreparedDataset, *, method: str | None = None, config: Any = None,
+    seed: int | None = None,
+) -> list[str]:
+    """How the run described by ``info`` differs from the one asked for: its dataset, and -- where given --
+    its method, parameters and seed. Empty when it is the same run."""
+    differences = []
+    if info.get("dataset", {}).get("hash") != dataset.hash:
+        differences.append("another dataset")
+    if method is not None and info.get("method") != method:
+        differences.append(f"method {info.get('method')!r}")
+    elif config is not None:
+        saved = config_from_dict(type(config), info.get("config", {}))
+        if _normalised(config_to_dict(saved)) != _normalised(config_to_dict(config)):
+            differences.append("other parameters")
+    if seed is not None and info.get("seed") != seed:
+        differences.append(f"seed {info.get('seed')}")
+    return differences
+
+
+def existing_run_state(
+    out: str | Path, dataset: PreparedDataset, *, method: str, config: Any, seed: int
+) -> str:
+    """What ``out`` holds for the run (dataset, method, config, seed) asked for: ``"new"`` (nothing yet),
+    ``"complete"`` (that run, finished) or ``"unfinished"`` (that run, to resume). Another run there, or a
+    folder gfp did not create, is a :class:`GfpError` -- never overwritten."""
+    if run_dir_of(out).state() == "new":
+        return "new"
+    info = read_run_json(out)
+    differences = run_differences(info, dataset, method=method, config=config, seed=seed)
+    if differences:
+        raise GfpError(
+            f"{out} holds a run with {', '.join(differences)} (spec {info.get('spec')!r}); "
+            "delete it or choose another folder"
+        )
+    return "complete" if info.get("status") == "complete" else "unfinished"
 
 
 def build_attributor(spec: str, classes: list[str], resolution: int, device, overrides: dict | None = None):
@@ -61,6 +99,22 @@ def build_attributor(spec: str, classes: list[str], resolution: int, device, ove
     return cls(classes, resolution, config, device), name, config
 
 
+def _check_resumable(info: dict, out: Path, dataset: PreparedDataset, spec: str | None, seed: int | None):
+    """Resuming continues the same run: same dataset, and the spec and seed (when given) of the run."""
+    name, params = parse_spec(spec) if spec is not None else (None, {})
+    differences = run_differences(info, dataset, method=name, seed=seed)
+    if "another dataset" in differences:
+        raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
+    if not differences and params:
+        cls = get_registries().attributor(info["method"])
+        saved = _normalised(config_to_dict(config_from_dict(cls.Config, info.get("config", {}))))
+        asked = _normalised(config_to_dict(build_config(cls.Config, {**saved, **params}, f"method {name!r}")))
+        differences = [f"{k}={saved[k]}" for k in sorted(params) if k != "epochs" and asked[k] != saved[k]]
+    if differences:
+        raise GfpError(f"{out} holds a run with {', '.join(differences)}; --resume continues that run as it "
+                       "is (only --epochs may grow): drop the other options, or train into another --out")
+
+
 @dataclass
 class TrainResult:
     run_dir: Path
@@ -71,39 +125,48 @@ class TrainResult:
 def train_run(
     dataset: PreparedDataset,
     out: str | Path,
-    spec: str = "learned",
+    spec: str | None = None,
     *,
-    seed: int = 0,
+    seed: int | None = None,
     device=None,
     resume: bool = False,
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
 ) -> TrainResult:
-    """Train a method on a prepared dataset into a run directory (or continue one with ``resume``)."""
+    """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
+
+    A new run uses ``spec`` (default ``learned``) and ``seed`` (default 0). A resumed run keeps its own
+    method, parameters and seed: a ``spec`` or ``seed`` given then must match them (only ``epochs``, in
+    the spec or in ``overrides``, may grow), else it is a :class:`GfpError`."""
     import torch
 
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
     out = Path(out)
+    run = run_dir_of(out)
     resume_state = None
     if resume:
         info = read_run_json(out)
-        if info["dataset"]["hash"] != dataset.hash:
-            raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
-        if info.get("status") == "complete" and not (overrides or {}).get("epochs"):
-            raise GfpError(f"{out} is already complete; pass --epochs N to train it further")
+        _check_resumable(info, out, dataset, spec, seed)
+        planned = info.get("config", {}).get("epochs")
+        wanted = (overrides or {}).get("epochs")
+        if info.get("status") == "complete" and (not wanted or (planned and wanted <= planned)):
+            more = f" above {planned}" if planned else ""
+            raise GfpError(f"{out} is already complete; nothing to do (pass --epochs N{more} to train it further)")
         saved = dict(info["config"], **{k: v for k, v in (overrides or {}).items() if v is not None})
         cls = get_registries().attributor(info["method"])
         config = config_from_dict(cls.Config, saved)
         torch.manual_seed(info["seed"])
         attributor = cls(info["classes"], info["resolution"], config, device)
-        if (out / LAST).is_file():
-            resume_state = load_tensors(out / LAST)
+        if run.last_path.is_file():
+            resume_state = load_tensors(run.last_path)
         seed = info["seed"]
         info["config"] = config_to_dict(config)
     else:
-        if (out / RUN_JSON).exists():
+        if run.state() == "run":
             raise GfpError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        spec = "learned" if spec is None else spec
+        seed = 0 if seed is None else seed
         torch.manual_seed(seed)  # only weight initialisation draws from the global generator
         attributor, name, config = build_attributor(spec, dataset.classes, dataset.resolution, device, overrides)
         info = {
@@ -120,17 +183,16 @@ def train_run(
             "history": [],
         }
     info.update(status="running", device=str(device), versions=package_versions())
-    out.mkdir(parents=True, exist_ok=True)
-    write_json(out / RUN_JSON, info)
+    run.write(info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
-        save_tensors(out / LAST, tensors, meta)
+        save_tensors(run.last_path, tensors, meta)
         if is_best:
-            save_tensors(out / WEIGHTS, attributor.state_dict())
+            save_tensors(run.weights_path, attributor.state_dict())
             info["best"] = metrics
         info["history"] = list(ctx.history)
         info["epochs_done"] = step
-        write_json(out / RUN_JSON, info)
+        run.write(info)
 
     ctx = FitContext(device=device, progress=reporter, seed=seed, checkpoint=checkpoint, resume=resume_state,
                      history=list(info.get("history", [])))
@@ -138,11 +200,11 @@ def train_run(
     t0 = time.perf_counter()
     attributor.fit(train, val, ctx)
     info["train_seconds"] = round(info.get("train_seconds", 0.0) + time.perf_counter() - t0, 3)
-    if not (out / WEIGHTS).exists() or not ctx.history or "best" not in info:
+    if not run.weights_path.exists() or not ctx.history or "best" not in info:
         # methods that do not checkpoint per epoch (kNN, PCA, ...): their fitted state is the result
-        save_tensors(out / WEIGHTS, attributor.state_dict())
+        save_tensors(run.weights_path, attributor.state_dict())
     info.update(status="complete", history=list(ctx.history))
-    write_json(out / RUN_JSON, info)
+    run.write(info)
     return TrainResult(out, info, attributor)
 
 
@@ -159,12 +221,13 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
                        "provides") from None
     config = config_from_dict(cls.Config, info.get("config", {}))
     attributor = cls(info["classes"], info["resolution"], config, device or torch.device("cpu"))
-    tensors, _ = load_tensors(run_dir / WEIGHTS)
+    weights = run_dir_of(run_dir).weights_path
+    tensors, _ = load_tensors(weights)
     try:
         attributor.load_state_dict(tensors)
     except (RuntimeError, KeyError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GfpError(f"{run_dir / WEIGHTS}: weights do not fit method {info['method']!r} ({first})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise GfpError(f"{weights}: weights do not fit method {info['method']!r} ({first})") from None
     return attributor, info
 
 

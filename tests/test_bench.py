@@ -14,11 +14,12 @@ from PIL import Image
 
 from gfcore import hookimpl
 from gfcore.bench import (
+    BenchResults,
+    BenchRow,
     fd_sample_indices,
     plan_methods,
     run_bench,
     spec_slug,
-    split_method_list,
 )
 from gfcore.errors import GfpError
 from gfcore.interfaces import Attributor
@@ -53,6 +54,11 @@ def one_torch_thread():
     torch.set_num_threads(threads)
 
 
+def method_options(specs):
+    """``--method A --method B ...``"""
+    return [arg for spec in specs for arg in ("--method", spec)]
+
+
 def invoke(*args):
     """The CLI in-process, with a wide terminal so that table rows are not folded."""
     from gfp.app import get_cli
@@ -84,8 +90,7 @@ def first_bench(bench_dataset, tmp_path_factory):
         out,
         "--runs",
         runs,
-        "--methods",
-        ",".join(METHODS),
+        *method_options(METHODS),
         "--no-progress",
     )
     assert result.exit_code == 0, result.stderr
@@ -93,19 +98,33 @@ def first_bench(bench_dataset, tmp_path_factory):
 
 
 # -- pure helpers ---------------------------------------------------------------------------------
-def test_method_lists_split_on_names_not_on_parameter_commas():
-    assert split_method_list("knn:k=5,max_k=9,learned:width=0.25,dct") == [
-        "knn:k=5,max_k=9",
-        "learned:width=0.25",
-        "dct",
-    ]
-    assert split_method_list("knn;prnu:sigma_grid=1;3, eigenface") == [
-        "knn",
-        "prnu:sigma_grid=1;3",
-        "eigenface",
-    ]
-    assert split_method_list("knn,nosuch") == ["knn", "nosuch"]  # an unknown name is still a name
-    assert split_method_list(" ,knn,, ") == ["knn"]
+def test_each_method_option_is_one_spec_whatever_its_commas(tmp_path):
+    plans = plan_methods(["knn:k=5,max_k=9", "prnu:sigma_grid=1;3", "learned:width=0.25,epochs=3"], tmp_path)
+    assert [p.method for p in plans] == ["knn", "prnu", "learned"]
+    assert plans[0].config.k == 5 and plans[0].config.max_k == 9
+    assert tuple(plans[1].config.sigma_grid) == (1, 3)
+    assert plans[2].config.width == 0.25 and plans[2].config.epochs == 3
+
+
+def test_the_old_methods_option_is_gone(bench_dataset, tmp_path):
+    result = invoke("bench", bench_dataset.path, "--out", tmp_path / "out", "--methods", "knn")
+    assert result.exit_code == 2 and "--method" in result.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_rows_and_results_round_trip_through_dicts(first_bench):
+    _, out, _, document = first_bench
+    results = BenchResults.read(out / "results.json")
+    assert results.to_dict() == document
+    assert all(isinstance(row, BenchRow) for row in results.methods)
+    assert BenchRow.from_dict(document["methods"][0]).to_dict() == document["methods"][0]
+    with pytest.raises(GfpError, match="missing spec"):
+        BenchRow.from_dict({"accuracy": 0.5})
+    with pytest.raises(GfpError, match="unknown field"):
+        BenchRow.from_dict({"spec": "knn", "acuracy": 0.5})
+    (out.parent / "wrong.json").write_text(json.dumps({**document, "format": "gfp-run"}))
+    with pytest.raises(GfpError, match="not a gfp-bench file"):
+        BenchResults.read(out.parent / "wrong.json")
 
 
 def test_slugs_ignore_parameter_order_and_duplicates_are_refused(tmp_path):
@@ -129,7 +148,7 @@ def test_fd_subsample_is_stratified_and_deterministic():
 # -- the bench end to end -------------------------------------------------------------------------
 def test_bench_writes_well_formed_results(first_bench, bench_dataset):
     _, out, _, results = first_bench
-    assert results["version"] == 1 and results["split"] == "test"
+    assert results["format"] == "gfp-bench" and results["version"] == 1 and results["split"] == "test"
     assert results["dataset"]["hash"] == bench_dataset.hash
     assert results["dataset"]["classes"] == bench_dataset.classes
     assert results["dataset"]["counts"]["test"] == {c: 16 for c in bench_dataset.classes}
@@ -203,7 +222,7 @@ def test_second_bench_reuses_runs_and_json_matches_file(first_bench, bench_datas
     _, _, runs, first = first_bench
     before = {p.parent.name: (p.stat().st_mtime_ns, p.read_text()) for p in runs.glob("*/run.json")}
     assert len(before) == len(METHODS)
-    # the same methods, written differently: other order of parameters, ';' as separator
+    # the same methods, written differently: other order of parameters, spaces
     result = invoke(
         "bench",
         bench_dataset.path,
@@ -211,14 +230,14 @@ def test_second_bench_reuses_runs_and_json_matches_file(first_bench, bench_datas
         tmp_path / "again",
         "--runs",
         runs,
-        "--methods",
-        "learned:epochs=2,width=0.125;knn;eigenface;dct;prnu",
+        *method_options(["learned: epochs=2, width=0.125", "knn", "eigenface", "dct", "prnu"]),
         "--json",
         "--no-progress",
     )
     assert result.exit_code == 0, result.stderr
     second = json.loads(result.stdout)
     assert second == json.loads((tmp_path / "again" / "results.json").read_text())
+    assert second["methods"][0]["spec"] == "learned: epochs=2, width=0.125"  # as given, but the same run
     after = {p.parent.name: (p.stat().st_mtime_ns, p.read_text()) for p in runs.glob("*/run.json")}
     assert after == before  # nothing retrained, nothing rewritten
     for old, new in zip(first["methods"], second["methods"]):
@@ -234,14 +253,14 @@ def test_a_run_of_another_seed_is_not_overwritten(first_bench, bench_dataset, tm
     results = run_bench(
         bench_dataset, tmp_path, ["knn", "dct"], runs_dir=runs, seed=1, reporter=NullReporter()
     )
-    knn, dct = results["methods"]
-    assert "seed 0" in knn["error"] and knn["accuracy"] is None
-    assert dct["error"] and run_json.read_text() == before
+    knn, dct = results.methods
+    assert "seed 0" in knn.error and knn.accuracy is None
+    assert dct.error and run_json.read_text() == before
 
 
 def test_unknown_method_lists_valid_names_and_trains_nothing(bench_dataset, tmp_path):
-    result = invoke("bench", bench_dataset.path, "--out", tmp_path / "out", "--methods", "knn,nosuch")
-    assert result.exit_code in (1, 2)
+    result = invoke("bench", bench_dataset.path, "--out", tmp_path / "out", *method_options(["knn", "nosuch"]))
+    assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "unknown method 'nosuch'" in lines[0]
     assert all(name in lines[0] for name in ("knn", "learned", "prnu", "eigenface"))
@@ -258,8 +277,8 @@ def test_spec_parameters_win_over_overrides(bench_dataset, tmp_path):
         reporter=NullReporter(),
         overrides_for={"learned": {"epochs": 1, "width": 0.5}},
     )
-    (row,) = results["methods"]
-    assert row["error"] is None
+    (row,) = results.methods
+    assert row.error is None
     config = json.loads((tmp_path / "runs" / "learned-width=0.125" / "run.json").read_text())["config"]
     assert config["epochs"] == 1 and config["width"] == 0.125
     assert (
@@ -315,8 +334,7 @@ def test_failing_methods_are_reported_while_the_others_finish(exploding_plugin, 
         bench_dataset.path,
         "--out",
         out,
-        "--methods",
-        f"knn,{exploding_plugin},prnu:levels=5,dct",
+        *method_options(["knn", exploding_plugin, "prnu:levels=5", "dct"]),
         "--no-progress",
     )
     assert result.exit_code == 1
@@ -340,12 +358,38 @@ def test_an_unfinished_run_is_resumed(bench_dataset, tmp_path):
     run_json = tmp_path / "runs" / "knn" / "run.json"
     info = json.loads(run_json.read_text())
     run_json.write_text(json.dumps({**info, "status": "running"}))  # as if the bench had been interrupted
-    (row,) = run_bench(bench_dataset, tmp_path, ["knn"], reporter=NullReporter())["methods"]
-    assert row["error"] is None and row["reused"] is False and row["accuracy"] == 1.0
+    (row,) = run_bench(bench_dataset, tmp_path, ["knn"], reporter=NullReporter()).methods
+    assert row.error is None and row.reused is False and row.accuracy == 1.0
     assert json.loads(run_json.read_text())["status"] == "complete"
 
 
 def test_too_few_test_images_for_the_fd_ratio_is_a_note_not_a_failure(tiny_dataset, tmp_path):
-    (row,) = run_bench(tiny_dataset, tmp_path, ["prnu"], reporter=NullReporter())["methods"]
-    assert row["error"] is None and row["accuracy"] is not None
-    assert row["fd_ratio"] is None and "at least 4 samples" in row["fd"]["note"]
+    (row,) = run_bench(tiny_dataset, tmp_path, ["prnu"], reporter=NullReporter()).methods
+    assert row.error is None and row.accuracy is not None
+    assert row.fd_ratio is None and "at least 4 samples" in row.fd["note"]
+
+
+# -- rendering ------------------------------------------------------------------------------------
+def test_tables_print_names_literally_in_every_format():
+    from rich.console import Console
+
+    from gfcore.bench.render import confusion_table, to_markdown, to_rich
+
+    classes = ["[red]", "a|b", "[/b]"]
+    table = confusion_table(classes, [[2, 0, 0], [0, 1, 1], [0, 0, 2]], {"[red]": 1.0, "a|b": 0.5, "[/b]": None})
+    console = Console(record=True, width=200)
+    console.print(to_rich(table))
+    text = console.export_text()
+    assert "[red]" in text and "[/b]" in text and "50.00%" in text
+    markdown = to_markdown(table)
+    assert "| [red] | 2 | 0 | 0 | 100.00% |" in markdown and "a\\|b" in markdown and "| - |" in markdown
+
+
+def test_out_holding_other_files_is_refused_before_any_training(bench_dataset, tmp_path):
+    out = tmp_path / "mine"
+    out.mkdir()
+    (out / "results.md").write_text("my own notes")
+    result = invoke("bench", bench_dataset.path, "--out", out, "--method", "knn", "--no-progress")
+    assert result.exit_code == 1 and "holds no gfp bench results" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["results.md"]
+    assert (out / "results.md").read_text() == "my own notes"

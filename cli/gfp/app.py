@@ -21,7 +21,6 @@ BUILTIN_COMMANDS = {
     "fingerprints": "gfp.commands.fingerprints:fingerprints",
     "gan": "gfp.commands.gan:gan",
     "bench": "gfp.commands.bench:bench",
-    "demo": "gfp.commands.demo:demo",
 }
 
 

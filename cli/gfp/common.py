@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import math
 import sys
 
 import click
 
-DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
+from gfcore.device import DEVICE_CHOICES
+from gfcore.formatting import fmt_pct  # noqa: F401  (re-exported: the one percent formatter)
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
 device_option = click.option(
@@ -30,7 +30,3 @@ def stdout_console():
     from rich.console import Console
 
     return Console()
-
-
-def fmt_pct(value) -> str:
-    return "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{100 * value:.2f}%"

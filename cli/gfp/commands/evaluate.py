@@ -4,20 +4,15 @@ from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_
 
 
 def print_report(report: dict, title: str) -> None:
-    from rich.table import Table
+    from gfcore.bench.render import confusion_table, to_rich
+    from gfcore.formatting import fmt_num
 
     console = stdout_console()
-    console.print(f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {report['macro_f1']:.4f}, "
+    console.print(f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {fmt_num(report['macro_f1'], 4)}, "
                   f"{report['n']} images", highlight=False, markup=False)
-    classes = report["classes"]
-    table = Table(title="confusion matrix (rows: true source, columns: predicted)")
-    table.add_column("true \\ predicted")
-    for c in classes:
-        table.add_column(c, justify="right")
-    table.add_column("accuracy", justify="right")
-    for c, row in zip(classes, report["confusion_matrix"]):
-        table.add_row(c, *map(str, row), fmt_pct(report["per_class_accuracy"][c]))
-    console.print(table)
+    console.print(to_rich(confusion_table(
+        report["classes"], report["confusion_matrix"], report["per_class_accuracy"],
+        title="confusion matrix (rows: true source, columns: predicted)")))
 
 
 @click.command()

@@ -23,25 +23,20 @@ def _load_real_folder(folder: Path, resolution: int, reporter):
     warning."""
     import numpy as np
 
-    from gfcore.images import BadImageError, expand_paths, fit_to_size, load_rgb
+    from gfcore.images import decode_each, expand_paths, fit_to_size
 
     files, _ = expand_paths([str(folder)])
     if not files:
         raise GfpError(f"no images found in {folder}")
-    images, skipped = [], 0
+    images, skipped = [], []
     task = reporter.task("read real images", total=len(files))
-    for path in files:
-        try:
-            images.append(fit_to_size(load_rgb(path), resolution, policy="crop").transpose(2, 0, 1))
-        except BadImageError as exc:
-            reporter.warn(f"skipped {exc}")
-            skipped += 1
-        task.advance()
+    for _, rgb in decode_each(files, skipped, reporter, on_file=task.advance):
+        images.append(fit_to_size(rgb, resolution, policy="crop").transpose(2, 0, 1))
     task.done()
     if len(images) < 2:
         raise GfpError(f"{folder}: found {len(images)} readable image(s); at least 2 are needed to train")
     if skipped:
-        reporter.warn(f"skipped {skipped} of {len(files)} files in {folder}")
+        reporter.warn(f"skipped {len(skipped)} of {len(files)} files in {folder}")
     return np.stack(images)
 
 

@@ -25,6 +25,10 @@ def train(dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_j
 
     data = load_dataset(dataset)
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
+    if resume:  # a resumed run keeps its own method and seed; only ones typed on the command line are checked
+        ctx = click.get_current_context()
+        spec, seed = (value if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT else None
+                      for name, value in (("spec", spec), ("seed", seed)))
     with progress_reporter(progress) as reporter:
         result = train_run(data, out, spec, seed=seed, device=resolve_device(device), resume=resume,
                            overrides={k: v for k, v in overrides.items() if v is not None}, reporter=reporter)

@@ -1,5 +1,5 @@
-"""``gfp demo``: the paper's main experiments in miniature, on the bundled photographs and the shipped
-generators.
+"""The demo's experiments: the paper's main experiments in miniature, on the bundled photographs and the
+shipped generators.
 
 * existence  -- {real, ProGAN, SNGAN, CramerGAN, MMDGAN}: do GANs leave fingerprints at all?
 * uniqueness -- {real, ProGAN seed 0..3}: do GANs that differ only in their training seed leave
@@ -19,7 +19,10 @@ from pathlib import Path
 import numpy as np
 
 from gfcore.atomic import write_json, write_text
+from gfcore.bench import BenchResults
+from gfcore.bench.render import TextTable, confusion_table, to_markdown
 from gfcore.dataset import SPLITS, write_dataset
+from gfcore.formatting import fmt_num, fmt_pct
 from gfcore.progress import Reporter
 
 EXISTENCE = {"real": "photos", "ProGAN": "progan_seed0", "SNGAN": "sngan", "CramerGAN": "cramergan",
@@ -88,7 +91,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
         f"{settings.learned}:epochs={settings.epochs}"
     specs = [learned_spec, *settings.baselines]
     cache: dict = {}
-    tasks = {}
+    tasks: dict[str, BenchResults] = {}
     for task in TASKS:
         reporter.log(f"== {task}: {', '.join(TASKS[task])}")
         dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
@@ -97,6 +100,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
         write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
     tables = {
+        "format": "gfp-demo-tables",
         "version": 1,
         "settings": asdict(settings),
         "learned_spec": learned_spec,
@@ -109,31 +113,34 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
     return tables
 
 
-def _headline(results: dict, learned_spec: str) -> dict:
-    row = next(m for m in results["methods"] if m["spec"] == learned_spec)
-    counts = results["dataset"].get("counts", {})
-    return {"method": learned_spec, "classes": results["dataset"]["classes"], "accuracy": row["accuracy"],
-            "macro_f1": row["macro_f1"], "per_class_accuracy": row["per_class_accuracy"],
-            "confusion_matrix": row["confusion_matrix"], "counts": counts, "error": row.get("error")}
+def _headline(results: BenchResults, learned_spec: str) -> dict:
+    row = results.row(learned_spec)
+    return {"method": learned_spec, "classes": results.classes, "accuracy": row.accuracy,
+            "macro_f1": row.macro_f1, "per_class_accuracy": row.per_class_accuracy,
+            "confusion_matrix": row.confusion_matrix, "counts": results.dataset.get("counts", {}),
+            "error": row.error}
 
 
-def _superiority(tasks: dict) -> list[dict]:
+def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
     rows: dict[str, dict] = {}
     for task, results in tasks.items():
-        for m in results["methods"]:
-            row = rows.setdefault(m["spec"], {"method": m["spec"]})
-            row[f"{task}_accuracy"] = m.get("accuracy")
-            row[f"{task}_fd_ratio"] = m.get("fd_ratio")
-            row[f"{task}_error"] = m.get("error")
+        for m in results.methods:
+            row = rows.setdefault(m.spec, {"method": m.spec})
+            row[f"{task}_accuracy"] = m.accuracy
+            row[f"{task}_fd_ratio"] = m.fd_ratio
+            row[f"{task}_error"] = m.error
     return list(rows.values())
 
 
-def _pct(v) -> str:
-    return "-" if v is None else f"{100 * v:.2f}"
-
-
-def _num(v) -> str:
-    return "-" if v is None else f"{v:.2f}"
+def superiority_table(tables: dict) -> TextTable:
+    """Every method on both tasks: test accuracy and FD ratio."""
+    table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in ("accuracy", "FD ratio"))])
+    for r in tables["superiority"]:
+        cells = [r["method"]]
+        for task in TASKS:
+            cells += [fmt_pct(r.get(f"{task}_accuracy")), fmt_num(r.get(f"{task}_fd_ratio"), 2)]
+        table.rows.append(cells)
+    return table
 
 
 def tables_markdown(tables: dict) -> str:
@@ -142,17 +149,8 @@ def tables_markdown(tables: dict) -> str:
     for task, t in tables["tasks"].items():
         test_counts = t["counts"].get("test", {})
         lines += [f"## {task}: {', '.join(t['classes'])}", "",
-                  f"Test accuracy **{_pct(t['accuracy'])}%**, macro-F1 {_num(t['macro_f1'])} "
+                  f"Test accuracy **{fmt_pct(t['accuracy'])}**, macro-F1 {fmt_num(t['macro_f1'], 2)} "
                   f"({sum(test_counts.values())} test images, {min(test_counts.values(), default=0)} per source)",
-                  "", "| true \\ predicted | " + " | ".join(t["classes"]) + " | accuracy % |",
-                  "|---|" + "---:|" * (len(t["classes"]) + 1)]
-        for c, row in zip(t["classes"], t["confusion_matrix"] or []):
-            lines.append(f"| {c} | " + " | ".join(map(str, row)) + f" | {_pct(t['per_class_accuracy'][c])} |")
-        lines.append("")
-    lines += ["## superiority: every method on both tasks", "",
-              "| method | existence acc % | existence FD ratio | uniqueness acc % | uniqueness FD ratio |",
-              "|---|---:|---:|---:|---:|"]
-    for r in tables["superiority"]:
-        lines.append(f"| {r['method']} | {_pct(r.get('existence_accuracy'))} | {_num(r.get('existence_fd_ratio'))}"
-                     f" | {_pct(r.get('uniqueness_accuracy'))} | {_num(r.get('uniqueness_fd_ratio'))} |")
-    return "\n".join(lines) + "\n"
+                  "", to_markdown(confusion_table(t["classes"], t["confusion_matrix"], t["per_class_accuracy"]))]
+    lines += ["## superiority: every method on both tasks", "", to_markdown(superiority_table(tables))]
+    return "\n".join(lines)

@@ -1,0 +1,194 @@
+"""Running a bench: every method trained (or reused), evaluated on the test split, timed and -- when it
+has image fingerprints -- scored with the FD ratio; then results.json, results.md and the confusion PNGs.
+
+One method failing does not lose the others: its row carries the error and the bench goes on."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..atomic import write_text
+from ..dataset import PreparedDataset
+from ..errors import GfpError
+from ..evaluation import evaluate_split
+from ..formatting import fmt_num, fmt_pct
+from ..interfaces import Split
+from ..progress import NullReporter, Reporter
+from ..rundir import package_versions
+from .plan import MethodPlan, Overrides, obtain_run, plan_methods
+from .render import results_markdown, to_json
+from .rows import BenchResults, BenchRow
+from .separability import DEFAULT_MAX_FD_IMAGES, fingerprint_separability
+
+SPLIT = "test"
+_REPORT_KEYS = ("n", "accuracy", "macro_f1", "per_class_accuracy", "confusion_matrix", "images_per_second")
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    message = text.splitlines()[0] if text else type(exc).__name__
+    return message if isinstance(exc, GfpError) else f"{type(exc).__name__}: {message}"
+
+
+def check_out_dir(out_dir: Path, runs_root: Path) -> None:
+    """A bench writes into a new or empty folder, or over an earlier bench's results -- never into a
+    folder of other things (its results.md and PNGs would overwrite files gfp did not create)."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise GfpError(f"{out_dir} exists and is not a folder")
+    entries = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
+    if not entries or (entries == {runs_root.name} and runs_root.resolve().parent == out_dir.resolve()):
+        return  # new, or only the runs of an interrupted bench
+    if (out_dir / "results.json").is_file():
+        BenchResults.read(out_dir / "results.json")  # one line if it is not a bench's
+        return
+    raise GfpError(
+        f"{out_dir} is not empty and holds no gfp bench results; gfp does not write into folders it did "
+        "not create: choose another --out"
+    )
+
+
+def bench_one(
+    plan: MethodPlan,
+    dataset: PreparedDataset,
+    test: Split,
+    *,
+    seed: int,
+    device,
+    reporter: Reporter,
+    max_fd_images: int,
+    position: str = "",
+) -> BenchRow:
+    """Train or reuse, evaluate and fingerprint one method; errors are recorded in the row, not raised."""
+    from ..runs import check_compatible, load_run
+
+    row = BenchRow(spec=plan.spec, method=plan.method, slug=plan.slug, run=str(plan.run_dir))
+    task = reporter.task(f"{position}{plan.spec}", total=3)
+    step = "training"
+    try:
+        task.update(status="training")
+        row.reused = obtain_run(plan, dataset, seed, device, reporter)
+        task.advance()
+
+        step = "evaluating"
+        task.update(status="evaluating")
+        attributor, info = load_run(plan.run_dir, device)  # the best weights, as `gfp evaluate` uses
+        check_compatible(info, dataset, plan.run_dir)
+        row.train_seconds = info.get("train_seconds")
+        report = evaluate_split(attributor, test, reporter)
+        for key in _REPORT_KEYS:
+            setattr(row, key, report[key])
+        task.advance()
+
+        step = "fingerprints"
+        if attributor.has_fingerprints:
+            task.update(status="FD ratio")
+            try:
+                fd = fingerprint_separability(attributor, test, seed, max_fd_images, reporter)
+            except GfpError as exc:  # e.g. too few test images per class: the accuracy still stands
+                fd = {"fd_ratio": None, "note": str(exc)}
+                reporter.warn(f"{plan.spec}: no FD ratio: {exc}")
+            row.fd_ratio, row.fd = fd.pop("fd_ratio"), fd
+            if fd.get("subsampled"):
+                reporter.log(
+                    f"{plan.spec}: FD ratio on a class-stratified subsample of {fd['images']} of "
+                    f"{len(test)} test images"
+                )
+        task.advance()
+        task.update(status="done")
+        fd_text = f", FD ratio {fmt_num(row.fd_ratio, 3)}" if attributor.has_fingerprints else ""
+        reporter.log(
+            f"{plan.spec}: accuracy {fmt_pct(row.accuracy)}, macro-F1 {fmt_num(row.macro_f1, 4)}"
+            f"{fd_text}, {fmt_num(row.images_per_second, 1)} images/s"
+        )
+    except Exception as exc:  # one method's failure, whatever it is, must not end the bench
+        row.error = f"{step}: {_one_line(exc)}"
+        task.update(status="failed")
+        reporter.warn(f"{plan.spec} failed while {step}: {_one_line(exc)}")
+    return row
+
+
+def run_bench(
+    dataset: PreparedDataset,
+    out_dir: str | Path,
+    specs: list[str],
+    *,
+    runs_dir: str | Path | None = None,
+    seed: int = 0,
+    device=None,
+    reporter: Reporter | None = None,
+    overrides_for: Overrides = None,
+    max_fd_images: int = DEFAULT_MAX_FD_IMAGES,
+) -> BenchResults:
+    """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
+
+    Runs live in ``runs_dir/<slug>`` (default ``out_dir/runs/<slug>``). ``overrides_for`` gives default
+    parameters per method name (a mapping, or a function of the name), e.g. ``{"learned": {"epochs": 3}}``;
+    parameters written in a spec win over them. Specs are all checked before anything trains (an unknown
+    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row.
+    """
+    import torch
+
+    reporter = reporter or NullReporter()
+    device = device or torch.device("cpu")
+    runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
+    plans = plan_methods(list(specs), runs_root, overrides_for)
+    check_out_dir(Path(out_dir), runs_root)
+    test = dataset.split(SPLIT)
+    reporter.log(
+        f"bench: {len(plans)} method(s) on {dataset.path} ({len(dataset.classes)} classes, "
+        f"{len(test)} {SPLIT} images); runs in {runs_root}"
+    )
+    rows = [
+        bench_one(
+            plan,
+            dataset,
+            test,
+            seed=seed,
+            device=device,
+            reporter=reporter,
+            max_fd_images=max_fd_images,
+            position=f"[{i}/{len(plans)}] ",
+        )
+        for i, plan in enumerate(plans, 1)
+    ]
+    results = BenchResults(
+        dataset={
+            "path": str(Path(dataset.path).resolve()),
+            "hash": dataset.hash,
+            "classes": dataset.classes,
+            "resolution": dataset.resolution,
+            "counts": dataset.manifest.get("counts", {}),
+        },
+        split=SPLIT,
+        seed=seed,
+        device=str(device),
+        runs=str(runs_root.resolve()),
+        max_fd_images=max_fd_images,
+        methods=rows,
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        versions=package_versions(),
+    )
+    if results.failed:
+        failed = ", ".join(r.spec for r in results.failed)
+        reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
+    return results
+
+
+def write_results(results: BenchResults, out_dir: str | Path) -> dict[str, Path]:
+    """``results.json``, ``results.md`` and ``confusion_<slug>.png`` per evaluated method, each atomically."""
+    from ..plots import save_confusion_png
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = {"json": out_dir / "results.json", "markdown": out_dir / "results.md"}
+    for row in results.methods:
+        if row.confusion_matrix is None:
+            continue
+        path = out_dir / f"confusion_{row.slug}.png"
+        title = f"{row.spec}: accuracy {fmt_pct(row.accuracy)}"
+        save_confusion_png(path, row.confusion_matrix, results.classes, title=title)
+        written[f"confusion:{row.spec}"] = path
+    write_text(written["json"], to_json(results.to_dict()) + "\n")
+    write_text(written["markdown"], results_markdown(results))
+    return written

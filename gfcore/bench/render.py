@@ -1,0 +1,162 @@
+"""Tables of results, built once and rendered per format: Markdown (results.md, the demo's tables.md),
+rich (the terminal) and JSON. ``gfp bench``, ``gfp evaluate`` and the demo all go through here, so a
+number reads the same in every output. Cells are plain text: a class named ``[red]`` prints as written."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+from ..formatting import fmt_num, fmt_pct
+from ..jsonio import json_safe
+from .rows import BenchResults, BenchRow
+
+
+@dataclass
+class TextTable:
+    """A table of display strings. Number columns are right-aligned and never wrap; text columns (by
+    default only the first) are left-aligned and fold when long."""
+
+    columns: list[str]
+    rows: list[list[str]] = field(default_factory=list)
+    title: str = ""
+    text_columns: frozenset[str] | None = None  # None: the first column only
+
+    def is_text(self, column: str) -> bool:
+        return column == self.columns[0] if self.text_columns is None else column in self.text_columns
+
+
+# -- renderers ------------------------------------------------------------------------------------
+def _md_cell(text) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: TextTable) -> str:
+    """A Markdown (GitHub) table; the title is not part of it."""
+    align = ["---" if table.is_text(c) else "---:" for c in table.columns]
+    lines = ["| " + " | ".join(_md_cell(c) for c in table.columns) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in table.rows]
+    return "\n".join(lines) + "\n"
+
+
+def to_rich(table: TextTable):
+    """A :class:`rich.table.Table` whose cells are literal text (never console markup)."""
+    from rich.table import Table
+    from rich.text import Text
+
+    out = Table(title=Text(table.title) if table.title else None)
+    for column in table.columns:
+        if table.is_text(column):
+            out.add_column(Text(column), overflow="fold")
+        else:
+            out.add_column(Text(column), justify="right", no_wrap=True)
+    for row in table.rows:
+        out.add_row(*(Text(str(cell)) for cell in row))
+    return out
+
+
+def to_json(document) -> str:
+    """Strict JSON (NaN and infinities as null), as ``--json`` prints and results.json holds."""
+    return json.dumps(json_safe(document), indent=2, allow_nan=False)
+
+
+# -- the tables of a bench ------------------------------------------------------------------------
+COLUMNS = ("method", "accuracy", "macro-F1", "FD ratio", "train s", "images/s")
+
+
+def row_cells(row: BenchRow) -> list[str]:
+    """The display strings of one method, in :data:`COLUMNS` order."""
+    return [
+        row.spec,
+        fmt_pct(row.accuracy),
+        fmt_num(row.macro_f1, 4),
+        fmt_num(row.fd_ratio, 3),
+        fmt_num(row.train_seconds, 1),
+        fmt_num(row.images_per_second, 1),
+    ]
+
+
+def summary_table(results: BenchResults, *, detailed_status: bool = True) -> TextTable:
+    """One row per method; the last column says trained / reused / failed (with the reason if detailed)."""
+    table = TextTable(
+        [*COLUMNS, "status"],
+        title=f"gfp bench: {results.split} split of {results.dataset['path']}",
+        text_columns=frozenset({"method", "status"}),
+    )
+    for row in results.methods:
+        status = f"failed: {row.error}" if row.error and detailed_status else row.status
+        table.rows.append([*row_cells(row), status])
+    return table
+
+
+def per_class_table(results: BenchResults) -> TextTable:
+    """Per-class test accuracy (recall): one row per method, one column per class."""
+    table = TextTable(["method", *results.classes], title="per-class accuracy")
+    for row in results.methods:
+        accuracies = row.per_class_accuracy or {}
+        table.rows.append([row.spec, *(fmt_pct(accuracies.get(c)) for c in results.classes)])
+    return table
+
+
+def confusion_table(classes: list[str], matrix, per_class: dict, title: str = "") -> TextTable:
+    """A confusion matrix (rows: true source, columns: predicted) with each class's accuracy."""
+    table = TextTable(["true \\ predicted", *classes, "accuracy"], title=title)
+    for c, counts in zip(classes, matrix or []):
+        table.rows.append([c, *map(str, counts), fmt_pct((per_class or {}).get(c))])
+    return table
+
+
+def notes(results: BenchResults) -> list[str]:
+    """Plain-text remarks per method: subsampled FD ratios, missing FD ratios, failures."""
+    out = []
+    for row in results.methods:
+        fd = row.fd or {}
+        if fd.get("subsampled"):
+            out.append(
+                f"{row.spec}: FD ratio on a class-stratified subsample of {fd['images']} "
+                f"{results.split} images (seed {results.seed})"
+            )
+        if fd.get("note"):
+            out.append(f"{row.spec}: no FD ratio ({fd['note']})")
+        if row.error:
+            out.append(f"{row.spec} failed: {row.error}")
+    return out
+
+
+def results_markdown(results: BenchResults) -> str:
+    """results.md: the comparison, per-class accuracy, notes and links to the confusion PNGs."""
+    ds = results.dataset
+    test_counts = ds.get("counts", {}).get(results.split, {})
+    lines = [
+        f"# gfp bench: {len(results.methods)} method(s) on `{ds['path']}`",
+        "",
+        f"Classes: {', '.join(ds['classes'])}; {ds.get('resolution')}x{ds.get('resolution')} images; "
+        f"{sum(test_counts.values())} {results.split} images; seed {results.seed}; "
+        f"created {results.created}.",
+        "",
+        "Accuracy and macro-F1 on the test split; FD ratio (paper §7) of the image fingerprints, for methods "
+        "that have them (higher = sources more separable); train time from the run; attribution speed "
+        "measured while evaluating.",
+        "",
+        to_markdown(summary_table(results)),
+        "## Per-class accuracy",
+        "",
+        to_markdown(per_class_table(results)),
+    ]
+    remarks = notes(results)
+    if remarks:
+        lines += ["## Notes", "", *(f"- {_md_cell(r)}." for r in remarks), ""]
+    plotted = [row for row in results.methods if row.confusion_matrix is not None]
+    if plotted:
+        lines += ["## Confusion matrices", ""]
+        lines += [f"- `{r.spec}`: [confusion_{r.slug}.png](confusion_{r.slug}.png)" for r in plotted]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def print_results(results: BenchResults, console) -> None:
+    """The comparison on a rich console: the same strings as results.md."""
+    console.print(to_rich(summary_table(results, detailed_status=False)))
+    console.print(to_rich(per_class_table(results)))
+    for remark in notes(results):
+        console.print(remark, highlight=False, markup=False)

@@ -1,0 +1,140 @@
+"""The typed results of a bench: one :class:`BenchRow` per method inside one :class:`BenchResults`.
+
+``to_dict`` gives exactly the JSON of ``results.json`` (format ``gfp-bench``, version 1)::
+
+    {"format": "gfp-bench", "version": 1, "dataset": {path, hash, classes, resolution, counts},
+     "split": "test", "seed": S, "device": D, "runs": R, "max_fd_images": M,
+     "methods": [{spec, method, slug, run, reused, n, accuracy, macro_f1, per_class_accuracy,
+                  confusion_matrix, fd_ratio, fd, train_seconds, images_per_second, error}],
+     "created": ISO time, "versions": {...}}
+
+and ``from_dict`` reads it back (the bench command, its renderers and the demo all work on these types).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import GfpError
+from ..jsonio import read_document
+
+RESULTS_FORMAT = "gfp-bench"
+RESULTS_VERSION = 1
+
+
+@dataclass
+class BenchRow:
+    """One method's line of a bench: what ran, how it scored, or why it failed (``error``)."""
+
+    spec: str
+    method: str | None = None
+    slug: str | None = None
+    run: str | None = None
+    reused: bool | None = None
+    n: int | None = None
+    accuracy: float | None = None
+    macro_f1: float | None = None
+    per_class_accuracy: dict[str, float | None] | None = None
+    confusion_matrix: list[list[int]] | None = None
+    fd_ratio: float | None = None
+    fd: dict[str, Any] | None = None  # how the FD ratio was measured, or a note why there is none
+    train_seconds: float | None = None
+    images_per_second: float | None = None
+    error: str | None = None
+
+    @property
+    def status(self) -> str:
+        """``trained``, ``reused`` or ``failed``."""
+        return "failed" if self.error else ("reused" if self.reused else "trained")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchRow:
+        return cls(**_known_fields(cls, data, "a bench row"))
+
+
+@dataclass
+class BenchResults:
+    """Every method of one bench on one dataset split, and how the bench was run."""
+
+    dataset: dict[str, Any]  # path, hash, classes, resolution, counts
+    split: str
+    seed: int
+    methods: list[BenchRow]
+    created: str
+    versions: dict[str, str]
+    device: str | None = None
+    runs: str | None = None
+    max_fd_images: int | None = None
+    format: str = RESULTS_FORMAT
+    version: int = RESULTS_VERSION
+    extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept on a round trip
+
+    @property
+    def classes(self) -> list[str]:
+        return list(self.dataset["classes"])
+
+    @property
+    def failed(self) -> list[BenchRow]:
+        return [row for row in self.methods if row.error]
+
+    def row(self, spec: str) -> BenchRow:
+        for row in self.methods:
+            if row.spec == spec:
+                return row
+        raise GfpError(f"no method {spec!r} in these bench results")
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {
+            "format": self.format,
+            "version": self.version,
+            "dataset": self.dataset,
+            "split": self.split,
+            "seed": self.seed,
+            "device": self.device,
+            "runs": self.runs,
+            "max_fd_images": self.max_fd_images,
+            "methods": [row.to_dict() for row in self.methods],
+            "created": self.created,
+            "versions": self.versions,
+        }
+        return {**out, **self.extra}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BenchResults:
+        known = _known_fields(cls, data, "bench results", keep_unknown=True)
+        extra = {k: v for k, v in data.items() if k not in known}
+        known["methods"] = [BenchRow.from_dict(m) for m in known.get("methods", [])]
+        return cls(**known, extra=extra)
+
+    @classmethod
+    def read(cls, path: str | Path) -> BenchResults:
+        """A ``results.json`` written by ``gfp bench``."""
+        doc = read_document(path, RESULTS_FORMAT, f"{path}: no such bench results file")
+        if not isinstance(doc.get("version"), int) or doc["version"] > RESULTS_VERSION:
+            raise GfpError(f"{path}: bench results version {doc.get('version')!r} is not one this gfp reads")
+        return cls.from_dict(doc)
+
+
+def _known_fields(cls, data: dict[str, Any], what: str, keep_unknown: bool = False) -> dict[str, Any]:
+    """The entries of ``data`` that are fields of ``cls``; a missing required field is a :class:`GfpError`."""
+    if not isinstance(data, dict):
+        raise GfpError(f"{what}: expected a JSON object, found {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.name != "extra"}
+    required = [
+        name
+        for name, f in fields.items()
+        if f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING
+    ]
+    missing = [name for name in required if name not in data]
+    if missing:
+        raise GfpError(f"{what}: missing {', '.join(missing)}")
+    unknown = [k for k in data if k not in fields]
+    if unknown and not keep_unknown:
+        raise GfpError(f"{what}: unknown field(s) {', '.join(sorted(unknown))}")
+    return {k: v for k, v in data.items() if k in fields}
