@@ -5,18 +5,40 @@ from __future__ import annotations
 import json
 import math
 import sys
+from pathlib import Path
 
 import click
 
 DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+# --- shared options ------------------------------------------------------------------------------------
+# Every command takes its common options from here, so a flag means the same thing (name, type, default,
+# validation) everywhere. Values are checked by Click types: a bad one is a usage error (exit status 2)
+# before any work starts. Conventions: CONTRIBUTING.md, "Command-line conventions".
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
+)
 device_option = click.option(
     "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
     help="Where tensors live: auto picks CUDA, then MPS, then CPU.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+seed_option = click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Random seed (>= 0): the same seed gives the same result.")
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show progress bars on stderr.")
+
+
+def out_option(help: str, required: bool = True, **kwargs):
+    """``--out FOLDER`` (a folder, never a file), passed to the command as a :class:`~pathlib.Path`."""
+    return click.option(
+        "--out", "out", required=required, type=click.Path(file_okay=False, path_type=Path), help=help,
+        **kwargs)
+
+
+def count_option(help: str):
+    """``-n N``: how many items to write (at least 1)."""
+    return click.option("-n", "n", required=True, type=click.IntRange(min=1), help=help)
 
 
 def emit_json(obj) -> None:
