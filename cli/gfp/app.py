@@ -83,6 +83,20 @@ def _load_builtin(name: str) -> click.Command:
     return getattr(module, attr)
 
 
+def iter_commands(group: click.Group, ctx: click.Context | None = None, path: tuple[str, ...] = ()):
+    """Every command under ``group``, depth first, as ``(("gan", "train"), command)``; sub-groups are
+    yielded before their commands. Used by tests/test_cli.py and the CI wheel check to reach every
+    command, built-in or plugin, without a hard-coded list."""
+    ctx = ctx or click.Context(group, info_name="gfp")
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None:
+            continue
+        yield path + (name,), command
+        if isinstance(command, click.Group):
+            yield from iter_commands(command, click.Context(command, parent=ctx, info_name=name), path + (name,))
+
+
 @click.group(cls=GfpGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="gfp")
 def cli():
