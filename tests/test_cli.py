@@ -180,6 +180,27 @@ def test_bad_option_values_are_usage_errors_before_any_work(path, opt, tmp_path)
     assert not list(tmp_path.iterdir())
 
 
+FLOAT_OPTIONS = [
+    (path, p.opts[0])
+    for path, cmd in sorted(LEAVES.items())
+    for p in cmd.params
+    if isinstance(p, click.Option) and isinstance(p.type, click.types.FloatParamType)
+]
+
+
+@pytest.mark.parametrize("path, opt", FLOAT_OPTIONS, ids=lambda v: name(v) if isinstance(v, tuple) else v)
+@pytest.mark.parametrize("value", ["nan", "inf"])
+def test_float_options_refuse_nan_and_infinity(path, opt, value):
+    """`--lr inf` once trained to NaN weights with exit 0: a float option takes finite numbers only."""
+    result = invoke(*path, opt, value)
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '{opt}'" in result.stderr and "not a finite number" in result.stderr
+
+
+def test_there_is_a_float_option_to_check():
+    assert (("train",), "--lr") in FLOAT_OPTIONS
+
+
 # --- a failure of the work: exit 1, one line, no traceback ---------------------------------------------
 
 

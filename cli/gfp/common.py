@@ -29,6 +29,19 @@ progress_option = click.option("--progress/--no-progress", default=True, show_de
                                help="Show progress bars on stderr.")
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses ``nan`` and infinities (FloatRange accepts ``nan``: every
+    comparison with it is false, so ``--lr nan`` passed ``min=0, min_open=True``)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
+
+
 def out_option(help: str, required: bool = True, **kwargs):
     """``--out FOLDER`` (a folder, never a file), passed to the command as a :class:`~pathlib.Path`."""
     return click.option(

@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_option, seed_option
+from gfp.common import (
+    FiniteFloatRange,
+    device_option,
+    emit_json,
+    fmt_pct,
+    json_option,
+    progress_option,
+    seed_option,
+)
 
 
 @click.command()
@@ -10,7 +18,7 @@ from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_
               help="Registered extractor or baseline, with optional parameters: learned:width=0.25")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @seed_option
 @device_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
