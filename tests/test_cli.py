@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import click
 import pytest
@@ -292,5 +293,10 @@ def test_gan_sample_json_lists_the_files(tmp_path):
 
 
 def test_emit_json_is_strict(capsys):
-    common.emit_json({"accuracy": float("nan"), "ratio": float("inf"), "name": "[red]x", "n": [1, 2]})
-    assert json.loads(capsys.readouterr().out) == {"accuracy": None, "ratio": None, "name": "[red]x", "n": [1, 2]}
+    doc = {"accuracy": float("nan"), "ratio": float("inf"), "name": "[red]x", "n": [1, 2], "out": Path("a/b")}
+    common.emit_json(doc)
+    assert json.loads(capsys.readouterr().out) == {
+        "accuracy": None, "ratio": None, "name": "[red]x", "n": [1, 2], "out": "a/b"
+    }
+    with pytest.raises(TypeError, match="object is not JSON serializable"):
+        common.emit_json({"array": object()})

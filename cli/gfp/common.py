@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -55,10 +56,16 @@ def count_option(help: str):
 
 
 def emit_json(obj) -> None:
-    """One strict JSON document on stdout (NaN/inf as null)."""
+    """One strict JSON document on stdout (NaN/inf as null, paths as strings)."""
     from gfcore.jsonio import json_safe
 
-    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False, default=_path_to_str) + "\n")
+
+
+def _path_to_str(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def stdout_console():

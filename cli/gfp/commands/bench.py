@@ -1,6 +1,6 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, progress_option, seed_option
+from gfp.common import device_option, emit_json, json_option, out_option, progress_option, seed_option
 
 METHODS_HELP = (
     "Methods to compare, each a registered extractor or baseline with optional parameters. Default: every "
@@ -60,7 +60,7 @@ def print_results(results: dict, out_dir) -> None:
     "method to --out. Exits 1 when any method failed (the others are still reported)."
 )
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the results.")
+@out_option("Folder for the results.")
 @click.option("--methods", default=None, help=METHODS_HELP)
 @click.option(
     "--runs",

@@ -6,6 +6,7 @@ from gfp.common import (
     emit_json,
     fmt_pct,
     json_option,
+    out_option,
     progress_option,
     seed_option,
 )
@@ -13,7 +14,7 @@ from gfp.common import (
 
 @click.command()
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
+@out_option("Run folder to write.")
 @click.option("--method", "spec", default="learned", show_default=True,
               help="Registered extractor or baseline, with optional parameters: learned:width=0.25")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
