@@ -319,15 +319,22 @@ def test_third_party_family_lists_trains_and_samples(colour_plugin, run_cli, tmp
     assert listing.exit_code == 0 and "colourfield" in listing.stdout and "Test family" in listing.stdout
     real = write_real_folder(tmp_path / "real")
     result = run_cli(
-        "gan", "train", "colourfield", "--real", real, "--out", tmp_path / "run", "--no-progress"
+        "gan", "train", "colourfield", "--real", real, "--out", tmp_path / "run", "--no-progress", "--json"
     )
     assert result.exit_code == 0, result.output
     run = read_run(tmp_path / "run")
     assert run["family"] == "colourfield" and run["iterations_done"] == 3
     assert run["command"].startswith("gfp gan train colourfield --real")
-    result = run_cli("gan", "sample", tmp_path / "run", "-n", 3, "--out", tmp_path / "s", "--no-progress")
+    trained = json.loads(result.stdout)
+    assert trained["family"] == "colourfield" and trained["iterations"] == 3 and trained["real_images"] == 8
+    assert trained["command"] == run["command"] and trained["out"] == str(tmp_path / "run")
+    result = run_cli(
+        "gan", "sample", tmp_path / "run", "-n", 3, "--out", tmp_path / "s", "--no-progress", "--json"
+    )
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    sampled = json.loads(result.stdout)
+    assert sampled["family"] == "colourfield" and sampled["count"] == 3 and len(sampled["files"]) == 3
 
 
 def test_cli_trains_a_builtin_family_skipping_bad_files(run_cli, tmp_path):

@@ -4,7 +4,6 @@ the ``gfp_register_commands`` hook."""
 from __future__ import annotations
 
 import importlib
-import importlib.util
 
 import click
 
@@ -24,20 +23,40 @@ BUILTIN_COMMANDS = {
 }
 
 
+class MissingBuiltinError(click.ClickException):
+    """A built-in command's module is not installed: a packaging bug, never hidden (exit status 1)."""
+
+
 class GfpGroup(click.Group):
     """Lazy built-in commands, and :class:`GfpError` shown as one line with exit status 1."""
 
     def list_commands(self, ctx):
-        names = set(super().list_commands(ctx))
-        names.update(n for n, target in BUILTIN_COMMANDS.items() if _module_exists(target))
-        return sorted(names)
+        # Every built-in is listed whether or not its module can be found: a missing one is reported by
+        # get_command (one line, exit 1) instead of silently disappearing from `gfp --help`.
+        return sorted(set(super().list_commands(ctx)) | set(BUILTIN_COMMANDS))
 
     def get_command(self, ctx, name):
         cmd = super().get_command(ctx, name)
-        if cmd is None and name in BUILTIN_COMMANDS and _module_exists(BUILTIN_COMMANDS[name]):
-            module, attr = BUILTIN_COMMANDS[name].split(":")
-            cmd = getattr(importlib.import_module(module), attr)
+        if cmd is None and name in BUILTIN_COMMANDS:
+            cmd = _load_builtin(name)
         return cmd
+
+    def format_commands(self, ctx, formatter):
+        """Click's listing, except that a missing built-in prints one line on stderr and the rest is
+        still listed (running that command fails with the same line and exit status 1)."""
+        rows = []
+        for name in self.list_commands(ctx):
+            try:
+                cmd = self.get_command(ctx, name)
+            except MissingBuiltinError as exc:
+                click.echo(f"Error: {exc.format_message()}", err=True)
+                continue
+            if cmd is not None and not cmd.hidden:
+                rows.append((name, cmd))
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, cmd.get_short_help_str(limit)) for name, cmd in rows])
 
     def invoke(self, ctx):
         try:
@@ -46,8 +65,35 @@ class GfpGroup(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-def _module_exists(target: str) -> bool:
-    return importlib.util.find_spec(target.split(":")[0]) is not None
+def _load_builtin(name: str) -> click.Command:
+    module_name, attr = BUILTIN_COMMANDS[name].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        # Only the command's own module (or its package) missing means a broken install; a missing
+        # third-party import inside it is a different bug and keeps its traceback.
+        parents = {module_name.rsplit(".", i)[0] for i in range(module_name.count(".") + 1)}
+        if exc.name not in parents:
+            raise
+        raise MissingBuiltinError(
+            f"built-in command '{name}' is missing from this installation (no module {module_name}); "
+            "reinstall gfp"
+        ) from None
+    return getattr(module, attr)
+
+
+def iter_commands(group: click.Group, ctx: click.Context | None = None, path: tuple[str, ...] = ()):
+    """Every command under ``group``, depth first, as ``(("gan", "train"), command)``; sub-groups are
+    yielded before their commands. Used by tests/test_cli.py and the CI wheel check to reach every
+    command, built-in or plugin, without a hard-coded list."""
+    ctx = ctx or click.Context(group, info_name="gfp")
+    for name in group.list_commands(ctx):
+        command = group.get_command(ctx, name)
+        if command is None:
+            continue
+        yield path + (name,), command
+        if isinstance(command, click.Group):
+            yield from iter_commands(command, click.Context(command, parent=ctx, info_name=name), path + (name,))
 
 
 @click.group(cls=GfpGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -3,27 +3,70 @@
 from __future__ import annotations
 
 import json
+import math
+import os
 import sys
+from pathlib import Path
 
 import click
 
 from gfcore.device import DEVICE_CHOICES
 from gfcore.formatting import fmt_pct  # noqa: F401  (re-exported: the one percent formatter)
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON document on stdout.")
+# --- shared options ------------------------------------------------------------------------------------
+# Every command takes its common options from here, so a flag means the same thing (name, type, default,
+# validation) everywhere. Values are checked by Click types: a bad one is a usage error (exit status 2)
+# before any work starts. Conventions: CONTRIBUTING.md, "Command-line conventions".
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
+)
 device_option = click.option(
     "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
     help="Where tensors live: auto picks CUDA, then MPS, then CPU.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+seed_option = click.option(
+    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
+    help="Random seed (>= 0): the same seed gives the same result.")
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show progress bars on stderr.")
 
 
+class FiniteFloatRange(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses ``nan`` and infinities (FloatRange accepts ``nan``: every
+    comparison with it is false, so ``--lr nan`` passed ``min=0, min_open=True``)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return number
+
+
+def out_option(help: str, required: bool = True, **kwargs):
+    """``--out FOLDER`` (a folder, never a file), passed to the command as a :class:`~pathlib.Path`."""
+    return click.option(
+        "--out", "out", required=required, type=click.Path(file_okay=False, path_type=Path), help=help,
+        **kwargs)
+
+
+def count_option(help: str):
+    """``-n N``: how many items to write (at least 1)."""
+    return click.option("-n", "n", required=True, type=click.IntRange(min=1), help=help)
+
+
 def emit_json(obj) -> None:
-    """One strict JSON document on stdout (NaN/inf as null)."""
+    """One strict JSON document on stdout (NaN/inf as null, paths as strings)."""
     from gfcore.jsonio import json_safe
 
-    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False, default=_path_to_str) + "\n")
+
+
+def _path_to_str(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def stdout_console():

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
 from gfcore.errors import GfpError
+from gfp.common import count_option, emit_json, json_option, out_option, progress_option, seed_option
 
 
 @click.group("data")
@@ -16,20 +16,12 @@ def data_group():
 
 
 @click.command("photos")
-@click.option(
-    "--out",
-    "out_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Folder for the PNG patches (created if missing).",
-)
-@click.option("-n", "n", required=True, type=click.IntRange(min=1), help="Number of patches.")
+@out_option("Folder for the PNG patches (created if missing).")
+@count_option("Number of patches.")
 @click.option(
     "--resolution", default=32, show_default=True, type=click.IntRange(min=8), help="Patch side in pixels."
 )
-@click.option(
-    "--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Same seed, same patches."
-)
+@seed_option
 @click.option(
     "--split",
     default="train",
@@ -37,8 +29,9 @@ def data_group():
     type=click.Choice(["train", "val", "test", "all"]),  # patches.SPLITS; not imported here (numpy)
     help="Disjoint regions of every photo: train / val / test; all = whole photos.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as one JSON document.")
-def photos(out_dir: Path, n: int, resolution: int, seed: int, split: str, as_json: bool):
+@json_option
+@progress_option
+def photos(out: Path, n: int, resolution: int, seed: int, split: str, as_json: bool, progress: bool):
     """Write N real patches, cut at random scales from the bundled photographs, as PNG files."""
     from gfcore.images import save_png
     from gfcore.progress import progress_reporter
@@ -47,22 +40,22 @@ def photos(out_dir: Path, n: int, resolution: int, seed: int, split: str, as_jso
 
     boxes = sample_boxes(n, resolution, seed, split)  # validates before anything is written
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
+        out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise GfpError(f"cannot create output folder {out_dir}: {exc}") from None
+        raise GfpError(f"cannot create output folder {out}: {exc}") from None
     digits = max(6, len(str(n - 1)))
     names = [f"photo_{i:0{digits}d}.png" for i in range(n)]
-    with progress_reporter() as reporter:
+    with progress_reporter(enabled=progress) as reporter:
         # Files from an earlier, larger run would silently join this set: say so rather than delete them.
-        stale = sorted(set(p.name for p in out_dir.glob("photo_*.png")) - set(names))
+        stale = sorted(set(p.name for p in out.glob("photo_*.png")) - set(names))
         if stale:
-            reporter.warn(f"{out_dir} already holds {len(stale)} other photo_*.png files (e.g. {stale[0]})")
+            reporter.warn(f"{out} already holds {len(stale)} other photo_*.png files (e.g. {stale[0]})")
         task = reporter.task(f"photo patches ({split})", total=n)
         for name, patch in zip(names, iter_patches(boxes, resolution), strict=True):
-            save_png(out_dir / name, patch)
+            save_png(out / name, patch)
             task.advance()
     summary = {
-        "out": str(out_dir),
+        "out": str(out),
         "count": n,
         "first": names[0],
         "resolution": resolution,
@@ -70,15 +63,15 @@ def photos(out_dir: Path, n: int, resolution: int, seed: int, split: str, as_jso
         "split": split,
     }
     if as_json:
-        click.echo(json.dumps(summary))
+        emit_json(summary)
     else:
         click.echo(
-            f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}) to {out_dir}"
+            f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}) to {out}"
         )
 
 
 @click.command("licences")
-@click.option("--json", "as_json", is_flag=True, help="Print the list as one JSON document.")
+@json_option
 def licences(as_json: bool):
     """List the bundled photographs with their source and licence."""
     from .patches import licences as photo_licences
@@ -88,7 +81,7 @@ def licences(as_json: bool):
     for entry, path, (width, height) in zip(entries, photo_paths(), photo_sizes(), strict=True):
         entry.update(path=str(path), width=width, height=height)
     if as_json:
-        click.echo(json.dumps({"photos": entries}, ensure_ascii=False))
+        emit_json({"photos": entries})
         return
     from rich.console import Console
     from rich.table import Table

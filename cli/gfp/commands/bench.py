@@ -1,6 +1,6 @@
 import click
 
-from gfp.common import device_option, json_option, progress_option, seed_option
+from gfp.common import device_option, emit_json, json_option, out_option, progress_option, seed_option
 
 METHOD_HELP = (
     "A method to compare: a registered extractor or baseline with optional parameters, "
@@ -16,7 +16,7 @@ METHOD_HELP = (
     "method to --out. Exits 1 when any method failed (the others are still reported)."
 )
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the results.")
+@out_option("Folder for the results.")
 @click.option("--method", "methods", multiple=True, metavar="SPEC", help=METHOD_HELP)
 @click.option(
     "--runs",
@@ -34,7 +34,7 @@ def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
     import sys
 
     from gfcore.bench import run_bench, write_results
-    from gfcore.bench.render import print_results, to_json
+    from gfcore.bench.render import print_results
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
     from gfcore.plugins import get_registries
@@ -50,7 +50,7 @@ def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
         )
         write_results(results, out)
     if as_json:
-        click.echo(to_json(results.to_dict()))
+        emit_json(results.to_dict())
     else:
         console = stdout_console()
         print_results(results, console)

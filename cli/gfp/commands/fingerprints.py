@@ -1,12 +1,12 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, progress_option
+from gfp.common import device_option, emit_json, json_option, out_option, progress_option
 
 
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("paths", nargs=-1)
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the fingerprints.")
+@out_option("Folder for the fingerprints.")
 @click.option("--format", "fmt", type=click.Choice(["npy", "safetensors"]), default="npy", show_default=True)
 @device_option
 @json_option

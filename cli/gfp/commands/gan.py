@@ -3,14 +3,21 @@ runs (or shipped generators), and list what is available."""
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 import click
 
-from gfcore.device import DEVICE_CHOICES
 from gfcore.errors import GfpError
+from gfp.common import (
+    count_option,
+    device_option,
+    emit_json,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
 
 
 @click.group("gan")
@@ -70,21 +77,20 @@ def _resolve_run(ganrun: str) -> Path:
 @click.option(
     "--real", "real_dir", required=True, type=click.Path(path_type=Path), help="Folder of real images."
 )
+@out_option("GAN-run folder to write.")
 @click.option(
-    "--out", "out_dir", required=True, type=click.Path(path_type=Path), help="GAN-run folder to write."
+    "--resolution", type=click.IntRange(min=4), default=None, help="Image size (default: the family's, 32)."
 )
-@click.option("--resolution", type=int, default=None, help="Image size (default: the family's, 32).")
 @click.option(
     "--iters", type=click.IntRange(min=1), default=None, help="Generator updates (default: the family's)."
 )
 @click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Images per batch.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Training seed.")
-@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
+@seed_option
+@device_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def train_command(
-    family, real_dir, out_dir, resolution, iters, batch_size, seed, device, resume, no_progress
-):
+@json_option
+@progress_option
+def train_command(family, real_dir, out, resolution, iters, batch_size, seed, device, resume, as_json, progress):
     """Train a GAN family on a folder of real images.
 
     FAMILY is a name from `gfp gan list`, optionally with parameters: `progan:width=0.25,iters=3000`.
@@ -92,7 +98,7 @@ def train_command(
     folder gets run.json, generator.safetensors, last.safetensors (for --resume) and sample grids.
     """
     from gfcore.device import resolve_device
-    from gfcore.ganruns import resolve_family, train_gan
+    from gfcore.ganruns import read_run, resolve_family, train_gan
     from gfcore.progress import progress_reporter
 
     overrides = {"resolution": resolution, "iters": iters, "batch_size": batch_size}
@@ -100,7 +106,7 @@ def train_command(
     if not real_dir.is_dir():
         raise GfpError(f"--real {real_dir}: no such folder")
     torch_device = resolve_device(device)
-    with progress_reporter(enabled=not no_progress) as reporter:
+    with progress_reporter(enabled=progress) as reporter:
         real = _load_real_folder(real_dir, spec.config.resolution, reporter)
         reporter.log(
             f"{len(real)} real images from {real_dir}, {spec.config.resolution}x{spec.config.resolution}"
@@ -108,16 +114,31 @@ def train_command(
         gan_source = train_gan(
             family,
             real,
-            out_dir,
+            out,
             seed=seed,
             device=torch_device,
             resume=resume,
             reporter=reporter,
             overrides=overrides,
-            command=_train_command_line(family, real_dir, out_dir, overrides, seed, device, resume),
+            command=_train_command_line(family, real_dir, out, overrides, seed, device, resume),
             real_source=str(real_dir),
         )
-    click.echo(f"trained {gan_source.name} for {gan_source.config.iters} iterations -> {out_dir}")
+    if as_json:
+        run = read_run(out)
+        emit_json(
+            {
+                "family": gan_source.name,
+                "out": str(out),
+                "iterations": run.get("iterations_done"),
+                "resolution": gan_source.config.resolution,
+                "seed": seed,
+                "real_images": len(real),
+                "train_seconds": run.get("train_seconds"),
+                "command": run.get("command"),
+            }
+        )
+        return
+    click.echo(f"trained {gan_source.name} for {gan_source.config.iters} iterations -> {out}")
 
 
 def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resume) -> str:
@@ -146,12 +167,13 @@ def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resu
 
 @gan.command("sample")
 @click.argument("ganrun")
-@click.option("-n", "n", required=True, type=click.IntRange(min=1), help="Number of images.")
-@click.option("--out", "out_dir", required=True, type=click.Path(path_type=Path), help="Folder for the PNGs.")
-@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Latent seed.")
-@click.option("--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True)
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
-def sample_command(ganrun, n, out_dir, seed, device, no_progress):
+@count_option("Number of images.")
+@out_option("Folder for the PNGs (created if missing).")
+@seed_option
+@device_option
+@json_option
+@progress_option
+def sample_command(ganrun, n, out, seed, device, as_json, progress):
     """Write N samples of a GAN run as PNG files.
 
     GANRUN is a GAN-run folder or the name of a shipped generator (see `gfp gan list`). The same GANRUN
@@ -163,13 +185,26 @@ def sample_command(ganrun, n, out_dir, seed, device, no_progress):
 
     run_dir = _resolve_run(ganrun)
     gan_source = load_gan(run_dir, resolve_device(device))
-    with progress_reporter(enabled=not no_progress) as reporter:
-        paths = sample_to_folder(gan_source, n, out_dir, seed=seed, reporter=reporter)
-    click.echo(f"wrote {len(paths)} {gan_source.name} samples to {out_dir}")
+    with progress_reporter(enabled=progress) as reporter:
+        paths = sample_to_folder(gan_source, n, out, seed=seed, reporter=reporter)
+    if as_json:
+        emit_json(
+            {
+                "ganrun": str(run_dir),
+                "family": gan_source.name,
+                "out": str(out),
+                "count": len(paths),
+                "seed": seed,
+                "resolution": gan_source.config.resolution,
+                "files": [p.name for p in paths],
+            }
+        )
+        return
+    click.echo(f"wrote {len(paths)} {gan_source.name} samples to {out}")
 
 
 @gan.command("list")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+@json_option
 def list_command(as_json):
     """The registered GAN families and the shipped generators."""
     from gfcore.ganruns import read_run
@@ -206,7 +241,7 @@ def list_command(as_json):
             }
         )
     if as_json:
-        click.echo(json.dumps({"families": families, "shipped": shipped}, indent=2))
+        emit_json({"families": families, "shipped": shipped})
         return
     click.echo("GAN families:")
     width = max((len(f["name"]) for f in families), default=4)

@@ -1,11 +1,11 @@
 import click
 
-from gfp.common import emit_json, json_option, progress_option, seed_option
+from gfp.common import emit_json, json_option, out_option, progress_option, seed_option
 
 
 @click.command()
 @click.argument("src", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Folder for the prepared dataset.")
+@out_option("Folder for the prepared dataset.")
 @click.option("--resolution", type=click.IntRange(4, 4096), default=32, show_default=True,
               help="Side of the square images the dataset holds.")
 @click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,

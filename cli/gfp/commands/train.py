@@ -1,16 +1,25 @@
 import click
 
-from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_option, seed_option
+from gfp.common import (
+    FiniteFloatRange,
+    device_option,
+    emit_json,
+    fmt_pct,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--out", required=True, type=click.Path(file_okay=False), help="Run folder to write.")
+@out_option("Run folder to write.")
 @click.option("--method", "spec", default="learned", show_default=True,
               help="Registered extractor or baseline, with optional parameters: learned:width=0.25")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @seed_option
 @device_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
