@@ -57,10 +57,51 @@ def cli():
     """Attribute images to the generator that made them, with learned GAN fingerprints."""
 
 
-def _add_plugin_commands() -> None:
-    from gfcore.plugins import get_plugin_manager
+#: command name -> plugin that added it (built-in commands are not here)
+plugin_commands: dict[str, str] = {}
 
-    get_plugin_manager().hook.gfp_register_commands(cli=cli)
+
+def _add_plugin_commands() -> None:
+    """Each plugin's ``gfp_register_commands``, one plugin at a time, so that a plugin that raises, or adds
+    a command named like a built-in or another plugin's command, loses only that: one line on stderr
+    (see :func:`gfcore.plugins.plugin_problems`), and the rest of gfp works."""
+    from gfcore.plugins import hint, plugin_hook_callers, report_problem
+
+    for plugin, call in plugin_hook_callers("gfp_register_commands"):
+        before = dict(cli.commands)
+        try:
+            call(cli=cli)
+        except Exception as exc:
+            cli.commands.clear()
+            cli.commands.update(before)
+            first = (str(exc).strip().splitlines() or [""])[0]
+            report_problem(
+                f"plugin {plugin!r} failed in gfp_register_commands and adds no commands: "
+                f"{type(exc).__name__}{': ' + first if first else ''}{hint(plugin)}"
+            )
+            continue
+        added = dict(cli.commands)
+        cli.commands.clear()
+        cli.commands.update(before)  # a plugin can neither replace nor remove a command
+        for name, cmd in added.items():
+            if before.get(name) is cmd:
+                continue
+            if name in BUILTIN_COMMANDS or name in before:
+                owner = "gfp's built-in one" if name in BUILTIN_COMMANDS else f"plugin {plugin_commands[name]!r}'s"
+                report_problem(
+                    f"plugin {plugin!r} adds a command {name!r}, but that name is {owner}; "
+                    f"the plugin's command is refused{hint(plugin)}"
+                )
+                continue
+            cli.commands[name] = cmd
+            plugin_commands[name] = plugin
+
+
+def _print_plugin_problems() -> None:
+    from gfcore.plugins import plugin_problems
+
+    for line in plugin_problems():
+        click.echo(f"Warning: {line}", err=True)
 
 
 _plugin_commands_added = False
@@ -69,12 +110,9 @@ _plugin_commands_added = False
 def main(argv=None):
     global _plugin_commands_added
     if not _plugin_commands_added:
-        try:
-            _add_plugin_commands()
-        except GfpError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(1) from None
+        _add_plugin_commands()
         _plugin_commands_added = True
+        _print_plugin_problems()
     cli.main(args=argv, prog_name="gfp")
 
 
