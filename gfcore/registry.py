@@ -38,10 +38,8 @@ class Registry:
         if problem:
             raise PluginError(f"plugin {plugin!r} registered {self.kind} {name!r}, which {problem}")
         if name in self._entries:
-            other = self._entries[name].plugin
-            raise DuplicateNameError(
-                f"{self.kind} name {name!r} is registered twice: by plugin {other!r} and by plugin {plugin!r}"
-            )
+            both = " and ".join(repr(p) for p in sorted({self._entries[name].plugin, plugin}))
+            raise DuplicateNameError(f"{self.kind} name {name!r} is registered by two plugins: {both}")
         description = (getattr(item, "description", "") or "").strip().splitlines()
         self._entries[name] = Entry(name, item, plugin, description[0] if description else "")
 
