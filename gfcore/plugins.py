@@ -61,9 +61,12 @@ def is_builtin(plugin: str) -> bool:
     return plugin in _builtin
 
 
+_HINT = f" (set {AUTOLOAD_ENV}=1 to load only gfp's built-in plugins)"
+
+
 def hint(plugin: str) -> str:
     """What a user can do about a broken third-party plugin (nothing to add for a built-in one)."""
-    return "" if is_builtin(plugin) else f" (set {AUTOLOAD_ENV}=1 to load only gfp's built-in plugins)"
+    return "" if is_builtin(plugin) else _HINT
 
 
 def _one_line(exc: BaseException) -> str:
@@ -87,7 +90,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         if pm.get_plugin(ep.name) is not None:
             report_problem(
                 f"plugin {ep.name!r} of {where} is skipped: plugin {ep.name!r} of {_origins[ep.name]} "
-                f"already has that name{'' if builtin else hint(ep.name)}"
+                f"already has that name{'' if builtin else _HINT}"
             )
             continue
         try:
@@ -95,7 +98,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
         except Exception as exc:  # a broken plugin must say who it is, and must not take gfp down with it
             report_problem(
                 f"plugin {ep.name!r} of {where} failed to load and is skipped: {_one_line(exc)}"
-                f"{'' if builtin else hint(ep.name)}"
+                f"{'' if builtin else _HINT}"
             )
             continue
         _origins[ep.name] = where
