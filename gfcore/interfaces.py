@@ -107,7 +107,7 @@ class Attributor(ABC):
     @abstractmethod
     def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
         """Learn from ``train`` (uint8 images, often memory-mapped: read them in chunks); may use ``val``
-        for model selection (it may be empty). Append metrics to ``ctx.history``; neural methods call
+        for model selection. Append metrics to ``ctx.history``; neural methods call
         ``ctx.checkpoint`` each epoch and resume from ``ctx.resume``."""
 
     @abstractmethod
