@@ -125,3 +125,10 @@ def test_the_kit_rejects_a_gan_without_a_last_checkpoint():
 
     with pytest.raises(ConformanceError, match="must call ctx.checkpoint at the last iteration"):
         check_gan_source(Silent)
+
+
+def test_shipped_generator_names_are_unique_across_families():
+    from gfcore.plugins import get_registries
+
+    names = [n for e in get_registries().gan_sources.entries() for n in e.item.shipped_generators()]
+    assert names and len(names) == len(set(names))
