@@ -19,14 +19,19 @@ so that every registered name is known by the plugin that registered it. Hence:
 What is refused, with one line naming the plugin(s):
 
 * a name that another plugin registered for the same kind, or an extractor and a baseline of one name
-  (``gfp train --method`` takes either): an error naming both plugins;
-* a class that breaks the interface (not a subclass, abstract methods left, no ``Config`` dataclass, a GAN
-  family without ``resolution`` and ``iters``, an extractor without fingerprints);
-* a hook that raises: an error naming the plugin and the hook. Registries are built when a command first
-  needs them, so ``gfp --help`` and the commands that need none still work;
-* a plugin that fails to import, or a ``gfp_register_commands`` that raises or adds a command named like a
-  built-in one (or like another plugin's): a warning on stderr, and that plugin (or command) is skipped;
-  the built-in always keeps its name. So is a third-party entry point named like a built-in plugin.
+  (``gfp train --method`` takes either): an error naming both plugins (exit 1 for the commands that need
+  the registries; ``gfp --help`` and the others still work);
+* a registration hook that raises, or a class that breaks its interface (not a subclass, abstract methods
+  left, no ``Config`` dataclass, a GAN family without ``resolution`` and ``iters``, an extractor without
+  fingerprints): a warning naming the plugin and the hook, and that plugin's items of that kind are
+  skipped (all of them: none half-registered);
+* a plugin that fails to import, a ``gfp_register_commands`` that raises, or a command named like a
+  built-in one (or like another plugin's): a warning, and that plugin (or command) is skipped; the
+  built-in always keeps its name. So is a third-party entry point named like a built-in plugin.
+
+Warnings are one line on stderr each (``gfp plugins --json`` lists them under ``problems``); everything
+else in gfp works. :func:`gfcore.plugins.register_plugin` (plugins registered by hand, in tests) raises
+instead.
 
 ``GFP_DISABLE_PLUGIN_AUTOLOAD=1`` loads the built-in plugins only.
 """

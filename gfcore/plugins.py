@@ -5,9 +5,10 @@ party's. Set ``GFP_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-in plugins
 are then skipped); plugins can still be registered by hand with :func:`register_plugin`.
 
 A plugin that cannot be loaded (its import raises, its hooks do not match the specs, its entry point is
-named like a plugin already loaded) is skipped and recorded in :func:`plugin_problems`; the CLI prints
-each as one line on stderr, and the rest of gfp works. Registration errors are :class:`PluginError`\\ s
-naming the plugin (see :mod:`gfcore.hookspecs` for the whole policy).
+named like a plugin already loaded) is skipped, and so are a plugin's items of one kind when its
+registration hook raises or a class is refused; each is recorded in :func:`plugin_problems`, which the
+CLI prints as one line on stderr, and the rest of gfp works. Two plugins registering one name is a
+:class:`DuplicateNameError` naming both (see :mod:`gfcore.hookspecs` for the whole policy).
 """
 
 from __future__ import annotations
@@ -31,7 +32,8 @@ _pm: pluggy.PluginManager | None = None
 _registries: Registries | None = None
 _origins: dict[str, str] = {}  # plugin name -> distribution that provided it
 _builtin: set[str] = set()  # names of the plugins of the gfp distribution itself
-_problems: list[str] = []  # one line per plugin that was skipped
+_problems: list[str] = []  # one line per plugin (or part of one) that was skipped
+_watchers: list[Callable[[str], None]] = []
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -53,8 +55,18 @@ def plugin_problems() -> list[str]:
 
 
 def report_problem(line: str) -> None:
-    """Record that a plugin, or part of one, was skipped (the CLI prints these on stderr)."""
-    _problems.append(line)
+    """Record that a plugin, or part of one, was skipped; each line once, passed on to the watchers."""
+    if line not in _problems:
+        _problems.append(line)
+        for watcher in _watchers:
+            watcher(line)
+
+
+def watch_problems(callback: Callable[[str], None]) -> None:
+    """Call ``callback(line)`` for every problem so far and every later one (the CLI prints them)."""
+    _watchers.append(callback)
+    for line in plugin_problems():
+        callback(line)
 
 
 def is_builtin(plugin: str) -> bool:
@@ -65,8 +77,8 @@ _HINT = f" (set {AUTOLOAD_ENV}=1 to load only gfp's built-in plugins)"
 
 
 def hint(plugin: str) -> str:
-    """What a user can do about a broken third-party plugin (nothing to add for a built-in one)."""
-    return "" if is_builtin(plugin) else _HINT
+    """What a user can do about a broken plugin installed by a third party (nothing, for other ones)."""
+    return _HINT if plugin in _origins and not is_builtin(plugin) else ""
 
 
 def _one_line(exc: BaseException) -> str:
@@ -184,10 +196,15 @@ def _build_registry(hook_name: str, kind: str, check) -> Registry:
 
         try:
             call(register=register)
-        except PluginError:
-            raise  # a refused registration: the message already names the plugin(s)
-        except Exception as exc:
-            raise PluginError(f"plugin {plugin!r} failed in {hook_name}: {_one_line(exc)}{hint(plugin)}") from exc
+        except DuplicateNameError:
+            raise  # two plugins want one name: which one the user means is theirs to say
+        except Exception as exc:  # a broken plugin loses this kind, the rest of gfp works
+            registry.drop_plugin(plugin)
+            if isinstance(exc, PluginError):  # refused by the registry; the message names the plugin
+                why = str(exc)
+            else:
+                why = f"plugin {plugin!r} failed in {hook_name}: {_one_line(exc)}"
+            report_problem(f"{why}; its {kind}s are skipped{hint(plugin)}")
     return registry
 
 
@@ -209,14 +226,23 @@ def get_registries(refresh: bool = False) -> Registries:
 def register_plugin(plugin: object, name: str) -> None:
     """Register a plugin object at run time (tests, notebooks) and rebuild the registries.
 
-    A plugin whose registrations are refused is unregistered again, and the error raised."""
-    get_plugin_manager().register(plugin, name=name)
+    A plugin that breaks the contract (a hook raises, a class or name is refused) is unregistered again
+    and the :class:`PluginError` raised, rather than skipped with a warning as an installed one is."""
+    pm = get_plugin_manager()
+    pm.register(plugin, name=name)
+    before = len(_problems)
     try:
         get_registries(refresh=True)
     except PluginError:
-        get_plugin_manager().unregister(name=name)
+        pm.unregister(name=name)
         get_registries(refresh=True)
         raise
+    mine = [line for line in _problems[before:] if line.startswith(f"plugin {name!r} ")]
+    if mine:
+        _problems[:] = [line for line in _problems if line not in mine]
+        pm.unregister(name=name)
+        get_registries(refresh=True)
+        raise PluginError(mine[0])
 
 
 def unregister_plugin(name: str) -> None:

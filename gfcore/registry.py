@@ -43,6 +43,10 @@ class Registry:
         description = (getattr(item, "description", "") or "").strip().splitlines()
         self._entries[name] = Entry(name, item, plugin, description[0] if description else "")
 
+    def drop_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered (it failed halfway: all of it or none)."""
+        self._entries = {n: e for n, e in self._entries.items() if e.plugin != plugin}
+
     def get(self, name: str) -> Any:
         return self.entry(name).item
 

@@ -97,22 +97,18 @@ def _add_plugin_commands() -> None:
             plugin_commands[name] = plugin
 
 
-def _print_plugin_problems() -> None:
-    from gfcore.plugins import plugin_problems
-
-    for line in plugin_problems():
-        click.echo(f"Warning: {line}", err=True)
-
-
 _plugin_commands_added = False
 
 
 def main(argv=None):
     global _plugin_commands_added
     if not _plugin_commands_added:
+        from gfcore.plugins import watch_problems
+
         _add_plugin_commands()
         _plugin_commands_added = True
-        _print_plugin_problems()
+        # Plugins skipped so far, and those the registries skip later (built when a command needs them).
+        watch_problems(lambda line: click.echo(f"Warning: {line}", err=True))
     cli.main(args=argv, prog_name="gfp")
 
 
