@@ -349,3 +349,37 @@ def test_classes_that_break_the_contract_are_refused_at_registration(registered)
         setattr(plugin, hook, hookimpl(lambda register, cls=cls: register(cls)))
         with pytest.raises(PluginError, match=f"^plugin 'bad' registered {message}"):
             registered(plugin, "bad")
+
+
+# --- the GAN-family contract as the run layer uses it ----------------------------------------------------
+
+
+def test_gan_run_ships_the_generator_even_without_a_last_checkpoint(tmp_path):
+    """generator.safetensors comes from generator_state_dict() when train() returns, checkpoint or not."""
+    from gfcore.ganruns import GENERATOR_FILE, load_gan, read_run, train_gan
+    from gfcore.tensorio import load_tensors
+    from gfp_gans.sngan import SnGan
+
+    class Silent(SnGan):
+        name = "silent-sngan"
+
+        def train(self, real, ctx, preview=None):
+            ctx.checkpoint = lambda *args, **kwargs: None  # never checkpoints
+            super().train(real, ctx, preview)
+
+    class Family:
+        @hookimpl
+        def gfp_register_gan_sources(self, register):
+            register(Silent)
+
+    real = np.random.default_rng(0).integers(0, 256, (8, 3, 16, 16), dtype=np.uint8)
+    plugins.register_plugin(Family(), name="silent")
+    try:
+        spec = "silent-sngan:ch=4,resolution=16,iters=2,batch_size=4,n_critic=1"
+        gan = train_gan(spec, real, tmp_path / "run", command="test")
+        assert read_run(tmp_path / "run")["iterations_done"] == 2
+        tensors, meta = load_tensors(tmp_path / "run" / GENERATOR_FILE)
+        assert tensors.keys() == gan.generator_state_dict().keys() and meta["step"] == 2
+        assert torch.equal(load_gan(tmp_path / "run").sample(3, seed=1), gan.sample(3, seed=1))
+    finally:
+        plugins.unregister_plugin("silent")
