@@ -81,7 +81,8 @@ def hint(plugin: str) -> str:
     return _HINT if plugin in _origins and not is_builtin(plugin) else ""
 
 
-def _one_line(exc: BaseException) -> str:
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: an exception as one line of a report."""
     text = str(exc).strip().splitlines()
     return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
@@ -109,7 +110,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             pm.register(ep.load(), name=ep.name)
         except Exception as exc:  # a broken plugin must say who it is, and must not take gfp down with it
             report_problem(
-                f"plugin {ep.name!r} of {where} failed to load and is skipped: {_one_line(exc)}"
+                f"plugin {ep.name!r} of {where} failed to load and is skipped: {one_line(exc)}"
                 f"{'' if builtin else _HINT}"
             )
             continue
@@ -127,7 +128,7 @@ def _drop_unverifiable_plugins(pm: pluggy.PluginManager) -> None:
         except pluggy.PluginValidationError as exc:
             name = pm.get_name(exc.plugin) or repr(exc.plugin)
             pm.unregister(exc.plugin)
-            report_problem(f"plugin {name!r} is skipped: {_one_line(exc)}{hint(name)}")
+            report_problem(f"plugin {name!r} is skipped: {one_line(exc)}{hint(name)}")
 
 
 def plugin_hook_callers(hook_name: str) -> Iterator[tuple[str, Callable[..., object]]]:
@@ -203,7 +204,7 @@ def _build_registry(hook_name: str, kind: str, check) -> Registry:
             if isinstance(exc, PluginError):  # refused by the registry; the message names the plugin
                 why = str(exc)
             else:
-                why = f"plugin {plugin!r} failed in {hook_name}: {_one_line(exc)}"
+                why = f"plugin {plugin!r} failed in {hook_name}: {one_line(exc)}"
             report_problem(f"{why}; its {kind}s are skipped{hint(plugin)}")
     return registry
 

@@ -65,7 +65,7 @@ def _add_plugin_commands() -> None:
     """Each plugin's ``gfp_register_commands``, one plugin at a time, so that a plugin that raises, or adds
     a command named like a built-in or another plugin's command, loses only that: one line on stderr
     (see :func:`gfcore.plugins.plugin_problems`), and the rest of gfp works."""
-    from gfcore.plugins import hint, plugin_hook_callers, report_problem
+    from gfcore.plugins import hint, one_line, plugin_hook_callers, report_problem
 
     for plugin, call in plugin_hook_callers("gfp_register_commands"):
         before = dict(cli.commands)
@@ -74,10 +74,9 @@ def _add_plugin_commands() -> None:
         except Exception as exc:
             cli.commands.clear()
             cli.commands.update(before)
-            first = (str(exc).strip().splitlines() or [""])[0]
             report_problem(
                 f"plugin {plugin!r} failed in gfp_register_commands and adds no commands: "
-                f"{type(exc).__name__}{': ' + first if first else ''}{hint(plugin)}"
+                f"{one_line(exc)}{hint(plugin)}"
             )
             continue
         added = dict(cli.commands)
