@@ -29,9 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # neither is imported at run time: `gfp --help` loads this module through the plugins
+    import numpy as np
     import torch
 
     from .progress import Reporter
