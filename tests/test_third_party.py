@@ -456,3 +456,13 @@ def test_builtin_names_win_over_plugin_commands_and_entry_points(tmp_path):
     listed = json.loads(gfp("plugins", "--json", site=tmp_path).stdout)
     assert {"name": "learned", "origin": "gfp (entry point gfp_learned)"} in listed["plugins"]
     assert listed["commands"] == [{"name": "data", "plugin": "photos"}, {"name": "trainer-ok", "plugin": "trainer"}]
+
+
+def test_help_with_plugins_imports_neither_torch_nor_numpy(acme_site):
+    code = (
+        "import sys\nfrom gfp.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print('torch' in sys.modules, 'numpy' in sys.modules, file=sys.stderr)"
+    )
+    result = python(code, acme_site)
+    assert result.returncode == 0 and "acme-count" in result.stdout
+    assert result.stderr.split() == ["False", "False"]
