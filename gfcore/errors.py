@@ -12,5 +12,9 @@ class UnknownNameError(GfpError, KeyError):
         return str(self.args[0])
 
 
-class DuplicateNameError(GfpError):
-    """Two plugins registered the same name for one kind."""
+class PluginError(GfpError):
+    """A plugin broke its contract (its hook raised, it registered something unusable); names the plugin."""
+
+
+class DuplicateNameError(PluginError):
+    """Two plugins registered the same name for one kind; the message names both."""

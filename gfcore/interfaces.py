@@ -1,13 +1,23 @@
-"""The interfaces plugins implement. Images cross every interface as uint8 tensors ``[N, 3, H, W]`` (RGB,
-the way prepared datasets store them); each method converts to what it needs on its own device.
+"""The interfaces plugins implement: the written contract of every kind. Images cross every interface as
+uint8 tensors ``[N, 3, H, W]`` (RGB, the way prepared datasets store them); each method converts to what it
+needs on its own device.
 
 * :class:`Attributor` -- anything that says which source made an image: fingerprint extractors (the
   learned network) and baselines alike. ``train``, ``evaluate``, ``attribute`` and ``bench`` work on any.
 * :class:`GanSource` -- a generator family that trains on real images and samples new ones.
 * :class:`Attack` -- a perturbation of images.
 
-Hyper-parameters are a dataclass ``Config`` on each class; its field defaults are the method's defaults
-and its field types say how ``name:key=value`` strings from the command line are parsed.
+What every registered class has (checked when it is registered, see :func:`contract_problem`):
+
+* ``name`` (str, unique per kind; ``register(cls, name=...)`` may give another), ``description`` (one
+  line for ``gfp plugins``; optional);
+* ``Config``: a dataclass of hyper-parameters whose fields all have defaults. The defaults are the
+  method's defaults; the field types say how ``name:key=value`` strings from the command line are parsed
+  (int, float, bool, str, ``X | None``, ``tuple[X, ...]``). It may have no fields.
+* ``conformance_overrides`` (optional): ``Config`` values that make :mod:`gfcore.testing`'s conformance
+  checks fast (tiny widths, one epoch). They change nothing else.
+
+:mod:`gfcore.testing` checks a class against this contract; run it over your plugin's classes.
 """
 
 from __future__ import annotations
@@ -16,11 +26,11 @@ import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # neither is imported at run time: `gfp --help` loads this module through the plugins
+    import numpy as np
     import torch
 
     from .progress import Reporter
@@ -39,10 +49,21 @@ class Split:
 
 @dataclass
 class FitContext:
-    """What the caller of :meth:`Attributor.fit` / :meth:`GanSource.train` provides.
+    """What gfp gives :meth:`Attributor.fit` and :meth:`GanSource.train`.
 
-    ``checkpoint(step, tensors, meta, metrics, is_best)`` persists resumable state (the run layer writes it
-    atomically); ``resume`` holds the ``(tensors, meta)`` of the last checkpoint when the run continues.
+    * ``device``: where to compute (the instance was built for the same device).
+    * ``progress``: a :class:`gfcore.progress.Reporter`: ``task(description, total)`` gives a bar with
+      ``advance()``, ``update(completed=..., status=...)`` and ``done()``; ``log(line)`` and ``warn(line)``
+      print to stderr. Never print to stdout: it holds the command's result.
+    * ``seed``: seed every random draw from it, so the same seed gives the same model.
+    * ``checkpoint(step, tensors, meta, metrics=None, is_best=False)``: persist resumable state, with
+      ``tensors`` a dict of named tensors and ``meta`` JSON-able values; the run layer writes both
+      atomically. Call it after each epoch (attributors) or every few iterations and at the last one (GAN
+      sources); ``is_best`` marks the weights an attributor's run keeps as its result.
+    * ``resume``: the ``(tensors, meta)`` of the last checkpoint when a run continues, else ``None``;
+      continue from there so that a resumed run ends as an uninterrupted one would.
+    * ``history``: append one JSON-able dict of metrics per epoch (or per logged step); it is saved in the
+      run. When resuming, it already holds the earlier entries.
     """
 
     device: torch.device
@@ -54,13 +75,25 @@ class FitContext:
 
 
 class Attributor(ABC):
-    """Attributes images to one of ``classes``. Extractors also expose fingerprints."""
+    """Attributes images to one of ``classes``: baselines (``gfp_register_baselines``) and fingerprint
+    extractors (``gfp_register_extractors``).
+
+    Required: :meth:`fit`, :meth:`logits`, :meth:`state_dict`, :meth:`load_state_dict`. The constructor
+    takes ``(classes, resolution, config, device)``; override it to check ``config`` (raise
+    :class:`gfcore.errors.GfpError` with one line) but call ``super().__init__`` first. An instance built
+    with the same arguments and given :meth:`state_dict`'s tensors must predict exactly as the fitted one.
+
+    Optional: ``has_fingerprints = True`` with :meth:`image_fingerprints` and :meth:`model_fingerprints`
+    (required for extractors: ``gfp fingerprints`` uses them).
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Config: ClassVar[type]  # a dataclass of hyper-parameters
     #: True when image_fingerprints / model_fingerprints are implemented
     has_fingerprints: ClassVar[bool] = False
+    #: Config values that make the conformance checks fast (see gfcore.testing)
+    conformance_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, classes: list[str], resolution: int, config: Any, device: torch.device | None = None):
         import torch
@@ -72,7 +105,9 @@ class Attributor(ABC):
 
     @abstractmethod
     def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
-        """Learn from ``train``; may use ``val`` for model selection. Records metrics in ``ctx.history``."""
+        """Learn from ``train`` (uint8 images, often memory-mapped: read them in chunks); may use ``val``
+        for model selection. Append metrics to ``ctx.history``; neural methods call
+        ``ctx.checkpoint`` each epoch and resume from ``ctx.resume``."""
 
     @abstractmethod
     def logits(self, images: torch.Tensor) -> torch.Tensor:
@@ -84,23 +119,37 @@ class Attributor(ABC):
 
     @abstractmethod
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Restore from :meth:`state_dict`'s output."""
+        """Restore from :meth:`state_dict`'s output (as read back from safetensors)."""
 
     def image_fingerprints(self, images: torch.Tensor) -> torch.Tensor:
-        """uint8 ``[N, 3, H, W]`` -> ``[N, ...]`` the fingerprint of each image."""
+        """uint8 ``[N, 3, H, W]`` -> float ``[N, ...]`` the fingerprint of each image, on CPU."""
         raise NotImplementedError(f"method {self.name!r} has no image fingerprints")
 
     def model_fingerprints(self) -> torch.Tensor:
-        """``[L, ...]`` the fingerprint of each source, in class order."""
+        """float ``[L, ...]`` the fingerprint of each source, in class order, on CPU."""
         raise NotImplementedError(f"method {self.name!r} has no model fingerprints")
 
 
 class GanSource(ABC):
-    """A generator family. ``Config`` must have ``resolution`` (int) among its fields."""
+    """A generator family (``gfp_register_gan_sources``), trained and sampled by ``gfp gan``.
+
+    Required: ``Config`` with ``resolution: int`` (image side) and ``iters: int`` (training length, the
+    field ``gfp gan train --iters`` and ``--resume`` change) among its fields; :meth:`train`,
+    :meth:`sample`, :meth:`state_dict`, :meth:`load_state_dict`. The constructor takes
+    ``(config, device)``.
+
+    Optional: :meth:`generator_state_dict` (what sampling needs, when that is less than the state) and
+    :meth:`shipped_generators` (pretrained weights the family ships).
+
+    A GAN run (:mod:`gfcore.ganruns`) writes ``generator.safetensors`` from :meth:`generator_state_dict`
+    at each checkpoint and when :meth:`train` returns; ``gfp gan sample`` rebuilds the family from the
+    run's config and calls :meth:`load_state_dict` on that file, then :meth:`sample`.
+    """
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
     Config: ClassVar[type]
+    conformance_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any, device: torch.device | None = None):
         import torch
@@ -110,7 +159,10 @@ class GanSource(ABC):
 
     @abstractmethod
     def train(self, real: np.ndarray, ctx: FitContext, preview: Callable[[int], None] | None = None) -> None:
-        """Train on uint8 real images ``[N, 3, R, R]``; ``preview(step)`` asks the caller to write a grid."""
+        """Train for ``config.iters`` iterations on uint8 real images ``[N, 3, R, R]``, seeded by
+        ``ctx.seed``. Call ``ctx.checkpoint(step, tensors, meta)`` every few iterations and at the last one
+        with what resuming needs; when ``ctx.resume`` is given, continue from it. ``preview(step)`` (may be
+        ``None``) asks the caller to write a grid of samples."""
 
     @abstractmethod
     def sample(self, n: int, seed: int) -> torch.Tensor:
@@ -118,26 +170,77 @@ class GanSource(ABC):
 
     @abstractmethod
     def state_dict(self) -> dict[str, torch.Tensor]:
-        """The generator (and what resuming needs) as named tensors."""
+        """The generator (and what else the family keeps, e.g. its critic) as named tensors."""
 
     @abstractmethod
-    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None: ...
+    def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
+        """Restore from :meth:`state_dict`'s or :meth:`generator_state_dict`'s output."""
+
+    def generator_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only what :meth:`sample` needs (the file that ships); :meth:`load_state_dict` must accept it.
+        The default is the whole :meth:`state_dict`."""
+        return self.state_dict()
+
+    @classmethod
+    def shipped_generators(cls) -> dict[str, Path]:
+        """Pretrained generators this family ships, by name (unique across families): each a GAN-run
+        folder holding ``run.json`` and ``generator.safetensors`` as :func:`gfcore.ganruns.train_gan`
+        writes them, usable as ``gfp gan sample NAME``. Include the folders as package data. Default:
+        none."""
+        return {}
 
 
 class Attack(ABC):
-    """A perturbation. Deterministic for a given ``torch.Generator`` state."""
+    """A perturbation of images (``gfp_register_attacks``). The constructor takes ``(config)``; ``Config``
+    holds the parameter ranges (defaults: the paper's)."""
 
     name: ClassVar[str]
     description: ClassVar[str] = ""
-    Config: ClassVar[type]  # parameter ranges; defaults are the paper's
+    Config: ClassVar[type]
+    conformance_overrides: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, config: Any):
         self.config = config
 
     @abstractmethod
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-        """uint8 ``[N, 3, H, W]`` -> perturbed uint8 images of the same shape."""
+        """uint8 ``[N, 3, H, W]`` -> a new uint8 tensor of the same shape, on the same device; ``images``
+        is left unchanged. Every random draw comes from ``generator`` (a CPU generator), so the same
+        generator state gives the same output."""
 
 
 def config_fields(config_cls: type) -> dict[str, dataclasses.Field]:
     return {f.name: f for f in dataclasses.fields(config_cls)}
+
+
+#: The fields every GanSource Config must have (both ints).
+GAN_REQUIRED_FIELDS = ("resolution", "iters")
+
+
+def contract_problem(item: Any, base: type, fingerprints: bool = False) -> str | None:
+    """What is wrong with a class registered as ``base`` (``None`` when nothing is), completing the
+    sentence "plugin P registered K NAME, which ...". Only what can be seen without running it."""
+    if not (isinstance(item, type) and issubclass(item, base)):
+        return f"is not a subclass of {base.__module__}.{base.__name__}"
+    missing = sorted(getattr(item, "__abstractmethods__", ()))
+    if missing:
+        return f"does not implement {', '.join(missing)}"
+    config = getattr(item, "Config", None)
+    if not (isinstance(config, type) and dataclasses.is_dataclass(config)):
+        return "has no Config dataclass"
+    try:
+        config()
+    except TypeError as exc:
+        return f"has a Config that cannot be built from its defaults ({exc})"
+    if base is GanSource:
+        fields = config_fields(config)
+        absent = [k for k in GAN_REQUIRED_FIELDS if k not in fields]
+        if absent:
+            return f"has no {' and '.join(absent)} field in its Config (every GAN family needs resolution and iters)"
+    if fingerprints and not (
+        item.has_fingerprints
+        and item.image_fingerprints is not Attributor.image_fingerprints
+        and item.model_fingerprints is not Attributor.model_fingerprints
+    ):
+        return "has no fingerprints (an extractor sets has_fingerprints and implements image_fingerprints and model_fingerprints)"
+    return None

@@ -2,20 +2,27 @@
 
 Built-in plugins are entry points of the ``gfp`` distribution itself, so they load exactly like a third
 party's. Set ``GFP_DISABLE_PLUGIN_AUTOLOAD=1`` to load only the built-in plugins (third-party entry points
-are then skipped); plugins can still be registered by hand with ``get_plugin_manager().register(obj)``.
+are then skipped); plugins can still be registered by hand with :func:`register_plugin`.
+
+A plugin that cannot be loaded (its import raises, its hooks do not match the specs, its entry point is
+named like a plugin already loaded) is skipped, and so are a plugin's items of one kind when its
+registration hook raises or a class is refused; each is recorded in :func:`plugin_problems`, which the
+CLI prints as one line on stderr, and the rest of gfp works. Two plugins registering one name is a
+:class:`DuplicateNameError` naming both (see :mod:`gfcore.hookspecs` for the whole policy).
 """
 
 from __future__ import annotations
 
-import importlib
 import os
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
 from . import hookspecs
-from .errors import GfpError, UnknownNameError
+from .errors import DuplicateNameError, PluginError, UnknownNameError
+from .interfaces import Attack, Attributor, GanSource, contract_problem
 from .registry import Registry
 
 PROJECT = "gfp"
@@ -24,6 +31,9 @@ AUTOLOAD_ENV = "GFP_DISABLE_PLUGIN_AUTOLOAD"
 _pm: pluggy.PluginManager | None = None
 _registries: Registries | None = None
 _origins: dict[str, str] = {}  # plugin name -> distribution that provided it
+_builtin: set[str] = set()  # names of the plugins of the gfp distribution itself
+_problems: list[str] = []  # one line per plugin (or part of one) that was skipped
+_watchers: list[Callable[[str], None]] = []
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -33,25 +43,109 @@ def get_plugin_manager() -> pluggy.PluginManager:
         pm = pluggy.PluginManager(PROJECT)
         pm.add_hookspecs(hookspecs)
         _load_entry_points(pm)
-        pm.check_pending()
+        _drop_unverifiable_plugins(pm)
         _pm = pm
     return _pm
 
 
+def plugin_problems() -> list[str]:
+    """One line per plugin (or plugin command) that was skipped, in the order they were met."""
+    get_plugin_manager()
+    return list(_problems)
+
+
+def report_problem(line: str) -> None:
+    """Record that a plugin, or part of one, was skipped; each line once, passed on to the watchers."""
+    if line not in _problems:
+        _problems.append(line)
+        for watcher in _watchers:
+            watcher(line)
+
+
+def watch_problems(callback: Callable[[str], None]) -> None:
+    """Call ``callback(line)`` for every problem so far and every later one (the CLI prints them)."""
+    _watchers.append(callback)
+    for line in plugin_problems():
+        callback(line)
+
+
+def is_builtin(plugin: str) -> bool:
+    return plugin in _builtin
+
+
+_HINT = f" (set {AUTOLOAD_ENV}=1 to load only gfp's built-in plugins)"
+
+
+def hint(plugin: str) -> str:
+    """What a user can do about a broken plugin installed by a third party (nothing, for other ones)."""
+    return _HINT if plugin in _origins and not is_builtin(plugin) else ""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: first line of the message``: an exception as one line of a report."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def _dist_name(ep: EntryPoint) -> str:
+    return getattr(ep.dist, "name", None) or "an unknown distribution"
+
+
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     third_party_allowed = not os.environ.get(AUTOLOAD_ENV)
-    for ep in entry_points(group=PROJECT):
-        dist = getattr(ep.dist, "name", None)
-        if not third_party_allowed and dist != PROJECT:
+    # Built-in plugins first, so that a third-party entry point can never take a built-in plugin's name.
+    for ep in sorted(entry_points(group=PROJECT), key=lambda ep: _dist_name(ep) != PROJECT):
+        dist = _dist_name(ep)
+        builtin = dist == PROJECT
+        if (not builtin and not third_party_allowed) or pm.is_blocked(ep.name):
             continue
-        if pm.get_plugin(ep.name) is not None or pm.is_blocked(ep.name):
+        where = f"{dist} (entry point {ep.value})"
+        if pm.get_plugin(ep.name) is not None:
+            report_problem(
+                f"plugin {ep.name!r} of {where} is skipped: plugin {ep.name!r} of {_origins[ep.name]} "
+                f"already has that name{'' if builtin else _HINT}"
+            )
             continue
         try:
-            module = importlib.import_module(ep.value) if ":" not in ep.value else ep.load()
-        except Exception as exc:  # a broken plugin must say who it is
-            raise GfpError(f"error importing plugin {ep.name!r} ({ep.value}): {exc}") from exc
-        pm.register(module, name=ep.name)
-        _origins[ep.name] = f"{dist} (entry point {ep.value})"
+            pm.register(ep.load(), name=ep.name)
+        except Exception as exc:  # a broken plugin must say who it is, and must not take gfp down with it
+            report_problem(
+                f"plugin {ep.name!r} of {where} failed to load and is skipped: {one_line(exc)}"
+                f"{'' if builtin else _HINT}"
+            )
+            continue
+        _origins[ep.name] = where
+        if builtin:
+            _builtin.add(ep.name)
+
+
+def _drop_unverifiable_plugins(pm: pluggy.PluginManager) -> None:
+    """Skip plugins with ``gfp_*`` hook implementations that match no spec (a typo, or a newer gfp's hook)."""
+    while True:
+        try:
+            pm.check_pending()
+            return
+        except pluggy.PluginValidationError as exc:
+            name = pm.get_name(exc.plugin) or repr(exc.plugin)
+            pm.unregister(exc.plugin)
+            report_problem(f"plugin {name!r} is skipped: {one_line(exc)}{hint(name)}")
+
+
+def plugin_hook_callers(hook_name: str) -> Iterator[tuple[str, Callable[..., object]]]:
+    """``(plugin name, caller)`` for each plugin implementing ``hook_name``, in the order pluggy calls them.
+
+    ``caller(**kwargs)`` calls the hook through pluggy restricted to that plugin (plus the plugins that only
+    wrap this hook), so opt-in arguments and hook wrappers work and whatever happens is the plugin's.
+    """
+    pm = get_plugin_manager()
+    impls = getattr(pm.hook, hook_name).get_hookimpls()  # pluggy calls them last to first
+    wrapping = {i.plugin_name for i in impls if i.wrapper or i.hookwrapper}
+    calling = [i.plugin_name for i in reversed(impls) if not (i.wrapper or i.hookwrapper)]
+    wrapping -= set(calling)
+    for name in dict.fromkeys(calling):
+        keep = {name} | wrapping
+        others = [plugin for other, plugin in pm.list_name_plugin() if other not in keep]
+        yield name, pm.subset_hook_caller(hook_name, remove_plugins=others)
 
 
 @dataclass
@@ -81,40 +175,75 @@ class Registries:
         }
 
 
-_HOOKS = {
-    "extractors": ("gfp_register_extractors", "extractor"),
-    "baselines": ("gfp_register_baselines", "baseline"),
-    "gan_sources": ("gfp_register_gan_sources", "GAN source"),
-    "attacks": ("gfp_register_attacks", "attack"),
+#: registry attribute -> (hook, kind in messages, what an item is checked against)
+_KINDS: dict[str, tuple[str, str, Callable[[object], str | None]]] = {
+    "extractors": (
+        "gfp_register_extractors",
+        "extractor",
+        lambda item: contract_problem(item, Attributor, fingerprints=True),
+    ),
+    "baselines": ("gfp_register_baselines", "baseline", lambda item: contract_problem(item, Attributor)),
+    "gan_sources": ("gfp_register_gan_sources", "GAN source", lambda item: contract_problem(item, GanSource)),
+    "attacks": ("gfp_register_attacks", "attack", lambda item: contract_problem(item, Attack)),
 }
+
+
+def _build_registry(hook_name: str, kind: str, check) -> Registry:
+    registry = Registry(kind, check)
+    for plugin, call in plugin_hook_callers(hook_name):
+
+        def register(item, name=None, _plugin=plugin):
+            registry.register(item, plugin=_plugin, name=name)
+
+        try:
+            call(register=register)
+        except DuplicateNameError:
+            raise  # two plugins want one name: which one the user means is theirs to say
+        except Exception as exc:  # a broken plugin loses this kind, the rest of gfp works
+            registry.drop_plugin(plugin)
+            if isinstance(exc, PluginError):  # refused by the registry; the message names the plugin
+                why = str(exc)
+            else:
+                why = f"plugin {plugin!r} failed in {hook_name}: {one_line(exc)}"
+            report_problem(f"{why}; its {kind}s are skipped{hint(plugin)}")
+    return registry
 
 
 def get_registries(refresh: bool = False) -> Registries:
     """All registries, built from every registered plugin's hooks (cached; ``refresh`` rebuilds)."""
     global _registries
     if _registries is None or refresh:
-        pm = get_plugin_manager()
-        built = {}
-        for attr, (hook_name, kind) in _HOOKS.items():
-            registry = Registry(kind)
-            # Call each implementation ourselves so every registered item knows its plugin's name.
-            for impl in getattr(pm.hook, hook_name).get_hookimpls():
-                def register(item, name=None, _plugin=impl.plugin_name, _registry=registry):
-                    _registry.register(item, plugin=_plugin, name=name)
-
-                impl.function(register=register)
-            built[attr] = registry
-        names_both = set(built["extractors"].names()) & set(built["baselines"].names())
-        if names_both:
-            raise GfpError(f"names registered as both extractor and baseline: {', '.join(sorted(names_both))}")
+        built = {attr: _build_registry(*spec) for attr, spec in _KINDS.items()}
+        for name in sorted(set(built["extractors"].names()) & set(built["baselines"].names())):
+            raise DuplicateNameError(
+                f"method name {name!r} is registered twice: as an extractor by plugin "
+                f"{built['extractors'].entry(name).plugin!r} and as a baseline by plugin "
+                f"{built['baselines'].entry(name).plugin!r}"
+            )
         _registries = Registries(**built)
     return _registries
 
 
 def register_plugin(plugin: object, name: str) -> None:
-    """Register a plugin object at run time (tests, notebooks) and rebuild the registries."""
-    get_plugin_manager().register(plugin, name=name)
-    get_registries(refresh=True)
+    """Register a plugin object at run time (tests, notebooks) and rebuild the registries.
+
+    A plugin that breaks the contract (a hook raises, a class or name is refused) is unregistered again
+    and the :class:`PluginError` raised, rather than skipped with a warning as an installed one is."""
+    pm = get_plugin_manager()
+    pm.register(plugin, name=name)
+    before = len(_problems)
+    try:
+        get_registries(refresh=True)
+    except PluginError:
+        pm.unregister(name=name)
+        get_registries(refresh=True)
+        raise
+    mine = [line for line in _problems[before:] if line.startswith(f"plugin {name!r} ")]
+    if mine:
+        _problems[:] = [line for line in _problems if line not in mine]
+        pm.unregister(name=name)
+        get_registries(refresh=True)
+        raise PluginError(mine[0])
 
 
 def unregister_plugin(name: str) -> None:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DuplicateNameError, UnknownNameError
+from .errors import DuplicateNameError, PluginError, UnknownNameError
 
 
 @dataclass(frozen=True)
@@ -17,23 +18,34 @@ class Entry:
 
 
 class Registry:
-    """Names of one kind, each registered by exactly one plugin."""
+    """Names of one kind, each registered by exactly one plugin.
 
-    def __init__(self, kind: str):
+    ``check(item)`` returns what is wrong with an item (``None`` when it keeps the kind's contract); a
+    refused item is a :class:`PluginError` naming the plugin, so a broken plugin is found at registration,
+    not halfway through a user's command.
+    """
+
+    def __init__(self, kind: str, check: Callable[[Any], str | None] | None = None):
         self.kind = kind  # e.g. "attack"; used in error messages
+        self._check = check
         self._entries: dict[str, Entry] = {}
 
     def register(self, item: Any, *, plugin: str, name: str | None = None) -> None:
         name = name or getattr(item, "name", None)
         if not name or not isinstance(name, str):
-            raise ValueError(f"plugin {plugin!r} registered a {self.kind} without a name: {item!r}")
+            raise PluginError(f"plugin {plugin!r} registered a {self.kind} without a name: {item!r}")
+        problem = self._check(item) if self._check else None
+        if problem:
+            raise PluginError(f"plugin {plugin!r} registered {self.kind} {name!r}, which {problem}")
         if name in self._entries:
-            other = self._entries[name].plugin
-            raise DuplicateNameError(
-                f"{self.kind} name {name!r} is registered twice: by plugin {other!r} and by plugin {plugin!r}"
-            )
+            both = " and ".join(repr(p) for p in sorted({self._entries[name].plugin, plugin}))
+            raise DuplicateNameError(f"{self.kind} name {name!r} is registered by two plugins: {both}")
         description = (getattr(item, "description", "") or "").strip().splitlines()
         self._entries[name] = Entry(name, item, plugin, description[0] if description else "")
+
+    def drop_plugin(self, plugin: str) -> None:
+        """Forget everything ``plugin`` registered (it failed halfway: all of it or none)."""
+        self._entries = {n: e for n, e in self._entries.items() if e.plugin != plugin}
 
     def get(self, name: str) -> Any:
         return self.entry(name).item

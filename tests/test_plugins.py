@@ -1,15 +1,18 @@
 """Registry, plugin loading, and a throwaway third-party plugin used through the CLI."""
 
+import json
 from dataclasses import dataclass
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
+import pluggy
 import pytest
 import torch
+from click.testing import CliRunner
 
-from gfcore import hookimpl, plugins
-from gfcore.errors import DuplicateNameError, UnknownNameError
-from gfcore.interfaces import Attributor
+from gfcore import hookimpl, hookspecs, plugins
+from gfcore.errors import DuplicateNameError, PluginError, UnknownNameError
+from gfcore.interfaces import Attack, Attributor, GanSource
 from gfcore.registry import Registry
 
 
@@ -67,7 +70,7 @@ def test_registry_unknown_name_lists_valid_names():
 def test_registry_duplicate_names_both_plugins():
     reg = Registry("baseline")
     reg.register(SimpleNamespace(name="knn"), plugin="first-plugin")
-    with pytest.raises(DuplicateNameError, match="'first-plugin' and by plugin 'second-plugin'"):
+    with pytest.raises(DuplicateNameError, match="by two plugins: 'first-plugin' and 'second-plugin'"):
         reg.register(SimpleNamespace(name="knn"), plugin="second-plugin")
 
 
@@ -77,9 +80,11 @@ def test_duplicate_across_plugins_is_an_error(third_party):
         def gfp_register_baselines(self, register):
             register(MeanColour)
 
-    with pytest.raises(DuplicateNameError, match="gfp-mean-colour.*copycat|copycat.*gfp-mean-colour"):
+    with pytest.raises(DuplicateNameError, match="baseline name 'mean-colour' is registered by two plugins: 'copycat' and 'gfp-mean-colour'"):
         plugins.register_plugin(Copycat(), name="copycat")
-    plugins.unregister_plugin("copycat")
+    # the refused plugin is gone again, and the first one keeps its name
+    assert plugins.get_plugin_manager().get_plugin("copycat") is None
+    assert plugins.get_registries().baselines.entry("mean-colour").plugin == "gfp-mean-colour"
 
 
 def test_builtin_learned_network_is_registered_through_its_entry_point(run_cli, json_stdout):
@@ -117,48 +122,264 @@ def test_unknown_method_parameter_lists_valid_ones(run_cli, tiny_dataset, tmp_pa
     assert "has no parameter 'depth'" in result.output and "width" in result.output
 
 
+class FakeEntryPoint:
+    """What importlib.metadata gives for one entry point of the ``gfp`` group."""
+
+    def __init__(self, name, dist, load=None):
+        self.name, self.value, self.dist = name, f"mod_{name}", SimpleNamespace(name=dist)
+        self._load = load or (lambda: ModuleType(f"mod_{name}"))
+
+    def load(self):
+        return self._load()
+
+
+def load_fake_entry_points(monkeypatch, eps):
+    """A fresh plugin manager over ``eps``; returns (plugin names, problems). Restores the real one."""
+    monkeypatch.setattr(plugins, "entry_points", lambda group: eps)
+    monkeypatch.setattr(plugins, "_problems", [])
+    pm = pluggy.PluginManager(plugins.PROJECT)
+    pm.add_hookspecs(hookspecs)
+    plugins._load_entry_points(pm)
+    plugins._drop_unverifiable_plugins(pm)
+    return [name for name, _ in pm.list_name_plugin()], list(plugins._problems)
+
+
 def test_autoload_switch_skips_third_party_entry_points(monkeypatch):
     """With GFP_DISABLE_PLUGIN_AUTOLOAD set, only the gfp distribution's own entry points load."""
-    loaded = []
-
-    class FakeEP:
-        def __init__(self, name, dist):
-            self.name, self.value, self.dist = name, f"mod_{name}", SimpleNamespace(name=dist)
-
-    class FakePM:
-        def get_plugin(self, name):
-            return None
-
-        def is_blocked(self, name):
-            return False
-
-        def register(self, module, name):
-            loaded.append(name)
-
-    fake = [FakeEP("ours", "gfp"), FakeEP("theirs", "gfp-something")]
-    monkeypatch.setattr(plugins, "entry_points", lambda group: fake)
-    monkeypatch.setattr(plugins.importlib, "import_module", lambda value: object())
+    eps = [FakeEntryPoint("theirs", "gfp-something"), FakeEntryPoint("ours", "gfp")]
     monkeypatch.setenv(plugins.AUTOLOAD_ENV, "1")
-    plugins._load_entry_points(FakePM())
-    assert loaded == ["ours"]
-    loaded.clear()
+    assert load_fake_entry_points(monkeypatch, eps) == (["ours"], [])
     monkeypatch.delenv(plugins.AUTOLOAD_ENV)
-    plugins._load_entry_points(FakePM())
-    assert loaded == ["ours", "theirs"]
+    assert load_fake_entry_points(monkeypatch, eps)[0] == ["ours", "theirs"]
 
 
-def test_broken_plugin_import_names_the_plugin(monkeypatch):
-    class FakeEP:
-        name, value, dist = "broken", "gfp_broken_plugin_xyz", SimpleNamespace(name="gfp-broken")
+def test_broken_plugin_import_is_reported_and_the_others_load(monkeypatch):
+    def fail():
+        raise ModuleNotFoundError("No module named 'libfoo'\nsecond line")
 
-    class FakePM:
-        def get_plugin(self, name):
-            return None
-
-        def is_blocked(self, name):
-            return False
-
-    monkeypatch.setattr(plugins, "entry_points", lambda group: [FakeEP()])
+    eps = [FakeEntryPoint("broken", "gfp-broken", fail), FakeEntryPoint("ours", "gfp")]
     monkeypatch.delenv(plugins.AUTOLOAD_ENV, raising=False)
-    with pytest.raises(plugins.GfpError, match="error importing plugin 'broken'"):
-        plugins._load_entry_points(FakePM())
+    names, problems = load_fake_entry_points(monkeypatch, eps)
+    assert names == ["ours"]
+    assert problems == [
+        "plugin 'broken' of gfp-broken (entry point mod_broken) failed to load and is skipped: "
+        "ModuleNotFoundError: No module named 'libfoo' (set GFP_DISABLE_PLUGIN_AUTOLOAD=1 to load only "
+        "gfp's built-in plugins)"
+    ]
+
+
+def test_entry_point_named_like_a_builtin_plugin_is_refused(monkeypatch):
+    """Listed first or not, a third party's ``learned`` never replaces the built-in one."""
+    builtin, impostor = ModuleType("gfp_learned"), ModuleType("gfp_evil")
+    eps = [FakeEntryPoint("learned", "gfp-evil", lambda: impostor), FakeEntryPoint("learned", "gfp", lambda: builtin)]
+    monkeypatch.delenv(plugins.AUTOLOAD_ENV, raising=False)
+    names, problems = load_fake_entry_points(monkeypatch, eps)
+    assert names == ["learned"]
+    assert len(problems) == 1
+    assert "plugin 'learned' of gfp-evil" in problems[0] and "plugin 'learned' of gfp (entry point" in problems[0]
+
+
+def test_hook_implementation_without_a_spec_is_skipped(monkeypatch):
+    class Typo:
+        @hookimpl
+        def gfp_register_widgets(self, register):
+            pass
+
+    eps = [FakeEntryPoint("typo", "gfp-typo", Typo), FakeEntryPoint("ours", "gfp")]
+    monkeypatch.delenv(plugins.AUTOLOAD_ENV, raising=False)
+    names, problems = load_fake_entry_points(monkeypatch, eps)
+    assert names == ["ours"]
+    assert problems[0].startswith("plugin 'typo' is skipped:") and "gfp_register_widgets" in problems[0]
+
+
+# --- registration goes through pluggy --------------------------------------------------------------------
+
+
+class Noise(Attack):
+    name = "test-noise"
+
+    @dataclass
+    class Config:
+        amount: int = 8
+
+    def apply(self, images, generator):
+        noise = torch.randint(-self.config.amount, self.config.amount + 1, images.shape, generator=generator)
+        return (images.int() + noise.to(images.device)).clamp(0, 255).to(torch.uint8)
+
+
+@pytest.fixture
+def registered():
+    """Register plugins for one test; all are unregistered afterwards, in reverse order."""
+    names = []
+
+    def add(plugin, name):
+        plugins.register_plugin(plugin, name=name)
+        names.append(name)
+
+    yield add
+    for name in reversed(names):
+        plugins.unregister_plugin(name)
+
+
+def test_opt_in_arguments_order_and_wrappers_work(registered):
+    calls = []
+
+    class First:  # registered first, but trylast
+        @hookimpl(trylast=True)
+        def gfp_register_attacks(self, register):
+            calls.append("first")
+
+    class Second:
+        @hookimpl(tryfirst=True)
+        def gfp_register_attacks(self, register):
+            calls.append("second")
+            register(Noise)
+
+    class NoArguments:  # opts out of `register`: pluggy calls it with what it asks for
+        @hookimpl
+        def gfp_register_attacks(self):
+            calls.append("no-arguments")
+
+    class Wrapper:
+        @hookimpl(wrapper=True)
+        def gfp_register_attacks(self):
+            calls.append("(")
+            yield
+            calls.append(")")
+
+    for plugin, name in ((First(), "first"), (Second(), "second"), (NoArguments(), "no-args"), (Wrapper(), "w")):
+        registered(plugin, name)
+    calls.clear()
+    registries = plugins.get_registries(refresh=True)
+    assert calls == ["(", "second", ")", "(", "no-arguments", ")", "(", "first", ")"]
+    assert registries.attacks.entry("test-noise").plugin == "second"
+
+
+def test_hook_that_raises_is_one_error_naming_plugin_and_hook(registered):
+    class Raiser:
+        @hookimpl
+        def gfp_register_baselines(self, register):
+            register(MeanColour)  # then fails: nothing of it is kept
+            raise RuntimeError("boom\nand more")
+
+    with pytest.raises(PluginError) as info:
+        registered(Raiser(), "raiser")
+    assert str(info.value) == (
+        "plugin 'raiser' failed in gfp_register_baselines: RuntimeError: boom; its baselines are skipped"
+    )
+    assert plugins.get_plugin_manager().get_plugin("raiser") is None
+    assert "knn" in plugins.get_registries().baselines and "mean-colour" not in plugins.get_registries().baselines
+
+
+def test_installed_plugin_whose_hook_raises_is_skipped_and_the_rest_works(monkeypatch):
+    class Raiser:
+        @hookimpl
+        def gfp_register_attacks(self, register):
+            register(Noise)
+            raise ValueError("bad attack table")
+
+    from gfp.app import get_cli
+
+    monkeypatch.setattr(plugins, "_problems", [])
+    pm = plugins.get_plugin_manager()
+    pm.register(Raiser(), name="raiser")  # as the entry points are: register_plugin would refuse it at once
+    try:
+        plugins._registries = None
+        result = CliRunner().invoke(get_cli(), ["plugins", "--json"], catch_exceptions=True)
+    finally:
+        pm.unregister(name="raiser")
+        plugins.get_registries(refresh=True)
+    assert result.exit_code == 0 and result.exception is None
+    data = json.loads(result.stdout)
+    assert data["problems"] == [
+        "plugin 'raiser' failed in gfp_register_attacks: ValueError: bad attack table; its attacks are skipped"
+    ]
+    assert data["attacks"] == [] and "knn" in [e["name"] for e in data["baselines"]]
+
+
+def test_name_taken_by_a_builtin_names_both_plugins(registered):
+    class Knn(MeanColour):
+        name = "knn"
+
+    class Stealer:
+        @hookimpl
+        def gfp_register_baselines(self, register):
+            register(Knn)
+
+    with pytest.raises(DuplicateNameError, match="baseline name 'knn' is registered by two plugins: 'baselines' and 'stealer'"):
+        registered(Stealer(), "stealer")
+
+
+def test_extractor_and_baseline_of_one_name_names_both_plugins(registered):
+    class Learned(MeanColour):
+        name = "learned"
+
+    class Stealer:
+        @hookimpl
+        def gfp_register_baselines(self, register):
+            register(Learned)
+
+    with pytest.raises(DuplicateNameError, match="as an extractor by plugin 'learned' and as a baseline by plugin 'stealer'"):
+        registered(Stealer(), "stealer")
+
+
+def test_classes_that_break_the_contract_are_refused_at_registration(registered):
+    @dataclass
+    class NoItersConfig:
+        resolution: int = 16
+
+    class NoIters(GanSource):
+        name, Config = "no-iters", NoItersConfig
+        train = sample = state_dict = load_state_dict = lambda *a: None
+
+    class NotAnAttributor:
+        name = "plain"
+
+    class Abstract(Attributor):
+        name = "abstract"
+
+    cases = [
+        ("gfp_register_gan_sources", NoIters, "GAN source 'no-iters', which has no iters field in its Config"),
+        ("gfp_register_baselines", NotAnAttributor, "baseline 'plain', which is not a subclass of gfcore.interfaces.Attributor"),
+        ("gfp_register_baselines", Abstract, "baseline 'abstract', which does not implement fit, load_state_dict, logits, state_dict"),
+        ("gfp_register_extractors", MeanColour, "extractor 'mean-colour', which has no fingerprints"),
+    ]
+    for hook, cls, message in cases:
+        plugin = ModuleType("bad")
+        setattr(plugin, hook, hookimpl(lambda register, cls=cls: register(cls)))
+        with pytest.raises(PluginError, match=f"^plugin 'bad' registered {message}"):
+            registered(plugin, "bad")
+
+
+# --- the GAN-family contract as the run layer uses it ----------------------------------------------------
+
+
+def test_gan_run_ships_the_generator_even_without_a_last_checkpoint(tmp_path):
+    """generator.safetensors comes from generator_state_dict() when train() returns, checkpoint or not."""
+    from gfcore.ganruns import GENERATOR_FILE, load_gan, read_run, train_gan
+    from gfcore.tensorio import load_tensors
+    from gfp_gans.sngan import SnGan
+
+    class Silent(SnGan):
+        name = "silent-sngan"
+
+        def train(self, real, ctx, preview=None):
+            ctx.checkpoint = lambda *args, **kwargs: None  # never checkpoints
+            super().train(real, ctx, preview)
+
+    class Family:
+        @hookimpl
+        def gfp_register_gan_sources(self, register):
+            register(Silent)
+
+    real = np.random.default_rng(0).integers(0, 256, (8, 3, 16, 16), dtype=np.uint8)
+    plugins.register_plugin(Family(), name="silent")
+    try:
+        spec = "silent-sngan:ch=4,resolution=16,iters=2,batch_size=4,n_critic=1"
+        gan = train_gan(spec, real, tmp_path / "run", command="test")
+        assert read_run(tmp_path / "run")["iterations_done"] == 2
+        tensors, meta = load_tensors(tmp_path / "run" / GENERATOR_FILE)
+        assert tensors.keys() == gan.generator_state_dict().keys() and meta["step"] == 2
+        assert torch.equal(load_gan(tmp_path / "run").sample(3, seed=1), gan.sample(3, seed=1))
+    finally:
+        plugins.unregister_plugin("silent")

@@ -102,10 +102,43 @@ def cli():
     """Attribute images to the generator that made them, with learned GAN fingerprints."""
 
 
-def _add_plugin_commands() -> None:
-    from gfcore.plugins import get_plugin_manager
+#: command name -> plugin that added it (built-in commands are not here)
+plugin_commands: dict[str, str] = {}
 
-    get_plugin_manager().hook.gfp_register_commands(cli=cli)
+
+def _add_plugin_commands() -> None:
+    """Each plugin's ``gfp_register_commands``, one plugin at a time, so that a plugin that raises, or adds
+    a command named like a built-in or another plugin's command, loses only that: one line on stderr
+    (see :func:`gfcore.plugins.plugin_problems`), and the rest of gfp works."""
+    from gfcore.plugins import hint, one_line, plugin_hook_callers, report_problem
+
+    for plugin, call in plugin_hook_callers("gfp_register_commands"):
+        before = dict(cli.commands)
+        try:
+            call(cli=cli)
+        except Exception as exc:
+            cli.commands.clear()
+            cli.commands.update(before)
+            report_problem(
+                f"plugin {plugin!r} failed in gfp_register_commands and adds no commands: "
+                f"{one_line(exc)}{hint(plugin)}"
+            )
+            continue
+        added = dict(cli.commands)
+        cli.commands.clear()
+        cli.commands.update(before)  # a plugin can neither replace nor remove a command
+        for name, cmd in added.items():
+            if before.get(name) is cmd:
+                continue
+            if name in BUILTIN_COMMANDS or name in before:
+                owner = "gfp's built-in one" if name in BUILTIN_COMMANDS else f"plugin {plugin_commands[name]!r}'s"
+                report_problem(
+                    f"plugin {plugin!r} adds a command {name!r}, but that name is {owner}; "
+                    f"the plugin's command is refused{hint(plugin)}"
+                )
+                continue
+            cli.commands[name] = cmd
+            plugin_commands[name] = plugin
 
 
 _plugin_commands_added = False
@@ -114,12 +147,12 @@ _plugin_commands_added = False
 def main(argv=None):
     global _plugin_commands_added
     if not _plugin_commands_added:
-        try:
-            _add_plugin_commands()
-        except GfpError as exc:
-            click.echo(f"Error: {exc}", err=True)
-            raise SystemExit(1) from None
+        from gfcore.plugins import watch_problems
+
+        _add_plugin_commands()
         _plugin_commands_added = True
+        # Plugins skipped so far, and those the registries skip later (built when a command needs them).
+        watch_problems(lambda line: click.echo(f"Warning: {line}", err=True))
     cli.main(args=argv, prog_name="gfp")
 
 

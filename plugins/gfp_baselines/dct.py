@@ -42,6 +42,7 @@ def dct2(x: torch.Tensor, d: torch.Tensor) -> torch.Tensor:
 class DctAttributor(Attributor):
     name = "dct"
     description = "log-magnitude DCT spectra + logistic regression, C chosen on validation (Frank 2020)"
+    conformance_overrides = {"c_grid": (1.0,), "max_iter": 20}  # tiny settings for gfcore.testing
 
     @dataclass
     class Config:

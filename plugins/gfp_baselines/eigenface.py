@@ -38,6 +38,7 @@ def components_for(explained: torch.Tensor, fraction: float) -> int:
 class EigenfaceAttributor(Attributor):
     name = "eigenface"
     description = "PCA on pixels + logistic regression; variance kept and C chosen on validation"
+    conformance_overrides = {"c_grid": (1.0,), "max_iter": 20}  # tiny settings for gfcore.testing
 
     @dataclass
     class Config:

@@ -67,6 +67,10 @@ class AdversarialGan(GanSource):
     Config: ClassVar[type] = GanConfig
     #: names of shipped generators of this family (folders under ``pretrained/``), filled in by subclasses
     shipped: ClassVar[tuple[str, ...]] = ()
+    #: resolution, iterations and widths small enough for gfcore.testing's conformance checks
+    conformance_overrides: ClassVar[dict[str, Any]] = {
+        "resolution": 16, "iters": 2, "batch_size": 4, "n_critic": 1, "checkpoint_every": 1
+    }
 
     def __init__(self, config: Any, device: torch.device | None = None):
         super().__init__(config, device)
@@ -288,12 +292,13 @@ class AdversarialGan(GanSource):
             out.update({f"G_ema.{k}": v for k, v in self.G_ema.state_dict().items()})
         return out
 
-    def sampling_state_dict(self) -> dict[str, torch.Tensor]:
-        """Only the generator that samples (``sampler.*``): the file that ships."""
+    def generator_state_dict(self) -> dict[str, torch.Tensor]:
+        """Only the generator that samples (``sampler.*``; the EMA copy when the family keeps one): the file
+        that ships."""
         return {f"sampler.{k}": v for k, v in self.sampler.state_dict().items()}
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
-        """Accepts :meth:`state_dict`'s or :meth:`sampling_state_dict`'s output (or a checkpoint's tensors)."""
+        """Accepts :meth:`state_dict`'s or :meth:`generator_state_dict`'s output (or a checkpoint's tensors)."""
         parts: dict[str, dict[str, torch.Tensor]] = defaultdict(dict)
         for name, value in tensors.items():
             head, _, rest = name.partition(".")
@@ -339,5 +344,6 @@ class AdversarialGan(GanSource):
 
     @classmethod
     def shipped_generators(cls) -> dict[str, Path]:
-        """Shipped generator folders of this family (a run directory each), by name."""
+        """The :meth:`GanSource.shipped_generators` of the built-in families: the folders under
+        ``pretrained/`` named in ``shipped``."""
         return {name: PRETRAINED_DIR / name for name in cls.shipped if (PRETRAINED_DIR / name).is_dir()}

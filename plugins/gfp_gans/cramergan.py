@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import GanConfig
+from .base import AdversarialGan, GanConfig
 from .feature_critic import FeatureCriticGan
 from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate, gradient_penalty, interpolate
 
@@ -34,6 +34,7 @@ class CramerGan(FeatureCriticGan):
     description = "CramerGAN: ResNet generator, Cramér-distance critic with gradient penalty"
     Config = CramerGanConfig
     shipped = ("cramergan",)
+    conformance_overrides = {**AdversarialGan.conformance_overrides, "ch": 4, "critic_ch": 4, "dof_dim": 8}
 
     def critic_loss(self, real):
         n = len(real)

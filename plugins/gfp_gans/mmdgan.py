@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .base import GanConfig
+from .base import AdversarialGan, GanConfig
 from .feature_critic import FeatureCriticGan
 from .losses import MIX_RQ_ALPHAS, gradient_penalty, interpolate, mmd2_unbiased, mmd_witness
 
@@ -37,6 +37,7 @@ class MmdGan(FeatureCriticGan):
     description = "MMDGAN: ResNet generator, MMD loss with a mixed rational-quadratic + dot kernel"
     Config = MmdGanConfig
     shipped = ("mmdgan",)
+    conformance_overrides = {**AdversarialGan.conformance_overrides, "ch": 4, "critic_ch": 4}
 
     def critic_loss(self, real):
         alphas = self.config.rq_alphas

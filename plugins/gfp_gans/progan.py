@@ -60,6 +60,7 @@ class ProGan(AdversarialGan):
     )
     Config = ProGanConfig
     shipped = ("progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3")
+    conformance_overrides = {**AdversarialGan.conformance_overrides, "width": 0.02}
 
     def __init__(self, config: ProGanConfig, device: torch.device | None = None):
         self.n_levels = len(level_resolutions(config.resolution))

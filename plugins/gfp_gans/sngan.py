@@ -32,6 +32,7 @@ class SnGan(AdversarialGan):
     description = "SNGAN: ResNet generator, spectrally normalised ResNet critic, hinge loss"
     Config = SnGanConfig
     shipped = ("sngan",)
+    conformance_overrides = {**AdversarialGan.conformance_overrides, "ch": 4}
 
     def build_generator(self):
         return ResNetGenerator(self.config.resolution, self.config.z_dim, self.config.ch)

@@ -21,6 +21,7 @@ class LearnedAttributor(NeuralAttributor):
     description = "The paper's attribution network (Yu et al. 2019): learned image and model fingerprints."
     Config = LearnedConfig
     has_fingerprints = True
+    conformance_overrides = {"epochs": 1, "width": 0.125, "batch_size": 8}
 
     def build_network(self) -> AttributionNet:
         check_resolution(self.resolution)

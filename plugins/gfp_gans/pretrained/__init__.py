@@ -1,6 +1,11 @@
 """Shipped small generators: 32x32 GAN runs (``run.json`` + ``generator.safetensors``) trained on the
 bundled photo patches, one folder each. ``run.json`` records the command that reproduces the folder.
 
+Each family lists its folders in ``shipped``; :meth:`gfp_gans.base.AdversarialGan.shipped_generators`
+hands them to gfp through the documented :meth:`gfcore.interfaces.GanSource.shipped_generators`, the way
+a third-party family ships its own (``gfp gan list`` / ``gfp gan sample NAME``). The folders are package
+data (``pyproject.toml``), not packages.
+
 * ``progan_seed0`` .. ``progan_seed3``: the same ProGAN, data and settings; only the training seed differs
   (the paper's seed experiment).
 * ``sngan``, ``cramergan``, ``mmdgan``: the other three families (the paper's architecture/loss experiment).
