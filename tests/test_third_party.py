@@ -455,7 +455,11 @@ def test_builtin_names_win_over_plugin_commands_and_entry_points(tmp_path):
     assert (ok.returncode, ok.stdout) == (0, "ok\n")
     listed = json.loads(gfp("plugins", "--json", site=tmp_path).stdout)
     assert {"name": "learned", "origin": "gfp (entry point gfp_learned)"} in listed["plugins"]
-    assert listed["commands"] == [{"name": "data", "plugin": "photos"}, {"name": "trainer-ok", "plugin": "trainer"}]
+    assert listed["commands"] == [
+        {"name": "data", "plugin": "photos"},
+        {"name": "demo", "plugin": "demo"},
+        {"name": "trainer-ok", "plugin": "trainer"},
+    ]
 
 
 def test_help_with_plugins_imports_neither_torch_nor_numpy(acme_site):
