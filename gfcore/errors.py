@@ -14,3 +14,7 @@ class UnknownNameError(GfpError, KeyError):
 
 class DuplicateNameError(GfpError):
     """Two plugins registered the same name for one kind."""
+
+
+class NothingToDo(GfpError):
+    """The request is already fulfilled (resuming a finished run): the CLI says so and exits 0."""

@@ -30,6 +30,7 @@ from .images import image_grid, save_png
 from .interfaces import FitContext, GanSource
 from .jsonio import read_document
 from .progress import NullReporter, Reporter
+from .runschema import check_gan_run
 from .tensorio import load_tensors, save_tensors
 
 RUN_FILE = "run.json"
@@ -82,9 +83,7 @@ def read_run(run_dir: str | Path) -> dict[str, Any]:
     """``run.json`` of a GAN run; a missing or unreadable file is a one-line :class:`GfpError`."""
     path = Path(run_dir) / RUN_FILE
     run = read_document(path, FORMAT, f"{run_dir}: not a GAN run (no {RUN_FILE})")
-    if "family" not in run or "config" not in run:
-        raise GfpError(f"{path}: not a {FORMAT} file")
-    return run
+    return check_gan_run(run, path)
 
 
 def _is_empty_dir(path: Path) -> bool:

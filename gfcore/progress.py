@@ -79,12 +79,13 @@ def progress_reporter(enabled: bool = True):
         return
     progress = Progress(
         SpinnerColumn(),
-        TextColumn("[progress.description]{task.description}"),
+        # markup=False: a description or status holds file and class names, printed literally ("[red]")
+        TextColumn("{task.description}", style="progress.description", markup=False),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
         TimeRemainingColumn(),
-        TextColumn("{task.fields[status]}"),
+        TextColumn("{task.fields[status]}", markup=False),
         console=stderr_console,
     )
     with progress:

@@ -16,14 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .atomic import write_json
-from .config import build_config, config_from_dict, config_to_dict, parse_spec
+from .atomic import remove_stale_temps, write_json
+from .config import build_config, check_seed, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
-from .errors import GfpError
+from .errors import GfpError, NothingToDo
 from .interfaces import Attributor, FitContext
 from .jsonio import read_document
 from .plugins import get_registries
 from .progress import NullReporter, Reporter
+from .runschema import check_run, describe_weight_mismatch
 from .tensorio import load_tensors, save_tensors
 
 RUN_JSON, WEIGHTS, LAST = "run.json", "weights.safetensors", "last.safetensors"
@@ -43,7 +44,7 @@ def package_versions() -> dict[str, str]:
 
 def read_run_json(run_dir: Path) -> dict:
     missing = f"{run_dir}: not a gfp run (no {RUN_JSON}); train one with `gfp train`"
-    return read_document(Path(run_dir) / RUN_JSON, FORMAT, missing)
+    return check_run(read_document(Path(run_dir) / RUN_JSON, FORMAT, missing), Path(run_dir) / RUN_JSON)
 
 
 def build_attributor(spec: str, classes: list[str], resolution: int, device, overrides: dict | None = None):
@@ -90,11 +91,14 @@ def train_run(
         info = read_run_json(out)
         if info["dataset"]["hash"] != dataset.hash:
             raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
-        if info.get("status") == "complete" and not (overrides or {}).get("epochs"):
-            raise GfpError(f"{out} is already complete; pass --epochs N to train it further")
+        trained, done, requested = info["config"].get("epochs"), info.get("epochs_done", 0), (overrides or {}).get("epochs")
+        if (info.get("status") == "complete" and (requested is None or trained is None or requested <= trained)) or (
+                requested is not None and requested < done):
+            raise NothingToDo(f"{out} has {done} trained epoch(s) of {trained}: nothing to do (pass --epochs N above "
+                              f"{max(done, trained or 0)} to train it further)" if trained else f"{out} is complete: nothing to do")
         saved = dict(info["config"], **{k: v for k, v in (overrides or {}).items() if v is not None})
         cls = get_registries().attributor(info["method"])
-        config = config_from_dict(cls.Config, saved)
+        config = config_from_dict(cls.Config, saved, f"{out / RUN_JSON} (with the flags given)")
         torch.manual_seed(info["seed"])
         attributor = cls(info["classes"], info["resolution"], config, device)
         if (out / LAST).is_file():
@@ -104,6 +108,7 @@ def train_run(
     else:
         if (out / RUN_JSON).exists():
             raise GfpError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
+        check_seed(seed)
         torch.manual_seed(seed)  # only weight initialisation draws from the global generator
         attributor, name, config = build_attributor(spec, dataset.classes, dataset.resolution, device, overrides)
         info = {
@@ -121,6 +126,7 @@ def train_run(
         }
     info.update(status="running", device=str(device), versions=package_versions())
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, (RUN_JSON, WEIGHTS, LAST))  # of a killed run; one trainer per run folder
     write_json(out / RUN_JSON, info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
@@ -157,14 +163,15 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
     except GfpError:
         raise GfpError(f"{run_dir} was trained with method {info.get('method')!r}, which no installed plugin "
                        "provides") from None
-    config = config_from_dict(cls.Config, info.get("config", {}))
+    config = config_from_dict(cls.Config, info.get("config", {}), str(run_dir / RUN_JSON))
     attributor = cls(info["classes"], info["resolution"], config, device or torch.device("cpu"))
     tensors, _ = load_tensors(run_dir / WEIGHTS)
     try:
         attributor.load_state_dict(tensors)
     except (RuntimeError, KeyError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0]
-        raise GfpError(f"{run_dir / WEIGHTS}: weights do not fit method {info['method']!r} ({first})") from None
+        why = describe_weight_mismatch(attributor.state_dict(), tensors, len(info["classes"]))
+        why = why or str(exc).strip().replace("\n", " ")
+        raise GfpError(f"{run_dir / WEIGHTS}: weights do not fit method {info['method']!r} ({why})") from None
     return attributor, info
 
 

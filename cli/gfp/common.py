@@ -14,7 +14,8 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print one JS
 device_option = click.option(
     "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
     help="Where tensors live: auto picks CUDA, then MPS, then CPU.")
-seed_option = click.option("--seed", type=int, default=0, show_default=True, help="Random seed.")
+seed_option = click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=0, show_default=True,
+                           help="Random seed (a non-negative integer).")
 progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
                                help="Show progress bars on stderr.")
 
@@ -29,7 +30,7 @@ def emit_json(obj) -> None:
 def stdout_console():
     from rich.console import Console
 
-    return Console()
+    return Console(markup=False)  # tables and lines hold user names ("[red]", "[/b]"): printed literally
 
 
 def fmt_pct(value) -> str:
