@@ -86,7 +86,8 @@ def claim_out_folder(out, names, temp_patterns=(), done="manifest.json", what="g
         if done in entries:
             raise GfpError(f"{out} already holds {kind}; choose another --out or delete it")
         foreign = sorted(e for e in entries if not folder.is_own(e))
-        if foreign or (entries and MARKER not in entries):
+        # gfp's final names count as gfp's only beside its marker; its hidden temporaries always do
+        if foreign or (MARKER not in entries and not all(folder.is_temp(e) for e in entries)):
             example = (foreign or sorted(entries))[0]
             raise GfpError(f"{out} is not empty and is not {kind} (it holds {example!r}); gfp never deletes "
                            "what it did not create: choose a new or empty --out")

@@ -118,9 +118,13 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         tensors, meta = ctx.resume
         check_checkpoint_meta(meta)
         model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        # the config is the truth for hyper-parameters (a resume may change --lr); the checkpoint for state
+        settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
         try:
             net.load_state_dict(model)
             optimizer_from_tensors(opt, tensors, meta["optimizer"], "optim")
+            for group, setting in zip(opt.param_groups, settings, strict=True):
+                group.update(setting)
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             why = describe_weight_mismatch(net.state_dict(), model, len(method.classes))
             raise GfpError(f"last.safetensors does not fit this run ({why or str(exc).splitlines()[0]})") from None

@@ -132,7 +132,7 @@ def test_fewer_than_two_sources_is_a_clear_error(tmp_path, run_cli):
 def test_missing_source_and_bad_split_and_bad_flag(tmp_path, run_cli, tiny_sources):
     assert "not a folder" in run_cli("prepare", tmp_path / "nope", "--out", tmp_path / "ds").output
     bad_split = run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--split", "0.9,0.2,0.1")
-    assert bad_split.exit_code == 1 and "summing to 1" in bad_split.output
+    assert bad_split.exit_code == 2 and "summing to 1" in bad_split.output  # a bad flag value: usage error
     assert run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--bogus").exit_code == 2
     unknown_class = run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--classes", "source_0,zzz")
     assert unknown_class.exit_code == 1 and "zzz" in unknown_class.output
