@@ -537,3 +537,19 @@ def test_output_files_get_the_users_usual_permissions(tmp_path, tiny_sources, um
         os.umask(old)
     for path in [tmp_path / "report.json", *(tmp_path / "ds").iterdir()]:
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask, path
+
+
+def test_fingerprints_never_overwrite_a_folder_they_did_not_create(small_run, tmp_path, cli_error, run_cli):
+    out = tmp_path / "fp"
+    out.mkdir()
+    (out / "model_fingerprints.npy").write_bytes(b"someone's own array")
+    line = cli_error(1, "fingerprints", small_run / "run", "--out", out, "--no-progress")
+    assert "is not empty and is not fingerprints" in line
+    assert (out / "model_fingerprints.npy").read_bytes() == b"someone's own array"
+    (tmp_path / "bad.png").write_bytes(b"junk")
+    line = cli_error(1, "fingerprints", small_run / "run", tmp_path / "bad.png", "--out", tmp_path / "new",
+                     "--no-progress")
+    assert line.startswith("Error: no decodable images among") and not (tmp_path / "new").exists()
+    assert run_cli("fingerprints", small_run / "run", "--out", tmp_path / "new", "--no-progress").exit_code == 0
+    assert "already holds fingerprints" in cli_error(1, "fingerprints", small_run / "run", "--out",
+                                                     tmp_path / "new", "--no-progress")
