@@ -168,8 +168,13 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             if step % 20 == 0:
                 task.update(status=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
         train_seconds = time.perf_counter() - t0
-        # 4) a diverged epoch is not checkpointed: the last good checkpoint stays what --resume continues
-        if not torch.isfinite(loss_sum) or not all(torch.isfinite(p).all() for p in net.parameters()):
+        # 4) a diverged epoch is not checkpointed: the last good checkpoint stays what --resume continues.
+        # Diverged: a non-finite loss, non-finite weights, or finite weights so large that the last batch
+        # no longer gives finite logits (the epoch's last update is seen by no loss of this epoch).
+        net.eval()
+        with torch.no_grad():
+            probe_finite = bool(torch.isfinite(net(x)).all())
+        if not (probe_finite and torch.isfinite(loss_sum) and all(torch.isfinite(p).all() for p in net.parameters())):
             task.done()
             kept = f"kept the checkpoint of epoch {epoch}" if epoch else "no checkpoint was written"
             raise GfpError(f"training diverged in epoch {epoch + 1} (non-finite loss); {kept}; try a smaller --lr")
