@@ -24,7 +24,7 @@ from .interfaces import Attributor, FitContext
 from .jsonio import read_document
 from .plugins import get_registries
 from .progress import NullReporter, Reporter
-from .runschema import check_run, describe_weight_mismatch
+from .runschema import check_run, describe_weight_mismatch, nothing_to_resume
 from .tensorio import load_tensors, save_tensors
 
 RUN_JSON, WEIGHTS, LAST = "run.json", "weights.safetensors", "last.safetensors"
@@ -91,11 +91,8 @@ def train_run(
         info = read_run_json(out)
         if info["dataset"]["hash"] != dataset.hash:
             raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
-        trained, done, requested = info["config"].get("epochs"), info.get("epochs_done", 0), (overrides or {}).get("epochs")
-        if (info.get("status") == "complete" and (requested is None or trained is None or requested <= trained)) or (
-                requested is not None and requested < done):
-            raise NothingToDo(f"{out} has {done} trained epoch(s) of {trained}: nothing to do (pass --epochs N above "
-                              f"{max(done, trained or 0)} to train it further)" if trained else f"{out} is complete: nothing to do")
+        if (reason := nothing_to_resume(info, (overrides or {}).get("epochs"), out)) is not None:
+            raise NothingToDo(reason)  # the CLI says so and exits 0; nothing is rewritten
         saved = dict(info["config"], **{k: v for k, v in (overrides or {}).items() if v is not None})
         cls = get_registries().attributor(info["method"])
         config = config_from_dict(cls.Config, saved, f"{out / RUN_JSON} (with the flags given)")

@@ -138,6 +138,22 @@ def check_checkpoint_meta(meta, where="last.safetensors") -> dict:
     return check_fields(meta, CHECKPOINT_FIELDS, f"{where} (checkpoint metadata)")
 
 
+def nothing_to_resume(info: dict, requested_epochs: int | None, run_dir) -> str | None:
+    """Why resuming a run with ``--epochs requested_epochs`` (None: not given) would do nothing, or None.
+
+    A finished run has nothing to do unless more epochs than it was trained for are asked; any run has
+    nothing to do when fewer epochs are asked than it has already done."""
+    trained, done = info["config"].get("epochs"), info.get("epochs_done", 0)
+    finished = info.get("status") == "complete" and (
+        requested_epochs is None or not isinstance(trained, int) or requested_epochs <= trained)
+    if not finished and (requested_epochs is None or requested_epochs >= done):
+        return None
+    if not isinstance(trained, int):
+        return f"{run_dir} is complete: nothing to do"
+    return (f"{run_dir} has {done} trained epoch(s) of {trained}: nothing to do (pass --epochs N above "
+            f"{max(done, trained)} to train it further)")
+
+
 def describe_weight_mismatch(expected: dict, found: dict, n_classes: int) -> str | None:
     """One line on why ``found`` tensors do not fit a model whose state dict is ``expected``: the class
     counts when a shape differs only in a dimension equal to the number of classes, else the first

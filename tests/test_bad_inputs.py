@@ -477,6 +477,20 @@ def test_resume_of_a_finished_run_has_nothing_to_do(small_run, tmp_path, run_cli
     assert snapshot(run) == before
 
 
+def test_when_a_resume_has_nothing_to_do():
+    from gfcore.runschema import nothing_to_resume
+
+    finished = {"config": {"epochs": 30}, "epochs_done": 30, "status": "complete"}
+    for asked in (None, 5, 30):  # the case: --resume --epochs 5 on a finished 30-epoch run
+        assert nothing_to_resume(finished, asked, "run") == (
+            "run has 30 trained epoch(s) of 30: nothing to do (pass --epochs N above 30 to train it further)")
+    assert nothing_to_resume(finished, 31, "run") is None
+    interrupted = {"config": {"epochs": 30}, "epochs_done": 10, "status": "running"}
+    assert nothing_to_resume(interrupted, None, "run") is None and nothing_to_resume(interrupted, 10, "run") is None
+    assert "nothing to do" in nothing_to_resume(interrupted, 5, "run")
+    assert nothing_to_resume({"config": {"k": 1}, "status": "complete"}, None, "run") == "run is complete: nothing to do"
+
+
 @pytest.mark.parametrize("args, message", [
     (("--method", "knn"), "--method knn differs from learned:width=0.125"),
     (("--method", "learned:width=0.5"), "--method learned:width=0.5 differs"),
