@@ -1,13 +1,84 @@
-"""Method specs (``knn:k=5,metric=l2``) and hyper-parameter dataclasses built from strings."""
+"""Method specs (``knn:k=5,metric=l2``) and hyper-parameter dataclasses built from strings.
+
+Every config is validated before anything is written (:func:`check_config`), by rules every plugin gets for
+free: numbers must be finite; a field declared with :func:`bounded` (or :func:`positive`,
+:func:`non_negative`) must lie in its range; and a ``Config`` may add its own ``validate(self)`` that raises
+``ValueError("one line")`` for rules between fields.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import math
+import numbers
 import types
 import typing
 from typing import Any
 
 from .errors import GfpError
+
+MAX_SEED = 2**63 - 1  # torch.manual_seed takes at most 64 bits; numpy any non-negative integer
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise GfpError(f"seed {seed!r}: expected an integer from 0 to {MAX_SEED}")
+    return seed
+
+
+def bounded(default, *, min=None, max=None, min_open=False, max_open=False):  # noqa: A002 -- Click's names
+    """A dataclass field whose value must lie in a range (open or closed at either end)."""
+    return dataclasses.field(default=default, metadata={"range": (min, max, min_open, max_open)})
+
+
+def positive(default):
+    return bounded(default, min=0, min_open=True)
+
+
+def non_negative(default):
+    return bounded(default, min=0)
+
+
+def _range_text(low, high, low_open, high_open) -> str:
+    if high is None:
+        return f"{'>' if low_open else '>='} {low}"
+    if low is None:
+        return f"{'<' if high_open else '<='} {high}"
+    return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+
+
+def _field_range(config_cls: type, name: str):
+    """The range of field ``name``, from the config class or, when a subclass re-declares the field only to
+    change its default (``lr: float = 1e-4``), from the nearest base class that gave one."""
+    for klass in config_cls.__mro__:
+        f = getattr(klass, "__dataclass_fields__", {}).get(name)
+        if f is not None and "range" in f.metadata:
+            return f.metadata["range"]
+    return (None, None, False, False)
+
+
+def check_config(config, owner: str) -> None:
+    """Raise a one-line :class:`GfpError` for a non-finite number, a value out of its field's range, or
+    whatever the config's own ``validate()`` refuses."""
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        items = value if isinstance(value, (tuple, list)) else (value,)
+        for v in items:
+            if isinstance(v, bool) or not isinstance(v, numbers.Real):
+                continue
+            if not math.isfinite(v):
+                raise GfpError(f"{owner}: parameter {f.name}={v} must be a finite number")
+            low, high, low_open, high_open = _field_range(type(config), f.name)
+            if ((low is not None and (v < low or (low_open and v == low)))
+                    or (high is not None and (v > high or (high_open and v == high)))):
+                raise GfpError(f"{owner}: parameter {f.name}={v} must be "
+                               f"{_range_text(low, high, low_open, high_open)}")
+    validate = getattr(config, "validate", None)
+    if callable(validate):
+        try:
+            validate()
+        except ValueError as exc:
+            raise GfpError(f"{owner}: {exc}") from None
 
 
 def parse_spec(spec: str) -> tuple[str, dict[str, str]]:
@@ -61,21 +132,51 @@ def build_config(config_cls: type, params: dict[str, Any], owner: str) -> Any:
         valid = ", ".join(fields) or "(none)"
         raise GfpError(f"{owner} has no parameter {', '.join(map(repr, unknown))}; its parameters: {valid}")
     values = {k: _coerce(v, hints[k], k) for k, v in params.items()}
-    return config_cls(**values)
+    config = config_cls(**values)
+    check_config(config, owner)
+    return config
 
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
 
-def config_from_dict(config_cls: type, data: dict[str, Any]) -> Any:
-    """Rebuild a saved config, ignoring keys a newer/older version does not know."""
+def _type_ok(value: Any, annotation: Any) -> bool:
+    """Whether a JSON value fits a field's annotation (an int is a fine float; a bool is not an int)."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_type_ok(value, a) for a in typing.get_args(annotation))
+    if annotation is type(None):
+        return value is None
+    if origin in (tuple, list):
+        (inner, *_) = typing.get_args(annotation) or (Any,)
+        return isinstance(value, (list, tuple)) and all(_type_ok(v, inner) for v in value)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    return True  # a type this checker does not know: the config's own validate() may check it
+
+
+def config_from_dict(config_cls: type, data: dict[str, Any], owner: str = "saved config") -> Any:
+    """Rebuild a saved config, ignoring keys a newer/older version does not know; every value is checked
+    (type, finiteness, range), since the file may come from a stranger."""
+    if not isinstance(data, dict):
+        raise GfpError(f"{owner}: 'config' must be an object of parameters, not {type(data).__name__}")
     fields = {f.name for f in dataclasses.fields(config_cls)}
     hints = typing.get_type_hints(config_cls)
     values = {}
     for k, v in data.items():
         if k in fields:
+            if not _type_ok(v, hints[k]):
+                raise GfpError(f"{owner}: parameter {k}={v!r} is not a valid {getattr(hints[k], '__name__', hints[k])}")
             if typing.get_origin(hints[k]) is tuple and isinstance(v, list):
                 v = tuple(v)
             values[k] = v
-    return config_cls(**values)
+    config = config_cls(**values)
+    check_config(config, owner)
+    return config

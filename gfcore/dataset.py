@@ -12,20 +12,26 @@ Layout of a prepared dataset folder::
 
 from __future__ import annotations
 
+import hashlib
+import math
 import os
-import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_path, write_json
+from .config import check_seed
 from .errors import GfpError
 from .hashing import file_sha256, json_sha256
 from .images import SIZE_POLICIES, decode_each, fit_to_size
 from .interfaces import Split
 from .jsonio import read_document
+from .outfolder import claim_out_folder, is_within
 from .progress import NullReporter, Reporter
+from .runschema import check_manifest
+from .sources import discover_sources
 
 MANIFEST = "manifest.json"
 FORMAT = "gfp-dataset"
@@ -34,41 +40,24 @@ SPLITS = ("train", "val", "test")
 
 
 def parse_split_fractions(text: str) -> tuple[float, float, float]:
-    """``"0.8,0.1,0.1"`` -> (0.8, 0.1, 0.1); must be three non-negative numbers summing to 1."""
+    """``"0.8,0.1,0.1"`` -> (0.8, 0.1, 0.1); must be three finite non-negative numbers summing to 1."""
     try:
         parts = tuple(float(p) for p in text.split(","))
     except ValueError:
         raise GfpError(f"--split {text!r}: expected three numbers like 0.8,0.1,0.1") from None
-    if len(parts) != 3 or any(p < 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
+    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
         raise GfpError(f"--split {text!r}: expected three non-negative fractions (train,val,test) summing to 1")
     if parts[0] == 0:
         raise GfpError(f"--split {text!r}: the train fraction must be positive")
     return parts  # type: ignore[return-value]
 
 
-def discover_sources(src: Path, classes: list[str] | None) -> list[tuple[str, list[Path]]]:
-    """(class name, image files sorted by name) per source folder, in the class order."""
-    if not src.is_dir():
-        raise GfpError(f"{src}: not a folder (expected one sub-folder of images per source)")
-    folders = {p.name: p for p in src.iterdir() if p.is_dir() and not p.name.startswith(".")}
-    if classes is None:
-        classes = sorted(folders)  # explicit order: by name, never directory-listing order
-    else:
-        missing = [c for c in classes if c not in folders]
-        if missing:
-            raise GfpError(f"--classes names {', '.join(missing)}, not found in {src}; sub-folders: "
-                           f"{', '.join(sorted(folders)) or '(none)'}")
-        if len(set(classes)) != len(classes):
-            raise GfpError("--classes lists a class twice")
-    if len(classes) < 2:
-        raise GfpError(f"{src}: found {len(classes)} source folder(s); attribution needs at least 2")
-    sources = []
-    for name in classes:
-        files = sorted(f for f in folders[name].rglob("*") if f.is_file() and not f.name.startswith("."))
-        if not files:
-            raise GfpError(f"source folder {folders[name]} is empty")
-        sources.append((name, files))
-    return sources
+def claim_dataset_folder(out: Path):
+    """The --out folder of a dataset, claimed (see :mod:`gfcore.outfolder`): new, empty, or an
+    interrupted preparation's; its staging files are ``.decoded.XXXXXXXX.npy``."""
+    names = tuple(f"{s}_{k}.npy" for s in SPLITS for k in ("images", "labels"))
+    return claim_out_folder(out, names, (r"\.decoded(\.[A-Za-z0-9_]{8})?\.npy",), MANIFEST,
+                            "gfp prepare", "a prepared dataset")
 
 
 def prepare_dataset(
@@ -88,14 +77,24 @@ def prepare_dataset(
         raise GfpError(f"--resolution {resolution}: expected a size between 4 and 4096")
     if size_policy not in SIZE_POLICIES:
         raise GfpError(f"unknown size policy {size_policy!r}; use one of {', '.join(SIZE_POLICIES)}")
+    check_seed(seed)
+    if len(split) != 3 or not all(math.isfinite(p) and p >= 0 for p in split) or abs(sum(split) - 1) > 1e-6:
+        raise GfpError(f"split {split}: expected three non-negative fractions (train,val,test) summing to 1")
+    if is_within(out, src):
+        raise GfpError(f"--out {out} is inside the source folder {src}; choose a folder outside it")
     if (out / MANIFEST).exists():
         raise GfpError(f"{out} already holds a prepared dataset; choose another --out or delete it")
     sources = discover_sources(src, classes)
+    with claim_dataset_folder(out):
+        return _prepare_into(src, out, sources, resolution, split, seed, size_policy, reporter)
+
+
+def _prepare_into(src, out, sources, resolution, split, seed, size_policy, reporter) -> dict:
     class_names = [name for name, _ in sources]
     total = sum(len(files) for _, files in sources)
-
-    out.mkdir(parents=True, exist_ok=True)
-    staging = out / ".decoded.npy"  # every decodable image once, in source order
+    fd, staging_name = tempfile.mkstemp(prefix=".decoded.", suffix=".npy", dir=out)  # per run: never shared
+    os.close(fd)
+    staging = Path(staging_name)
     decoded = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=(total, 3, resolution, resolution))
     records: list[dict] = []  # one per kept image, in staging order
     skipped: list[dict] = []
@@ -114,8 +113,7 @@ def prepare_dataset(
 
     counts_per_class = [sum(r["label"] == i for r in records) for i in range(len(class_names))]
     empty = [class_names[i] for i, c in enumerate(counts_per_class) if c == 0]
-    if empty:
-        shutil.rmtree(out, ignore_errors=True)
+    if empty:  # the claim removes this run's files (only gfp's own names) on the way out
         raise GfpError(f"no readable images in source folder(s): {', '.join(empty)}")
 
     # Stratified split: each class is shuffled with the seed and cut by the fractions.
@@ -133,19 +131,24 @@ def prepare_dataset(
             for i in part:
                 records[i]["split"] = name
 
-    counts = {}
+    counts, digests = {}, {}
     for name in SPLITS:
         idx = np.sort(np.array(split_indices[name], dtype=np.int64))
+        digest = hashlib.sha256()  # of the stored pixels and labels, so the dataset hash covers the arrays
         with atomic_path(out / f"{name}_images.npy") as tmp:
             arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution))
             for start in range(0, len(idx), 1024):  # chunked copy keeps memory flat
-                arr[start : start + 1024] = decoded[idx[start : start + 1024]]
+                chunk = decoded[idx[start : start + 1024]]
+                arr[start : start + 1024] = chunk
+                digest.update(chunk.tobytes())
             arr.flush()
             del arr
         labels = np.array([records[i]["label"] for i in idx], dtype=np.int64)
         with atomic_path(out / f"{name}_labels.npy") as tmp, open(tmp, "wb") as fh:
             np.save(fh, labels)  # a file object: np.save would append ".npy" to a path
+        digest.update(labels.tobytes())
         counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(class_names)}
+        digests[name] = digest.hexdigest()
     del decoded
     staging.unlink()
 
@@ -160,7 +163,9 @@ def prepare_dataset(
         "source": str(src.resolve()),
         "files": records,
         "skipped": skipped,
-        "hash": json_sha256({**settings, "files": [(r["sha256"], r["label"], r["split"]) for r in records]}),
+        "array_sha256": digests,
+        "hash": json_sha256({**settings, "files": [(r["sha256"], r["label"], r["split"]) for r in records],
+                             "arrays": digests}),
     }
     write_json(out / MANIFEST, manifest)
     return manifest
@@ -184,6 +189,7 @@ class PreparedDataset:
         return self.manifest["hash"]
 
     def split(self, name: str) -> Split:
+        """A split's arrays (images memory-mapped), checked against the manifest: one line when they differ."""
         if name not in SPLITS:
             raise GfpError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
         try:
@@ -191,29 +197,39 @@ class PreparedDataset:
             labels = np.load(self.path / f"{name}_labels.npy")
         except (OSError, ValueError) as exc:
             raise GfpError(f"{self.path}: split {name!r} is missing or unreadable ({exc})") from None
-        if images.dtype != np.uint8 or images.ndim != 4 or len(images) != len(labels):
-            raise GfpError(f"{self.path}: split {name!r} arrays are malformed")
+        r = self.resolution
+        expected = sum(self.manifest["counts"].get(name, {}).values())
+        if images.dtype != np.uint8 or images.shape != (expected, 3, r, r):
+            raise GfpError(f"{self.path / f'{name}_images.npy'}: holds {images.dtype} {list(images.shape)}, but "
+                           f"{MANIFEST} describes uint8 {[expected, 3, r, r]}")
+        if labels.shape != (expected,) or labels.dtype.kind not in "iu":
+            raise GfpError(f"{self.path / f'{name}_labels.npy'}: holds {labels.dtype} {list(labels.shape)}, but "
+                           f"{MANIFEST} describes {expected} integer labels")
+        if expected and (labels.min() < 0 or labels.max() >= len(self.classes)):
+            raise GfpError(f"{self.path / f'{name}_labels.npy'}: labels outside 0..{len(self.classes) - 1}, the "
+                           f"{len(self.classes)} classes of {MANIFEST}")
         return Split(images=images, labels=labels.astype(np.int64))
 
 
 def load_dataset(path: str | os.PathLike) -> PreparedDataset:
     path = Path(path)
     missing = f"{path}: not a prepared dataset (no {MANIFEST}); create one with `gfp prepare`"
-    return PreparedDataset(path, read_document(path / MANIFEST, FORMAT, missing))
+    manifest = read_document(path / MANIFEST, FORMAT, missing)
+    check_manifest(manifest, path / MANIFEST)
+    return PreparedDataset(path, manifest)
 
 
 def write_dataset(out: str | os.PathLike, classes: list[str], splits: dict[str, tuple[np.ndarray, np.ndarray]],
                   provenance: dict | None = None) -> PreparedDataset:
     """Write in-memory uint8 images ``[N, 3, R, R]`` + labels per split as a prepared dataset (the same
     format ``gfp prepare`` writes), for data that never were files: generator samples, crops."""
-    out = Path(out)
-    if (out / MANIFEST).exists():
-        raise GfpError(f"{out} already holds a prepared dataset; choose another --out or delete it")
-    out.mkdir(parents=True, exist_ok=True)
+    with claim_dataset_folder(Path(out)):
+        return _write_arrays(Path(out), classes, splits, provenance)
+
+
+def _write_arrays(out: Path, classes, splits, provenance) -> PreparedDataset:
     resolution = None
     counts, digests = {}, {}
-    import hashlib
-
     for name in SPLITS:
         images, labels = splits.get(name, (None, None))
         if images is None:

@@ -18,3 +18,7 @@ class PluginError(GfpError):
 
 class DuplicateNameError(PluginError):
     """Two plugins registered the same name for one kind; the message names both."""
+
+
+class NothingToDo(GfpError):
+    """The request is already fulfilled (resuming a finished run): the CLI says so and exits 0."""

@@ -27,6 +27,7 @@ from .images import image_grid, save_png
 from .interfaces import FitContext, GanSource
 from .progress import NullReporter, Reporter
 from .rundir import LAST, RUN_JSON, RunDir, RunKind, package_versions
+from .runschema import check_gan_run
 from .tensorio import load_tensors, save_tensors
 
 GAN_RUN = RunKind(
@@ -72,10 +73,7 @@ def default_command(argv: list[str] | None = None) -> str:
 def read_run(run_dir: str | Path) -> dict[str, Any]:
     """``run.json`` of a GAN run; a missing or unreadable file is a one-line :class:`GfpError`."""
     folder = RunDir(run_dir, GAN_RUN)
-    run = folder.read()
-    if "family" not in run or "config" not in run:
-        raise GfpError(f"{folder.json_path}: not a {FORMAT} file")
-    return run
+    return check_gan_run(folder.read(), folder.json_path)
 
 
 def train_gan(

@@ -10,13 +10,18 @@ Images of another size than the model's go through one recorded policy:
 * ``resize``: centre crop to a square, then an antialiased resize to the target size. This destroys
   high-frequency fingerprints; use it only when the images are of many sizes.
 
-Pillow's decompression-bomb guard stays on.
+Untrusted files: only the formats in :data:`READ_FORMATS` are ever opened (``Image.open(formats=...)``), so
+no other Pillow decoder (EPS, which runs Ghostscript, or DDS, FITS, ...) runs on a file whatever its name
+or content; and an image over :data:`MAX_PIXELS` is refused from its header, before any pixel is decoded.
+That limit is below Pillow's own decompression-bomb band (which stays on), so memory stays bounded
+(about 10 bytes per pixel at the peak: a 50-megapixel image needs about 500 MB).
 """
 
 from __future__ import annotations
 
 import glob
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +31,10 @@ from .atomic import atomic_path
 from .errors import GfpError
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff", ".ppm", ".pgm"}
+# The Pillow formats gfp decodes (JPEG includes camera MPO files; PPM includes PGM and PBM). A file of any
+# other format is "not a supported image", whatever its suffix.
+READ_FORMATS = ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF", "PPM")
+MAX_PIXELS = 50_000_000  # width x height; Pillow warns from ~89 million and refuses from ~179 million
 SIZE_POLICIES = ("crop", "resize")
 
 
@@ -35,11 +44,14 @@ class BadImageError(GfpError):
 
 def to_rgb8(img: Image.Image) -> np.ndarray:
     """Any Pillow image -> uint8 ``[H, W, 3]``."""
-    if img.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I", "F"):
+    if img.mode.startswith("I;16"):
+        # 16-bit -> 8-bit, 65535 -> 255: (v + 128) // 257 is exactly rint(v / 257) for integers (v / 257 is
+        # never k + 0.5), in 4 bytes per pixel instead of float64's 8
+        grey = ((np.asarray(img).astype(np.uint32) + 128) // 257).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if img.mode in ("I", "F"):
         arr = np.asarray(img, dtype=np.float64)
-        if img.mode.startswith("I;16"):
-            arr = arr / 257.0  # 16-bit -> 8-bit, 65535 -> 255
-        elif img.mode == "I":
+        if img.mode == "I":
             arr = arr / 257.0 if arr.max(initial=0) > 255 else arr
         else:  # float images are taken to be in [0, 1]
             arr = arr * 255.0 if arr.max(initial=0) <= 1.0 else arr
@@ -53,16 +65,36 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
 
 
 def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decode one file to uint8 ``[H, W, 3]``; raises :class:`BadImageError` with the reason."""
+    """Decode one file to uint8 ``[H, W, 3]``; raises :class:`BadImageError` with the reason.
+
+    Any failure of the decoder is the file's fault, so every exception becomes a :class:`BadImageError`
+    (a batch skips the file and counts it); only interrupts and exits pass through."""
     try:
-        with Image.open(path) as img:
-            img.load()
-            return to_rgb8(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        reason = "not an image or corrupt" if isinstance(exc, UnidentifiedImageError) else str(exc)
-        raise BadImageError(f"{path}: {reason}") from None
-    except Image.DecompressionBombError as exc:
-        raise BadImageError(f"{path}: refused, {exc}") from None
+        with warnings.catch_warnings():
+            # Pillow's bomb warning as an error: the file is refused in one line, never a raw warning
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path, formats=READ_FORMATS) as img:
+                width, height = img.size
+                if width * height > MAX_PIXELS:
+                    raise BadImageError(f"{path}: refused, {width}x{height} pixels is over gfp's limit of "
+                                        f"{MAX_PIXELS:,} (gfcore.images.MAX_PIXELS)")
+                img.load()
+                return to_rgb8(img)
+    except BadImageError:
+        raise
+    except UnidentifiedImageError:
+        raise BadImageError(f"{path}: not an image or corrupt (formats read: {', '.join(READ_FORMATS)})") from None
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise BadImageError(f"{path}: refused, over gfp's limit of {MAX_PIXELS:,} pixels "
+                            "(gfcore.images.MAX_PIXELS)") from None
+    except FileNotFoundError:
+        raise BadImageError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise BadImageError(f"{path}: {exc.strerror or exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- a decoder's bug or a crafted file: skip it, never crash
+        first = (str(exc).strip().splitlines() or [""])[0]
+        raise BadImageError(f"{path}: cannot be decoded ({type(exc).__name__}{': ' + first if first else ''})") \
+            from None
 
 
 def fit_to_size(rgb: np.ndarray, size: int, policy: str = "crop") -> np.ndarray:

@@ -16,13 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .config import build_config, config_from_dict, config_to_dict, parse_spec
+from .atomic import remove_stale_temps
+from .config import build_config, check_seed, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
-from .errors import GfpError
+from .errors import GfpError, NothingToDo
 from .interfaces import Attributor, FitContext
 from .plugins import get_registries
 from .progress import NullReporter, Reporter
-from .rundir import RunDir, RunKind, package_versions
+from .rundir import LAST, RUN_JSON, RunDir, RunKind, package_versions
+from .runschema import check_run, describe_weight_mismatch, nothing_to_resume
 from .tensorio import load_tensors, save_tensors
 
 ATTRIBUTION_RUN = RunKind(
@@ -38,8 +40,10 @@ def run_dir_of(path: str | Path) -> RunDir:
 
 
 def read_run_json(run_dir: str | Path) -> dict:
-    """The single reader of an attribution run's run.json (every command goes through here)."""
-    return run_dir_of(run_dir).read()
+    """The single reader of an attribution run's run.json (every command goes through here), checked field
+    by field: a missing or mistyped field is one line naming the file."""
+    folder = run_dir_of(run_dir)
+    return check_run(folder.read(), folder.json_path)
 
 
 def _normalised(config_dict: dict) -> Any:
@@ -148,14 +152,11 @@ def train_run(
     if resume:
         info = read_run_json(out)
         _check_resumable(info, out, dataset, spec, seed)
-        planned = info.get("config", {}).get("epochs")
-        wanted = (overrides or {}).get("epochs")
-        if info.get("status") == "complete" and (not wanted or (planned and wanted <= planned)):
-            more = f" above {planned}" if planned else ""
-            raise GfpError(f"{out} is already complete; nothing to do (pass --epochs N{more} to train it further)")
+        if (reason := nothing_to_resume(info, (overrides or {}).get("epochs"), out)) is not None:
+            raise NothingToDo(reason)  # the CLI says so and exits 0; nothing is rewritten
         saved = dict(info["config"], **{k: v for k, v in (overrides or {}).items() if v is not None})
         cls = get_registries().attributor(info["method"])
-        config = config_from_dict(cls.Config, saved)
+        config = config_from_dict(cls.Config, saved, f"{out / RUN_JSON} (with the flags given)")
         torch.manual_seed(info["seed"])
         attributor = cls(info["classes"], info["resolution"], config, device)
         if run.last_path.is_file():
@@ -167,6 +168,7 @@ def train_run(
             raise GfpError(f"{out} already holds a run; pass --resume to continue it or choose another --out")
         spec = "learned" if spec is None else spec
         seed = 0 if seed is None else seed
+        check_seed(seed)
         torch.manual_seed(seed)  # only weight initialisation draws from the global generator
         attributor, name, config = build_attributor(spec, dataset.classes, dataset.resolution, device, overrides)
         info = {
@@ -183,6 +185,8 @@ def train_run(
             "history": [],
         }
     info.update(status="running", device=str(device), versions=package_versions())
+    out.mkdir(parents=True, exist_ok=True)
+    remove_stale_temps(out, (RUN_JSON, run.weights_path.name, LAST))  # of a killed run; one trainer per folder
     run.write(info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
@@ -219,15 +223,16 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
     except GfpError:
         raise GfpError(f"{run_dir} was trained with method {info.get('method')!r}, which no installed plugin "
                        "provides") from None
-    config = config_from_dict(cls.Config, info.get("config", {}))
+    config = config_from_dict(cls.Config, info.get("config", {}), str(run_dir / RUN_JSON))
     attributor = cls(info["classes"], info["resolution"], config, device or torch.device("cpu"))
     weights = run_dir_of(run_dir).weights_path
     tensors, _ = load_tensors(weights)
     try:
         attributor.load_state_dict(tensors)
     except (RuntimeError, KeyError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise GfpError(f"{weights}: weights do not fit method {info['method']!r} ({first})") from None
+        why = describe_weight_mismatch(attributor.state_dict(), tensors, len(info["classes"]))
+        why = why or str(exc).strip().replace("\n", " ")
+        raise GfpError(f"{weights}: weights do not fit method {info['method']!r} ({why})") from None
     return attributor, info
 
 

@@ -32,5 +32,10 @@ def load_tensors(path) -> tuple[dict, dict]:
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:
         raise GfpError(f"{path}: not a readable safetensors file ({exc})") from exc
-    meta = json.loads(header["gfp_meta"]) if "gfp_meta" in header else {}
+    try:
+        meta = json.loads(header["gfp_meta"]) if "gfp_meta" in header else {}
+    except ValueError as exc:
+        raise GfpError(f"{path}: the gfp metadata in its header is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise GfpError(f"{path}: the gfp metadata in its header is a {type(meta).__name__}, not an object")
     return tensors, meta

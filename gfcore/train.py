@@ -17,25 +17,30 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .config import bounded, non_negative, positive
+from .errors import GfpError
 from .interfaces import Attributor, FitContext, Split
 from .optim_state import optimizer_from_tensors, optimizer_to_tensors
+from .runschema import check_checkpoint_meta, describe_weight_mismatch
 
 
 @dataclass
 class NeuralConfig:
-    """Training fields every neural method's ``Config`` inherits (defaults: the paper's classifier)."""
+    """Training fields every neural method's ``Config`` inherits (defaults: the paper's classifier).
+    The ranges are checked before anything is written (:func:`gfcore.config.check_config`); a subclass
+    that re-declares a field to change its default keeps the range."""
 
-    epochs: int = 10
-    batch_size: int = 32
-    lr: float = 1e-3
-    beta1: float = 0.0  # Adam beta1 = 0 as in ProGAN and the paper's classifier
-    beta2: float = 0.99
-    eps: float = 1e-8
+    epochs: int = bounded(10, min=1)
+    batch_size: int = bounded(32, min=1)
+    lr: float = positive(1e-3)
+    beta1: float = bounded(0.0, min=0, max=1, max_open=True)  # Adam beta1 = 0 as in ProGAN and the paper
+    beta2: float = bounded(0.99, min=0, max=1, max_open=True)
+    eps: float = positive(1e-8)
     flip: bool = True  # random horizontal flip with p = 0.5, the paper's only augmentation
-    eval_batch_size: int = 256
+    eval_batch_size: int = bounded(256, min=1)
     # Early stopping, off when 0: stop after `patience` epochs without a better validation accuracy, or
     # as soon as validation accuracy is perfect (the kept best weights can then no longer change).
-    patience: int = 0
+    patience: int = non_negative(0)
 
 
 def uint8_to_unit_range(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -111,9 +116,20 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     start_epoch, best_val, best_epoch = 0, -1.0, 0
     if ctx.resume is not None:  # 1) pick up where the last checkpoint left off
         tensors, meta = ctx.resume
-        net.load_state_dict({k[6:]: v for k, v in tensors.items() if k.startswith("model.")})
-        optimizer_from_tensors(opt, tensors, meta["optimizer"], "optim")
-        start_epoch, best_val = int(meta["epoch"]), float(meta["best_val_accuracy"])
+        check_checkpoint_meta(meta)
+        model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
+        # the config is the truth for hyper-parameters (a resume may change --lr); the checkpoint for state
+        settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        try:
+            net.load_state_dict(model)
+            optimizer_from_tensors(opt, tensors, meta["optimizer"], "optim")
+            for group, setting in zip(opt.param_groups, settings, strict=True):
+                group.update(setting)
+        except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
+            why = describe_weight_mismatch(net.state_dict(), model, len(method.classes))
+            raise GfpError(f"last.safetensors does not fit this run ({why or str(exc).splitlines()[0]})") from None
+        start_epoch, best_val = meta["epoch"], meta["best_val_accuracy"]
+        best_val = -1.0 if best_val is None or np.isnan(best_val) else float(best_val)
         best_epoch = int(meta.get("best_epoch", start_epoch))
         ctx.history[:] = meta["history"]
 
@@ -125,7 +141,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         order = rng.permutation(n)
         net.train()
         t0 = time.perf_counter()
-        loss_sum = torch.zeros((), device=device)
+        loss_sum = torch.zeros((), device=device)  # a non-finite loss in any step makes it non-finite
         correct = torch.zeros((), device=device, dtype=torch.long)
         skipped = 0
         for step in range(steps_per_epoch):
@@ -152,7 +168,17 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             if step % 20 == 0:
                 task.update(status=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
         train_seconds = time.perf_counter() - t0
-        # 4) validate, record, checkpoint
+        # 4) a diverged epoch is not checkpointed: the last good checkpoint stays what --resume continues.
+        # Diverged: a non-finite loss, non-finite weights, or finite weights so large that the last batch
+        # no longer gives finite logits (the epoch's last update is seen by no loss of this epoch).
+        net.eval()
+        with torch.no_grad():
+            probe_finite = bool(torch.isfinite(net(x)).all())
+        if not (probe_finite and torch.isfinite(loss_sum) and all(torch.isfinite(p).all() for p in net.parameters())):
+            task.done()
+            kept = f"kept the checkpoint of epoch {epoch}" if epoch else "no checkpoint was written"
+            raise GfpError(f"training diverged in epoch {epoch + 1} (non-finite loss); {kept}; try a smaller --lr")
+        # 5) validate, record, checkpoint
         val_acc = split_accuracy(method, val)
         record = {
             "epoch": epoch + 1,

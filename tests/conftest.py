@@ -18,6 +18,33 @@ def run_cli():
 
 
 @pytest.fixture
+def cli_error():
+    """Invoke the CLI expecting a clean failure and return its ``Error:`` line.
+
+    Exceptions are caught here (``catch_exceptions=True``), so a raw exception escaping a command is not
+    hidden behind an exit status of 1: the result must be a ``SystemExit`` with the given code, and for
+    exit 1 stderr must be that one line (after any ``warning:`` lines of skipped files). (``"Traceback" not in
+    output`` cannot fail in-process.)"""
+    import traceback
+
+    from gfp.app import get_cli
+
+    def invoke(code, *args):
+        result = CliRunner().invoke(get_cli(), [str(a) for a in args])
+        if not isinstance(result.exception, SystemExit):
+            raise AssertionError("".join(traceback.format_exception(*result.exc_info)) if result.exc_info
+                                 else f"no error: {result.output}")
+        assert result.exit_code == code, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        if code == 1:
+            assert len([line for line in lines if not line.startswith("warning: ")]) == 1, result.stderr
+        assert lines and lines[-1].startswith("Error: "), result.stderr
+        return lines[-1]
+
+    return invoke
+
+
+@pytest.fixture
 def json_stdout():
     return lambda result: json.loads(result.stdout)
 

@@ -256,7 +256,8 @@ def test_denoiser_residuals_on_known_signals():
 
     gen = torch.Generator().manual_seed(0)
     constant = torch.full((4, 3, 32, 32), 128.0)
-    assert noise_residual(constant).abs().max() < 1e-6
+    # float32: a constant comes back up to round-off of its own magnitude (128 * eps32 ~ 1.5e-5 per operation)
+    assert noise_residual(constant).abs().max() <= 128 * 16 * torch.finfo(torch.float32).eps
     # white noise at the denoiser's noise level is (mostly) kept in the residual
     noise = torch.randn(4, 1, 32, 32, generator=gen).expand(4, 3, 32, 32) * 2.0
     residual = noise_residual(constant + noise, sigma=3.0)

@@ -109,18 +109,18 @@ def test_corrupt_and_non_image_files_are_skipped_and_counted(tmp_path, run_cli, 
     assert "skipped" in result.stderr
 
 
-def test_empty_source_folder_is_a_clear_error(tmp_path, run_cli):
+def test_empty_source_folder_is_a_clear_error(tmp_path, cli_error):
     src = make_sources(tmp_path / "src", {"a": [("0.png", solid((1, 2, 3)))]})
     (src / "b").mkdir()
-    result = run_cli("prepare", src, "--out", tmp_path / "ds")
-    assert result.exit_code == 1
-    assert "is empty" in result.output and "Traceback" not in result.output
+    assert cli_error(1, "prepare", src, "--out", tmp_path / "ds") == f"Error: source folder {src / 'b'} is empty"
+    assert not (tmp_path / "ds").exists()
 
 
 def test_source_with_only_bad_files_is_a_clear_error(tmp_path):
     src = make_sources(tmp_path / "src", {"a": [("0.png", solid((1, 2, 3)))], "b": [("x.png", b"junk")]})
     with pytest.raises(GfpError, match="no readable images in source folder.*b"):
         prepare_dataset(src, tmp_path / "ds", resolution=16)
+    assert not (tmp_path / "ds").exists()  # the folder it created, with its staging file, is gone
 
 
 def test_fewer_than_two_sources_is_a_clear_error(tmp_path, run_cli):
@@ -132,7 +132,7 @@ def test_fewer_than_two_sources_is_a_clear_error(tmp_path, run_cli):
 def test_missing_source_and_bad_split_and_bad_flag(tmp_path, run_cli, tiny_sources):
     assert "not a folder" in run_cli("prepare", tmp_path / "nope", "--out", tmp_path / "ds").output
     bad_split = run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--split", "0.9,0.2,0.1")
-    assert bad_split.exit_code == 1 and "summing to 1" in bad_split.output
+    assert bad_split.exit_code == 2 and "summing to 1" in bad_split.output  # a bad flag value: usage error
     assert run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--bogus").exit_code == 2
     unknown_class = run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--classes", "source_0,zzz")
     assert unknown_class.exit_code == 1 and "zzz" in unknown_class.output

@@ -96,14 +96,14 @@ def test_safetensors_round_trip_and_corrupt_file(tmp_path):
         load_tensors(tmp_path / "bad.safetensors")
 
 
-def test_weights_for_another_architecture_are_refused(tiny_dataset, tmp_path, run_cli):
+def test_weights_for_another_architecture_are_refused(tiny_dataset, tmp_path, cli_error):
     train_run(tiny_dataset, tmp_path / "run", SPEC, overrides={"epochs": 1})
     save_tensors(tmp_path / "run" / "weights.safetensors", {"bogus": torch.zeros(2)})
     with pytest.raises(GfpError, match="weights do not fit"):
         load_run(tmp_path / "run")
-    result = run_cli("evaluate", tmp_path / "run", tiny_dataset.path)
-    assert result.exit_code == 1 and "Traceback" not in result.output
-    assert run_cli("evaluate", tmp_path / "nowhere", tiny_dataset.path).exit_code == 1
+    line = cli_error(1, "evaluate", tmp_path / "run", tiny_dataset.path)
+    assert "weights do not fit method 'learned'" in line and "is missing" in line
+    assert "not a gfp run" in cli_error(1, "evaluate", tmp_path / "nowhere", tiny_dataset.path)
 
 
 def test_usage_errors_exit_2(run_cli, tiny_dataset, tmp_path):

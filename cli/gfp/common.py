@@ -72,4 +72,4 @@ def _path_to_str(value):
 def stdout_console():
     from rich.console import Console
 
-    return Console()
+    return Console(markup=False)  # tables and lines hold user names ("[red]", "[/b]"): printed literally

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gfcore.config import positive
 from gfcore.train import NeuralAttributor, NeuralConfig
 
 from .network import AttributionNet, check_resolution
@@ -13,7 +14,7 @@ from .network import AttributionNet, check_resolution
 
 @dataclass
 class LearnedConfig(NeuralConfig):
-    width: float = 1.0  # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes
+    width: float = positive(1.0)  # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes
 
 
 class LearnedAttributor(NeuralAttributor):

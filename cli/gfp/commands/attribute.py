@@ -34,7 +34,6 @@ def attribute(run, paths, device, as_json, progress):
                    "images": [vars(r) for r in batch.results], "shares": batch.shares(classes),
                    "skipped": skipped})
     else:
-        from rich.markup import escape
         from rich.table import Table
 
         console = stdout_console()
@@ -44,7 +43,7 @@ def attribute(run, paths, device, as_json, progress):
         for c in classes:
             table.add_column(c, justify="right")
         for r in batch.results:
-            table.add_row(escape(r.path), escape(r.predicted), *(f"{r.probabilities[c]:.3f}" for c in classes))
+            table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes))
         console.print(table)
         shares = batch.shares(classes)
         console.print("share of images per source: " + ", ".join(

@@ -15,23 +15,37 @@ def fingerprints(run, paths, out, fmt, device, as_json, progress):
     """Write RUN's model fingerprints, and the image fingerprints of PATHS, with the class order."""
     from pathlib import Path
 
-    import numpy as np
-    import torch
-
-    from gfcore.atomic import atomic_path, write_json
     from gfcore.device import resolve_device
     from gfcore.errors import GfpError
-    from gfcore.evaluation import decode_files
-    from gfcore.images import expand_paths
-    from gfcore.progress import progress_reporter
+    from gfcore.outfolder import claim_out_folder
     from gfcore.runs import load_run
-    from gfcore.tensorio import save_tensors
 
     attributor, info = load_run(run, resolve_device(device))
     if not attributor.has_fingerprints:
         raise GfpError(f"method {info['method']!r} has no fingerprints")
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # a new or empty --out (or an interrupted run's): never overwrite files gfp did not write
+    names = ("model_fingerprints.npy", "image_fingerprints.npy", "fingerprints.safetensors")
+    with claim_out_folder(out, names, done="fingerprints.json", what="gfp fingerprints", kind="fingerprints"):
+        index = _write(run, paths, out, fmt, attributor, info, progress)
+    if as_json:
+        emit_json(index)
+    else:
+        click.echo(f"wrote {', '.join(index['files'])} and {out / 'fingerprints.json'} "
+                   f"({len(info['classes'])} model fingerprints, {len(index['images'])} image fingerprints)")
+
+
+def _write(run, paths, out, fmt, attributor, info, progress) -> dict:
+    import numpy as np
+    import torch
+
+    from gfcore.atomic import atomic_path, write_json
+    from gfcore.errors import GfpError
+    from gfcore.evaluation import decode_files
+    from gfcore.images import expand_paths
+    from gfcore.progress import progress_reporter
+    from gfcore.tensorio import save_tensors
+
     arrays = {"model_fingerprints": attributor.model_fingerprints().numpy()}
     files: list = []
     skipped: list = []
@@ -59,8 +73,4 @@ def fingerprints(run, paths, out, fmt, device, as_json, progress):
              "model_fingerprints_shape": list(arrays["model_fingerprints"].shape),
              "images": [str(f) for f in files], "skipped": skipped, "files": written}
     write_json(out / "fingerprints.json", index)
-    if as_json:
-        emit_json(index)
-    else:
-        click.echo(f"wrote {', '.join(written)} and {out / 'fingerprints.json'} "
-                   f"({len(info['classes'])} model fingerprints, {len(files)} image fingerprints)")
+    return index

@@ -3,12 +3,29 @@ import click
 from gfp.common import emit_json, json_option, out_option, progress_option, seed_option
 
 
+class SplitFractions(click.ParamType):
+    """``0.8,0.1,0.1`` -> three finite fractions summing to 1; anything else is a usage error (exit 2)."""
+
+    name = "TRAIN,VAL,TEST"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from gfcore.dataset import parse_split_fractions
+        from gfcore.errors import GfpError
+
+        try:
+            return parse_split_fractions(value)
+        except GfpError as exc:
+            self.fail(str(exc).removeprefix(f"--split {value!r}: "), param, ctx)
+
+
 @click.command()
 @click.argument("src", type=click.Path(file_okay=False))
 @out_option("Folder for the prepared dataset.")
 @click.option("--resolution", type=click.IntRange(4, 4096), default=32, show_default=True,
               help="Side of the square images the dataset holds.")
-@click.option("--split", "split_text", default="0.8,0.1,0.1", show_default=True,
+@click.option("--split", "fractions", type=SplitFractions(), default="0.8,0.1,0.1", show_default=True,
               help="Train,val,test fractions, per source.")
 @seed_option
 @click.option("--classes", default=None, help="Comma-separated class order (default: sub-folder names, sorted).")
@@ -17,16 +34,17 @@ from gfp.common import emit_json, json_option, out_option, progress_option, seed
                    "destroys pixel-level fingerprints; use it only for images of many sizes.")
 @json_option
 @progress_option
-def prepare(src, out, resolution, split_text, seed, classes, resize, as_json, progress):
+def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, progress):
     """Turn SRC (one sub-folder of images per source) into a dataset that training memory-maps.
 
     Images of another size are centre-cropped (default) or resampled (--resize); grey, palette, RGBA,
-    CMYK and 16-bit images become 8-bit RGB; undecodable files are skipped with a warning.
+    CMYK and 16-bit images become 8-bit RGB; undecodable files, files of other formats and images over
+    gfp's pixel limit are skipped with a warning. --out must be new, empty, or an interrupted preparation's
+    folder, and outside SRC: gfp never deletes what it did not create.
     """
-    from gfcore.dataset import parse_split_fractions, prepare_dataset
+    from gfcore.dataset import prepare_dataset
     from gfcore.progress import progress_reporter
 
-    fractions = parse_split_fractions(split_text)
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     with progress_reporter(progress) as reporter:
         manifest = prepare_dataset(src, out, resolution, fractions, seed, class_list,

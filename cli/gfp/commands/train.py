@@ -25,22 +25,38 @@ from gfp.common import (
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
-def train(dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_json, progress):
-    """Train a method on a prepared DATASET; writes run.json and safetensors weights to --out."""
+@click.pass_context
+def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_json, progress):
+    """Train a method on a prepared DATASET; writes run.json and safetensors weights to --out.
+
+    --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
+    --epochs N to train a finished run further. A training that diverges (non-finite loss) stops with
+    one line and keeps its last good checkpoint.
+    """
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
+    from gfcore.errors import NothingToDo
     from gfcore.progress import progress_reporter
-    from gfcore.runs import train_run
+    from gfcore.runs import read_run_json, train_run
 
     data = load_dataset(dataset)
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     if resume:  # a resumed run keeps its own method and seed; only ones typed on the command line are checked
-        ctx = click.get_current_context()
         spec, seed = (value if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT else None
                       for name, value in (("spec", spec), ("seed", seed)))
-    with progress_reporter(progress) as reporter:
-        result = train_run(data, out, spec, seed=seed, device=resolve_device(device), resume=resume,
-                           overrides={k: v for k, v in overrides.items() if v is not None}, reporter=reporter)
+    try:
+        with progress_reporter(progress) as reporter:
+            result = train_run(data, out, spec, seed=seed, device=resolve_device(device), resume=resume,
+                               overrides={k: v for k, v in overrides.items() if v is not None}, reporter=reporter)
+    except NothingToDo as exc:
+        if as_json:
+            info = read_run_json(out)
+            emit_json({"run": str(out), "method": info["method"], "nothing_to_do": str(exc),
+                       "config": info["config"], "classes": info["classes"], "best": info.get("best"),
+                       "history": info.get("history", []), "train_seconds": info.get("train_seconds")})
+        else:
+            click.echo(str(exc))
+        return
     info = result.info
     summary = {"run": str(out), "method": info["method"], "config": info["config"], "classes": info["classes"],
                "best": info.get("best"), "history": info["history"], "train_seconds": info["train_seconds"]}
