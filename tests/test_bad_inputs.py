@@ -172,7 +172,7 @@ def test_hidden_temporaries_alone_are_gfps_but_other_files_are_not(tmp_path, tin
 
 
 def test_ctrl_c_during_prepare_leaves_nothing(tmp_path, tiny_sources, monkeypatch):
-    import gfcore.dataset as dataset_module
+    import gfcore.images as images_module
 
     calls = {"n": 0}
 
@@ -182,7 +182,7 @@ def test_ctrl_c_during_prepare_leaves_nothing(tmp_path, tiny_sources, monkeypatc
             raise KeyboardInterrupt
         return load_rgb(path)
 
-    monkeypatch.setattr(dataset_module, "load_rgb", interrupted)
+    monkeypatch.setattr(images_module, "load_rgb", interrupted)
     with pytest.raises(KeyboardInterrupt):
         prepare_dataset(tiny_sources, tmp_path / "ds", resolution=16)
     assert not (tmp_path / "ds").exists()
@@ -333,7 +333,7 @@ def test_bad_checkpoint_metadata_is_one_line(small_run, tmp_path, cli_error):
 def test_a_bad_gan_run_json_is_one_line(tmp_path):
     from gfcore.ganruns import read_run
 
-    (tmp_path / "run.json").write_text(json.dumps({"format": "gfp-ganrun", "family": "progan", "config": {},
+    (tmp_path / "run.json").write_text(json.dumps({"format": "gfp-ganrun", "version": 1, "family": "progan", "config": {},
                                                    "seed": -1}))
     with pytest.raises(GfpError, match=r"run.json: field 'seed' must be a non-negative integer, not int -1"):
         read_run(tmp_path)
@@ -357,7 +357,7 @@ def test_a_class_count_that_does_not_match_the_weights_names_both(small_run, tmp
     (("--lr", "inf"), 2, "inf is not a finite number"),
     (("--lr", "nan"), 2, "nan is not a finite number"),
     (("--lr", "0"), 2, "0.0 is not in the range x>0"),
-    (("--seed", "-5"), 2, "-5 is not in the range 0<=x"),
+    (("--seed", "-5"), 2, "-5 is not in the range x>=0"),
     (("--method", "learned:batch_size=0"), 1, "method 'learned': parameter batch_size=0 must be >= 1"),
     (("--method", "learned:width=0"), 1, "method 'learned': parameter width=0.0 must be > 0"),
     (("--method", "learned:lr=inf"), 1, "method 'learned': parameter lr=inf must be a finite number"),
@@ -492,9 +492,9 @@ def test_when_a_resume_has_nothing_to_do():
 
 
 @pytest.mark.parametrize("args, message", [
-    (("--method", "knn"), "--method knn differs from learned:width=0.125"),
-    (("--method", "learned:width=0.5"), "--method learned:width=0.5 differs"),
-    (("--seed", "3"), "--seed 3 differs from the seed 0"),
+    (("--method", "knn"), "holds a run with method 'learned'"),
+    (("--method", "learned:width=0.5"), "holds a run with width=0.125"),
+    (("--seed", "3"), "holds a run with seed 0"),
 ])
 def test_resume_with_another_method_or_seed_is_an_error(small_run, tmp_path, cli_error, args, message):
     run = copy_run(small_run, tmp_path)
