@@ -64,7 +64,9 @@ def check_shipped_data() -> None:
         fail("shipped generators are missing from the installation")
     with tempfile.TemporaryDirectory() as tmp:
         sample = json.loads(
-            run_gfp("gan", "sample", shipped[0]["name"], "-n", "2", "--out", tmp, "--no-progress", "--json").stdout
+            run_gfp(
+                "gan", "sample", shipped[0]["name"], "-n", "2", "--out", tmp, "--no-progress", "--json"
+            ).stdout
         )
         if sample["count"] != 2:
             fail(f"gan sample wrote {sample['count']} images, not 2")

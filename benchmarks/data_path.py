@@ -35,8 +35,10 @@ def in_memory_rate(dataset, spec_width: float, batch_size: int, steps: int, devi
     x_all = torch.from_numpy(np.array(train.images)).to(device).float().mul_(2 / 255).sub_(1)
     x_all = x_all.contiguous(memory_format=torch.channels_last)
     y_all = torch.from_numpy(train.labels).to(device)
-    batches = [(x_all[i : i + batch_size], y_all[i : i + batch_size])
-               for i in range(0, len(x_all) - batch_size + 1, batch_size)]
+    batches = [
+        (x_all[i : i + batch_size], y_all[i : i + batch_size])
+        for i in range(0, len(x_all) - batch_size + 1, batch_size)
+    ]
     net.train()
     start = time.perf_counter()
     for step in range(steps):
@@ -68,23 +70,37 @@ def main() -> None:
         dataset = load_dataset(tmp / "ds")
         steps = len(dataset.split("train")) // args.batch_size
         # Warm-up of both (first-call allocations, thread pools, page cache) before anything is timed.
-        train_run(dataset, tmp / "warmup", f"learned:width={args.width}", device=device,
-                  overrides={"epochs": 1, "batch_size": args.batch_size})
+        train_run(
+            dataset,
+            tmp / "warmup",
+            f"learned:width={args.width}",
+            device=device,
+            overrides={"epochs": 1, "batch_size": args.batch_size},
+        )
         in_memory_rate(dataset, args.width, args.batch_size, 20, device)
         # Alternate the two, one epoch each per round, so load from other processes hits both alike.
         loop_rates, memory_rates = [], []
         for round_ in range(args.rounds):
-            result = train_run(dataset, tmp / f"run{round_}", f"learned:width={args.width}", device=device,
-                               overrides={"epochs": 1, "batch_size": args.batch_size})
+            result = train_run(
+                dataset,
+                tmp / f"run{round_}",
+                f"learned:width={args.width}",
+                device=device,
+                overrides={"epochs": 1, "batch_size": args.batch_size},
+            )
             loop_rates.append(result.info["history"][-1]["images_per_second"])
             memory_rates.append(in_memory_rate(dataset, args.width, args.batch_size, steps, device))
         loop_rate, memory_rate = float(np.median(loop_rates)), float(np.median(memory_rates))
 
-    print(f"device {device}, {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch_size}")
+    print(
+        f"device {device}, {args.resolution}x{args.resolution}, width {args.width}, batch {args.batch_size}"
+    )
     print(f"gfp train (memory-mapped data path): {loop_rate:9.1f} images/s")
     print(f"in-memory tensors, same model:       {memory_rate:9.1f} images/s")
-    print(f"ratio (gfp train / in-memory):       {loop_rate / memory_rate:9.3f}   "
-          f"(per round: {', '.join(f'{a / b:.3f}' for a, b in zip(loop_rates, memory_rates))})")
+    print(
+        f"ratio (gfp train / in-memory):       {loop_rate / memory_rate:9.3f}   "
+        f"(per round: {', '.join(f'{a / b:.3f}' for a, b in zip(loop_rates, memory_rates))})"
+    )
 
 
 if __name__ == "__main__":

@@ -29,8 +29,10 @@ def main() -> None:
         start = time.perf_counter()
         sample_patches(args.count, resolution=args.resolution, seed=r)
         seconds = time.perf_counter() - start
-        print(f"round {r + 1}: {args.count} patches of {args.resolution}x{args.resolution} in {seconds:.2f} s "
-              f"({args.count / seconds:,.0f} per second)")
+        print(
+            f"round {r + 1}: {args.count} patches of {args.resolution}x{args.resolution} in {seconds:.2f} s "
+            f"({args.count / seconds:,.0f} per second)"
+        )
 
 
 if __name__ == "__main__":

@@ -69,10 +69,12 @@ def check_config(config, owner: str) -> None:
             if not math.isfinite(v):
                 raise GfpError(f"{owner}: parameter {f.name}={v} must be a finite number")
             low, high, low_open, high_open = _field_range(type(config), f.name)
-            if ((low is not None and (v < low or (low_open and v == low)))
-                    or (high is not None and (v > high or (high_open and v == high)))):
-                raise GfpError(f"{owner}: parameter {f.name}={v} must be "
-                               f"{_range_text(low, high, low_open, high_open)}")
+            if (low is not None and (v < low or (low_open and v == low))) or (
+                high is not None and (v > high or (high_open and v == high))
+            ):
+                raise GfpError(
+                    f"{owner}: parameter {f.name}={v} must be {_range_text(low, high, low_open, high_open)}"
+                )
     validate = getattr(config, "validate", None)
     if callable(validate):
         try:
@@ -173,7 +175,9 @@ def config_from_dict(config_cls: type, data: dict[str, Any], owner: str = "saved
     for k, v in data.items():
         if k in fields:
             if not _type_ok(v, hints[k]):
-                raise GfpError(f"{owner}: parameter {k}={v!r} is not a valid {getattr(hints[k], '__name__', hints[k])}")
+                raise GfpError(
+                    f"{owner}: parameter {k}={v!r} is not a valid {getattr(hints[k], '__name__', hints[k])}"
+                )
             if typing.get_origin(hints[k]) is tuple and isinstance(v, list):
                 v = tuple(v)
             values[k] = v

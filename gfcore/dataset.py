@@ -46,7 +46,9 @@ def parse_split_fractions(text: str) -> tuple[float, float, float]:
     except ValueError:
         raise GfpError(f"--split {text!r}: expected three numbers like 0.8,0.1,0.1") from None
     if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
-        raise GfpError(f"--split {text!r}: expected three non-negative fractions (train,val,test) summing to 1")
+        raise GfpError(
+            f"--split {text!r}: expected three non-negative fractions (train,val,test) summing to 1"
+        )
     if parts[0] == 0:
         raise GfpError(f"--split {text!r}: the train fraction must be positive")
     return parts  # type: ignore[return-value]
@@ -56,8 +58,9 @@ def claim_dataset_folder(out: Path):
     """The --out folder of a dataset, claimed (see :mod:`gfcore.outfolder`): new, empty, or an
     interrupted preparation's; its staging files are ``.decoded.XXXXXXXX.npy``."""
     names = tuple(f"{s}_{k}.npy" for s in SPLITS for k in ("images", "labels"))
-    return claim_out_folder(out, names, (r"\.decoded(\.[A-Za-z0-9_]{8})?\.npy",), MANIFEST,
-                            "gfp prepare", "a prepared dataset")
+    return claim_out_folder(
+        out, names, (r"\.decoded(\.[A-Za-z0-9_]{8})?\.npy",), MANIFEST, "gfp prepare", "a prepared dataset"
+    )
 
 
 def prepare_dataset(
@@ -95,19 +98,30 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
     fd, staging_name = tempfile.mkstemp(prefix=".decoded.", suffix=".npy", dir=out)  # per run: never shared
     os.close(fd)
     staging = Path(staging_name)
-    decoded = np.lib.format.open_memmap(staging, mode="w+", dtype=np.uint8, shape=(total, 3, resolution, resolution))
+    decoded = np.lib.format.open_memmap(
+        staging, mode="w+", dtype=np.uint8, shape=(total, 3, resolution, resolution)
+    )
     records: list[dict] = []  # one per kept image, in staging order
     skipped: list[dict] = []
     task = reporter.task("decoding images", total=total)
+
     def relative(path: Path) -> str:
         return str(path.relative_to(src))
 
     for label, (name, files) in enumerate(sources):
-        for path, rgb in decode_each(files, skipped, reporter, name=relative, on_file=task.advance,
-                                     image_names_only=True):
+        for path, rgb in decode_each(
+            files, skipped, reporter, name=relative, on_file=task.advance, image_names_only=True
+        ):
             decoded[len(records)] = fit_to_size(rgb, resolution, size_policy).transpose(2, 0, 1)
-            records.append({"path": str(path.relative_to(src)), "class": name, "label": label,
-                            "sha256": file_sha256(path), "size": [int(rgb.shape[1]), int(rgb.shape[0])]})
+            records.append(
+                {
+                    "path": str(path.relative_to(src)),
+                    "class": name,
+                    "label": label,
+                    "sha256": file_sha256(path),
+                    "size": [int(rgb.shape[1]), int(rgb.shape[0])],
+                }
+            )
     task.done()
     decoded.flush()
 
@@ -136,7 +150,9 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
         idx = np.sort(np.array(split_indices[name], dtype=np.int64))
         digest = hashlib.sha256()  # of the stored pixels and labels, so the dataset hash covers the arrays
         with atomic_path(out / f"{name}_images.npy") as tmp:
-            arr = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution))
+            arr = np.lib.format.open_memmap(
+                tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution)
+            )
             for start in range(0, len(idx), 1024):  # chunked copy keeps memory flat
                 chunk = decoded[idx[start : start + 1024]]
                 arr[start : start + 1024] = chunk
@@ -152,8 +168,13 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
     del decoded
     staging.unlink()
 
-    settings = {"classes": class_names, "resolution": resolution, "size_policy": size_policy,
-                "split_fractions": list(split), "seed": seed}
+    settings = {
+        "classes": class_names,
+        "resolution": resolution,
+        "size_policy": size_policy,
+        "split_fractions": list(split),
+        "seed": seed,
+    }
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -164,8 +185,9 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
         "files": records,
         "skipped": skipped,
         "array_sha256": digests,
-        "hash": json_sha256({**settings, "files": [(r["sha256"], r["label"], r["split"]) for r in records],
-                             "arrays": digests}),
+        "hash": json_sha256(
+            {**settings, "files": [(r["sha256"], r["label"], r["split"]) for r in records], "arrays": digests}
+        ),
     }
     write_json(out / MANIFEST, manifest)
     return manifest
@@ -200,14 +222,20 @@ class PreparedDataset:
         r = self.resolution
         expected = sum(self.manifest["counts"].get(name, {}).values())
         if images.dtype != np.uint8 or images.shape != (expected, 3, r, r):
-            raise GfpError(f"{self.path / f'{name}_images.npy'}: holds {images.dtype} {list(images.shape)}, but "
-                           f"{MANIFEST} describes uint8 {[expected, 3, r, r]}")
+            raise GfpError(
+                f"{self.path / f'{name}_images.npy'}: holds {images.dtype} {list(images.shape)}, but "
+                f"{MANIFEST} describes uint8 {[expected, 3, r, r]}"
+            )
         if labels.shape != (expected,) or labels.dtype.kind not in "iu":
-            raise GfpError(f"{self.path / f'{name}_labels.npy'}: holds {labels.dtype} {list(labels.shape)}, but "
-                           f"{MANIFEST} describes {expected} integer labels")
+            raise GfpError(
+                f"{self.path / f'{name}_labels.npy'}: holds {labels.dtype} {list(labels.shape)}, but "
+                f"{MANIFEST} describes {expected} integer labels"
+            )
         if expected and (labels.min() < 0 or labels.max() >= len(self.classes)):
-            raise GfpError(f"{self.path / f'{name}_labels.npy'}: labels outside 0..{len(self.classes) - 1}, the "
-                           f"{len(self.classes)} classes of {MANIFEST}")
+            raise GfpError(
+                f"{self.path / f'{name}_labels.npy'}: labels outside 0..{len(self.classes) - 1}, the "
+                f"{len(self.classes)} classes of {MANIFEST}"
+            )
         return Split(images=images, labels=labels.astype(np.int64))
 
 
@@ -219,8 +247,12 @@ def load_dataset(path: str | os.PathLike) -> PreparedDataset:
     return PreparedDataset(path, manifest)
 
 
-def write_dataset(out: str | os.PathLike, classes: list[str], splits: dict[str, tuple[np.ndarray, np.ndarray]],
-                  provenance: dict | None = None) -> PreparedDataset:
+def write_dataset(
+    out: str | os.PathLike,
+    classes: list[str],
+    splits: dict[str, tuple[np.ndarray, np.ndarray]],
+    provenance: dict | None = None,
+) -> PreparedDataset:
     """Write in-memory uint8 images ``[N, 3, R, R]`` + labels per split as a prepared dataset (the same
     format ``gfp prepare`` writes), for data that never were files: generator samples, crops."""
     with claim_dataset_folder(Path(out)):
@@ -233,7 +265,10 @@ def _write_arrays(out: Path, classes, splits, provenance) -> PreparedDataset:
     for name in SPLITS:
         images, labels = splits.get(name, (None, None))
         if images is None:
-            images, labels = np.zeros((0, 3, resolution or 1, resolution or 1), np.uint8), np.zeros(0, np.int64)
+            images, labels = (
+                np.zeros((0, 3, resolution or 1, resolution or 1), np.uint8),
+                np.zeros(0, np.int64),
+            )
         images, labels = np.ascontiguousarray(images, dtype=np.uint8), np.asarray(labels, dtype=np.int64)
         resolution = resolution or images.shape[-1]
         if images.ndim != 4 or images.shape[1:] != (3, resolution, resolution) or len(images) != len(labels):
@@ -243,8 +278,13 @@ def _write_arrays(out: Path, classes, splits, provenance) -> PreparedDataset:
                 np.save(fh, arr)
         counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(classes)}
         digests[name] = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
-    settings = {"classes": list(classes), "resolution": int(resolution), "size_policy": "crop",
-                "split_fractions": None, "seed": None}
+    settings = {
+        "classes": list(classes),
+        "resolution": int(resolution),
+        "size_policy": "crop",
+        "split_fractions": None,
+        "seed": None,
+    }
     manifest = {
         "format": FORMAT,
         "version": FORMAT_VERSION,

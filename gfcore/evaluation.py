@@ -16,8 +16,15 @@ from .progress import NullReporter, Reporter
 REPORT_VERSION = 1
 
 
-def map_split(fn, split: Split, reporter: Reporter | None = None, *, indices: np.ndarray | None = None,
-              chunk: int = 512, label: str = "evaluating"):
+def map_split(
+    fn,
+    split: Split,
+    reporter: Reporter | None = None,
+    *,
+    indices: np.ndarray | None = None,
+    chunk: int = 512,
+    label: str = "evaluating",
+):
     """``fn`` (uint8 ``[n, 3, R, R]`` tensor -> ``[n, ...]`` tensor) over ``split.images``, or over its rows
     ``indices``, read from the memory map a chunk at a time.
 
@@ -40,8 +47,9 @@ def map_split(fn, split: Split, reporter: Reporter | None = None, *, indices: np
     return (torch.cat(outs) if outs else None), seconds
 
 
-def predict_split(attributor: Attributor, split: Split, reporter: Reporter | None = None,
-                  chunk: int = 512) -> tuple[np.ndarray, float]:
+def predict_split(
+    attributor: Attributor, split: Split, reporter: Reporter | None = None, chunk: int = 512
+) -> tuple[np.ndarray, float]:
     """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
     logits, seconds = map_split(attributor.logits, split, reporter, chunk=chunk)
     return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
@@ -72,8 +80,13 @@ class AttributionBatch:
         return {c: (sum(r.predicted == c for r in self.results) / n if n else 0.0) for c in classes}
 
 
-def attribute_files(attributor: Attributor, files: list[Path], size_policy: str = "crop",
-                    reporter: Reporter | None = None, chunk: int = 64) -> AttributionBatch:
+def attribute_files(
+    attributor: Attributor,
+    files: list[Path],
+    size_policy: str = "crop",
+    reporter: Reporter | None = None,
+    chunk: int = 64,
+) -> AttributionBatch:
     """Decode, size-fit and attribute each file; undecodable files are skipped and reported."""
     import torch
 
@@ -88,16 +101,21 @@ def attribute_files(attributor: Attributor, files: list[Path], size_policy: str 
         if arrays:
             probs = torch.softmax(attributor.logits(torch.from_numpy(np.stack(arrays))), dim=1).numpy()
             for path, p in zip(paths, probs):
-                batch.results.append(Attribution(
-                    str(path), attributor.classes[int(p.argmax())],
-                    {c: float(v) for c, v in zip(attributor.classes, p)}))
+                batch.results.append(
+                    Attribution(
+                        str(path),
+                        attributor.classes[int(p.argmax())],
+                        {c: float(v) for c, v in zip(attributor.classes, p)},
+                    )
+                )
         task.advance(len(files[start : start + chunk]))
     task.done()
     return batch
 
 
-def decode_files(files: list[Path], resolution: int, size_policy: str = "crop",
-                 reporter: Reporter | None = None) -> tuple[np.ndarray, list[Path], list[dict]]:
+def decode_files(
+    files: list[Path], resolution: int, size_policy: str = "crop", reporter: Reporter | None = None
+) -> tuple[np.ndarray, list[Path], list[dict]]:
     """Files -> uint8 [N,3,R,R] of the decodable ones, their paths, and the skipped ones."""
     reporter = reporter or NullReporter()
     arrays, kept, skipped = [], [], []

@@ -76,25 +76,31 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
             with Image.open(path, formats=READ_FORMATS) as img:
                 width, height = img.size
                 if width * height > MAX_PIXELS:
-                    raise BadImageError(f"{path}: refused, {width}x{height} pixels is over gfp's limit of "
-                                        f"{MAX_PIXELS:,} (gfcore.images.MAX_PIXELS)")
+                    raise BadImageError(
+                        f"{path}: refused, {width}x{height} pixels is over gfp's limit of "
+                        f"{MAX_PIXELS:,} (gfcore.images.MAX_PIXELS)"
+                    )
                 img.load()
                 return to_rgb8(img)
     except BadImageError:
         raise
     except UnidentifiedImageError:
-        raise BadImageError(f"{path}: not an image or corrupt (formats read: {', '.join(READ_FORMATS)})") from None
+        raise BadImageError(
+            f"{path}: not an image or corrupt (formats read: {', '.join(READ_FORMATS)})"
+        ) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
-        raise BadImageError(f"{path}: refused, over gfp's limit of {MAX_PIXELS:,} pixels "
-                            "(gfcore.images.MAX_PIXELS)") from None
+        raise BadImageError(
+            f"{path}: refused, over gfp's limit of {MAX_PIXELS:,} pixels (gfcore.images.MAX_PIXELS)"
+        ) from None
     except FileNotFoundError:
         raise BadImageError(f"{path}: no such file") from None
     except OSError as exc:
         raise BadImageError(f"{path}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 -- a decoder's bug or a crafted file: skip it, never crash
         first = (str(exc).strip().splitlines() or [""])[0]
-        raise BadImageError(f"{path}: cannot be decoded ({type(exc).__name__}{': ' + first if first else ''})") \
-            from None
+        raise BadImageError(
+            f"{path}: cannot be decoded ({type(exc).__name__}{': ' + first if first else ''})"
+        ) from None
 
 
 def fit_to_size(rgb: np.ndarray, size: int, policy: str = "crop") -> np.ndarray:
@@ -168,8 +174,9 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
     return unique, missing
 
 
-def decode_each(files, skipped: list[dict], reporter=None, *, name=str, on_file=None,
-                image_names_only: bool = False):
+def decode_each(
+    files, skipped: list[dict], reporter=None, *, name=str, on_file=None, image_names_only: bool = False
+):
     """Each file of ``files`` that decodes, as ``(path, uint8 [H, W, 3])``, in order.
 
     A file that does not decode is skipped and counted, never fatal: ``{"path": name(path), "reason": ...}``

@@ -20,8 +20,14 @@ class EqualizedConv2d(nn.Module):
     ``padding_mode``: ``"zeros"`` (ProGAN) or ``"reflect"`` (the attribution network, paper-notes §1.1).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int = 3, gain: float = SQRT2,
-                 padding_mode: str = "zeros"):
+    def __init__(
+        self,
+        in_channels: int,
+        out_channels: int,
+        kernel_size: int = 3,
+        gain: float = SQRT2,
+        padding_mode: str = "zeros",
+    ):
         super().__init__()
         if padding_mode not in ("zeros", "reflect"):
             raise ValueError(f"padding_mode must be 'zeros' or 'reflect', got {padding_mode!r}")

@@ -37,7 +37,9 @@ class OutFolder:
     """The files gfp may own in one kind of output folder: final names, and regular expressions for the
     names of its temporaries (atomic-write temporaries of the final names are always included)."""
 
-    def __init__(self, path: Path, names: tuple[str, ...], temp_patterns: tuple[str, ...], done: str, what: str):
+    def __init__(
+        self, path: Path, names: tuple[str, ...], temp_patterns: tuple[str, ...], done: str, what: str
+    ):
         self.path, self.names, self.done, self.what = Path(path), set(names) | {done}, done, what
         self._temps = [temp_name_pattern(n) for n in self.names] + [re.compile(p) for p in temp_patterns]
 
@@ -56,8 +58,9 @@ class OutFolder:
 
 
 @contextmanager
-def claim_out_folder(out, names, temp_patterns=(), done="manifest.json", what="gfp prepare",
-                     kind="a prepared dataset"):
+def claim_out_folder(
+    out, names, temp_patterns=(), done="manifest.json", what="gfp prepare", kind="a prepared dataset"
+):
     """Yield an :class:`OutFolder` for ``out`` that this process alone writes; see the module docstring.
 
     ``done`` is the file written last (its presence means the folder holds ``kind``, which is refused);
@@ -89,8 +92,10 @@ def claim_out_folder(out, names, temp_patterns=(), done="manifest.json", what="g
         # gfp's final names count as gfp's only beside its marker; its hidden temporaries always do
         if foreign or (MARKER not in entries and not all(folder.is_temp(e) for e in entries)):
             example = (foreign or sorted(entries))[0]
-            raise GfpError(f"{out} is not empty and is not {kind} (it holds {example!r}); gfp never deletes "
-                           "what it did not create: choose a new or empty --out")
+            raise GfpError(
+                f"{out} is not empty and is not {kind} (it holds {example!r}); gfp never deletes "
+                "what it did not create: choose a new or empty --out"
+            )
         started = True
         folder.remove_own()  # an interrupted run's leftovers: gfp's own names only
         write_text(out / MARKER, f"{what} is writing this folder; if none is running, it was interrupted\n")

@@ -51,7 +51,11 @@ def _normalised(config_dict: dict) -> Any:
 
 
 def run_differences(
-    info: dict, dataset: PreparedDataset, *, method: str | None = None, config: Any = None,
+    info: dict,
+    dataset: PreparedDataset,
+    *,
+    method: str | None = None,
+    config: Any = None,
     seed: int | None = None,
 ) -> list[str]:
     """How the run described by ``info`` differs from the one asked for: its dataset, and -- where given --
@@ -96,8 +100,10 @@ def build_attributor(spec: str, classes: list[str], resolution: int, device, ove
     fields = set(cls.Config.__dataclass_fields__)
     for key in overrides:
         if key not in fields:  # a command-line flag such as --epochs given to a non-neural method
-            raise GfpError(f"--{key.replace('_', '-')} does not apply to method {name!r}; its parameters: "
-                           f"{', '.join(sorted(fields)) or '(none)'}")
+            raise GfpError(
+                f"--{key.replace('_', '-')} does not apply to method {name!r}; its parameters: "
+                f"{', '.join(sorted(fields)) or '(none)'}"
+            )
     params = {**params, **overrides}
     config = build_config(cls.Config, params, owner=f"method {name!r}")
     return cls(classes, resolution, config, device), name, config
@@ -108,15 +114,19 @@ def _check_resumable(info: dict, out: Path, dataset: PreparedDataset, spec: str 
     name, params = parse_spec(spec) if spec is not None else (None, {})
     differences = run_differences(info, dataset, method=name, seed=seed)
     if "another dataset" in differences:
-        raise GfpError(f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}")
+        raise GfpError(
+            f"{out} was trained on another dataset (hash differs); cannot resume on {dataset.path}"
+        )
     if not differences and params:
         cls = get_registries().attributor(info["method"])
         saved = _normalised(config_to_dict(config_from_dict(cls.Config, info.get("config", {}))))
         asked = _normalised(config_to_dict(build_config(cls.Config, {**saved, **params}, f"method {name!r}")))
         differences = [f"{k}={saved[k]}" for k in sorted(params) if k != "epochs" and asked[k] != saved[k]]
     if differences:
-        raise GfpError(f"{out} holds a run with {', '.join(differences)}; --resume continues that run as it "
-                       "is (only --epochs may grow): drop the other options, or train into another --out")
+        raise GfpError(
+            f"{out} holds a run with {', '.join(differences)}; --resume continues that run as it "
+            "is (only --epochs may grow): drop the other options, or train into another --out"
+        )
 
 
 @dataclass
@@ -170,7 +180,9 @@ def train_run(
         seed = 0 if seed is None else seed
         check_seed(seed)
         torch.manual_seed(seed)  # only weight initialisation draws from the global generator
-        attributor, name, config = build_attributor(spec, dataset.classes, dataset.resolution, device, overrides)
+        attributor, name, config = build_attributor(
+            spec, dataset.classes, dataset.resolution, device, overrides
+        )
         info = {
             "format": FORMAT,
             "version": FORMAT_VERSION,
@@ -186,7 +198,9 @@ def train_run(
         }
     info.update(status="running", device=str(device), versions=package_versions())
     out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(out, (RUN_JSON, run.weights_path.name, LAST))  # of a killed run; one trainer per folder
+    remove_stale_temps(
+        out, (RUN_JSON, run.weights_path.name, LAST)
+    )  # of a killed run; one trainer per folder
     run.write(info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
@@ -198,8 +212,14 @@ def train_run(
         info["epochs_done"] = step
         run.write(info)
 
-    ctx = FitContext(device=device, progress=reporter, seed=seed, checkpoint=checkpoint, resume=resume_state,
-                     history=list(info.get("history", [])))
+    ctx = FitContext(
+        device=device,
+        progress=reporter,
+        seed=seed,
+        checkpoint=checkpoint,
+        resume=resume_state,
+        history=list(info.get("history", [])),
+    )
     train, val = dataset.split("train"), dataset.split("val")
     t0 = time.perf_counter()
     attributor.fit(train, val, ctx)
@@ -221,8 +241,9 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
     try:
         cls = get_registries().attributor(info["method"])
     except GfpError:
-        raise GfpError(f"{run_dir} was trained with method {info.get('method')!r}, which no installed plugin "
-                       "provides") from None
+        raise GfpError(
+            f"{run_dir} was trained with method {info.get('method')!r}, which no installed plugin provides"
+        ) from None
     config = config_from_dict(cls.Config, info.get("config", {}), str(run_dir / RUN_JSON))
     attributor = cls(info["classes"], info["resolution"], config, device or torch.device("cpu"))
     weights = run_dir_of(run_dir).weights_path
@@ -239,8 +260,11 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
 def check_compatible(info: dict, dataset: PreparedDataset, run_dir) -> None:
     """A run only evaluates on data with its own class order and resolution."""
     if list(info["classes"]) != dataset.classes:
-        raise GfpError(f"{run_dir} was trained for classes {info['classes']}, but {dataset.path} has "
-                       f"{dataset.classes}")
+        raise GfpError(
+            f"{run_dir} was trained for classes {info['classes']}, but {dataset.path} has {dataset.classes}"
+        )
     if int(info["resolution"]) != dataset.resolution:
-        raise GfpError(f"{run_dir} expects {info['resolution']}x{info['resolution']} images, but {dataset.path} "
-                       f"holds {dataset.resolution}x{dataset.resolution}")
+        raise GfpError(
+            f"{run_dir} expects {info['resolution']}x{info['resolution']} images, but {dataset.path} "
+            f"holds {dataset.resolution}x{dataset.resolution}"
+        )

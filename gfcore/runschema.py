@@ -19,8 +19,12 @@ Check = Callable[[object], bool]
 
 
 def _int(low=None, high=None) -> Check:
-    return lambda v: (isinstance(v, int) and not isinstance(v, bool) and (low is None or v >= low)
-                      and (high is None or v <= high))
+    return lambda v: (
+        isinstance(v, int)
+        and not isinstance(v, bool)
+        and (low is None or v >= low)
+        and (high is None or v <= high)
+    )
 
 
 def _number(v) -> bool:
@@ -32,7 +36,7 @@ def _text(v) -> bool:
 
 
 def _class_names(v) -> bool:
-    return (isinstance(v, list) and len(v) >= 2 and all(_text(c) for c in v) and len(set(v)) == len(v))
+    return isinstance(v, list) and len(v) >= 2 and all(_text(c) for c in v) and len(set(v)) == len(v)
 
 
 def _list_of_objects(v) -> bool:
@@ -83,9 +87,14 @@ GAN_RUN_FIELDS = {
 MANIFEST_FIELDS = {
     "classes": (_class_names, "a list of at least 2 distinct class names", True),
     "resolution": (_int(4, 4096), "an integer from 4 to 4096", True),
-    "counts": (lambda v: isinstance(v, dict) and all(
-        isinstance(c, dict) and all(_int(0)(n) for n in c.values()) for c in v.values()),
-        "an object of per-class image counts per split", True),
+    "counts": (
+        lambda v: (
+            isinstance(v, dict)
+            and all(isinstance(c, dict) and all(_int(0)(n) for n in c.values()) for c in v.values())
+        ),
+        "an object of per-class image counts per split",
+        True,
+    ),
     "hash": (_text, "a hash string", True),
     "preprocessing": (_object, "an object", False),
     "files": (_list_of_objects, "a list of objects", False),
@@ -145,13 +154,16 @@ def nothing_to_resume(info: dict, requested_epochs: int | None, run_dir) -> str 
     nothing to do when fewer epochs are asked than it has already done."""
     trained, done = info["config"].get("epochs"), info.get("epochs_done", 0)
     finished = info.get("status") == "complete" and (
-        requested_epochs is None or not isinstance(trained, int) or requested_epochs <= trained)
+        requested_epochs is None or not isinstance(trained, int) or requested_epochs <= trained
+    )
     if not finished and (requested_epochs is None or requested_epochs >= done):
         return None
     if not isinstance(trained, int):
         return f"{run_dir} is complete: nothing to do"
-    return (f"{run_dir} has {done} trained epoch(s) of {trained}: nothing to do (pass --epochs N above "
-            f"{max(done, trained)} to train it further)")
+    return (
+        f"{run_dir} has {done} trained epoch(s) of {trained}: nothing to do (pass --epochs N above "
+        f"{max(done, trained)} to train it further)"
+    )
 
 
 def describe_weight_mismatch(expected: dict, found: dict, n_classes: int) -> str | None:

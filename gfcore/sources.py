@@ -39,8 +39,10 @@ def discover_sources(src: Path, classes: list[str] | None) -> list[tuple[str, li
     else:
         missing = [c for c in classes if c not in folders]
         if missing:
-            raise GfpError(f"--classes names {', '.join(missing)}, not found in {src}; sub-folders: "
-                           f"{', '.join(sorted(folders)) or '(none)'}")
+            raise GfpError(
+                f"--classes names {', '.join(missing)}, not found in {src}; sub-folders: "
+                f"{', '.join(sorted(folders)) or '(none)'}"
+            )
         if len(set(classes)) != len(classes):
             raise GfpError("--classes lists a class twice")
     if len(classes) < 2:

@@ -17,12 +17,16 @@ def smooth_content(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
     grid = np.linspace(0, 4, size)
     i0 = np.clip(np.floor(grid).astype(int), 0, 3)
     t = grid - i0
-    rows = coarse[:, :, i0, :] * (1 - t)[None, None, :, None] + coarse[:, :, i0 + 1, :] * t[None, None, :, None]
+    rows = (
+        coarse[:, :, i0, :] * (1 - t)[None, None, :, None] + coarse[:, :, i0 + 1, :] * t[None, None, :, None]
+    )
     out = rows[:, :, :, i0] * (1 - t) + rows[:, :, :, i0 + 1] * t
     return np.clip(out, 0, 255).astype(np.uint8)
 
 
-def source_patterns(num_sources: int, size: int, amplitude: float, period: int = 4, seed: int = 1234) -> np.ndarray:
+def source_patterns(
+    num_sources: int, size: int, amplitude: float, period: int = 4, seed: int = 1234
+) -> np.ndarray:
     """float [S, 3, size, size]: a fixed random +-amplitude tile of ``period`` pixels per source, zero-mean."""
     rng = np.random.default_rng(seed)
     tiles = rng.choice([-1.0, 1.0], size=(num_sources, 3, period, period))
@@ -31,8 +35,9 @@ def source_patterns(num_sources: int, size: int, amplitude: float, period: int =
     return amplitude * np.tile(tiles, (1, 1, reps, reps))[:, :, :size, :size]
 
 
-def fingerprint_task(num_sources: int, per_source: int, size: int = 32, amplitude: float = 16.0,
-                     seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def fingerprint_task(
+    num_sources: int, per_source: int, size: int = 32, amplitude: float = 16.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(uint8 images [S*per_source, 3, size, size], labels) of the synthetic task."""
     rng = np.random.default_rng(seed)
     patterns = source_patterns(num_sources, size, amplitude)
@@ -44,8 +49,14 @@ def fingerprint_task(num_sources: int, per_source: int, size: int = 32, amplitud
     return np.concatenate(images), np.concatenate(labels)
 
 
-def write_fingerprint_folders(root: str | Path, num_sources: int = 3, per_source: int = 100, size: int = 32,
-                              amplitude: float = 16.0, seed: int = 0) -> list[str]:
+def write_fingerprint_folders(
+    root: str | Path,
+    num_sources: int = 3,
+    per_source: int = 100,
+    size: int = 32,
+    amplitude: float = 16.0,
+    seed: int = 0,
+) -> list[str]:
     """Write the task as ``root/source_<i>/<j>.png`` (the layout ``gfp prepare`` reads); returns class names."""
     images, labels = fingerprint_task(num_sources, per_source, size, amplitude, seed)
     names = [f"source_{s}" for s in range(num_sources)]

@@ -103,7 +103,9 @@ def split_accuracy(attributor: Attributor, split: Split, chunk: int = 2048) -> f
         return float("nan")
     correct = 0
     for start in range(0, len(split), chunk):
-        images = torch.from_numpy(np.array(split.images[start : start + chunk]))  # copy: memmaps are read-only
+        images = torch.from_numpy(
+            np.array(split.images[start : start + chunk])
+        )  # copy: memmaps are read-only
         preds = attributor.logits(images).argmax(1).numpy()
         correct += int((preds == split.labels[start : start + chunk]).sum())
     return correct / len(split)
@@ -127,7 +129,9 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
                 group.update(setting)
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             why = describe_weight_mismatch(net.state_dict(), model, len(method.classes))
-            raise GfpError(f"last.safetensors does not fit this run ({why or str(exc).splitlines()[0]})") from None
+            raise GfpError(
+                f"last.safetensors does not fit this run ({why or str(exc).splitlines()[0]})"
+            ) from None
         start_epoch, best_val = meta["epoch"], meta["best_val_accuracy"]
         best_val = -1.0 if best_val is None or np.isnan(best_val) else float(best_val)
         best_epoch = int(meta.get("best_epoch", start_epoch))
@@ -174,10 +178,16 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         net.eval()
         with torch.no_grad():
             probe_finite = bool(torch.isfinite(net(x)).all())
-        if not (probe_finite and torch.isfinite(loss_sum) and all(torch.isfinite(p).all() for p in net.parameters())):
+        if not (
+            probe_finite
+            and torch.isfinite(loss_sum)
+            and all(torch.isfinite(p).all() for p in net.parameters())
+        ):
             task.done()
             kept = f"kept the checkpoint of epoch {epoch}" if epoch else "no checkpoint was written"
-            raise GfpError(f"training diverged in epoch {epoch + 1} (non-finite loss); {kept}; try a smaller --lr")
+            raise GfpError(
+                f"training diverged in epoch {epoch + 1} (non-finite loss); {kept}; try a smaller --lr"
+            )
         # 5) validate, record, checkpoint
         val_acc = split_accuracy(method, val)
         record = {
@@ -190,13 +200,20 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             "images_per_second": round(steps_per_epoch * bs / max(train_seconds, 1e-9), 1),
         }
         ctx.history.append(record)
-        is_best = not np.isnan(val_acc) and val_acc > best_val or (np.isnan(val_acc) and epoch == cfg.epochs - 1)
+        is_best = (
+            not np.isnan(val_acc) and val_acc > best_val or (np.isnan(val_acc) and epoch == cfg.epochs - 1)
+        )
         if is_best and not np.isnan(val_acc):
             best_val, best_epoch = val_acc, epoch + 1
         opt_tensors, opt_meta = optimizer_to_tensors(opt, "optim")
         tensors = {f"model.{k}": v for k, v in net.state_dict().items()} | opt_tensors
-        meta = {"epoch": epoch + 1, "best_val_accuracy": best_val, "best_epoch": best_epoch,
-                "history": ctx.history, "optimizer": opt_meta}
+        meta = {
+            "epoch": epoch + 1,
+            "best_val_accuracy": best_val,
+            "best_epoch": best_epoch,
+            "history": ctx.history,
+            "optimizer": opt_meta,
+        }
         ctx.checkpoint(epoch + 1, tensors, meta, record, is_best)
         task.update(status=f"epoch {epoch + 1}: val acc {val_acc:.3f}")
         ctx.progress.log(

@@ -32,8 +32,11 @@ def cli_error():
     def invoke(code, *args):
         result = CliRunner().invoke(get_cli(), [str(a) for a in args])
         if not isinstance(result.exception, SystemExit):
-            raise AssertionError("".join(traceback.format_exception(*result.exc_info)) if result.exc_info
-                                 else f"no error: {result.output}")
+            raise AssertionError(
+                "".join(traceback.format_exception(*result.exc_info))
+                if result.exc_info
+                else f"no error: {result.output}"
+            )
         assert result.exit_code == code, result.output
         lines = [line for line in result.stderr.splitlines() if line.strip()]
         if code == 1:

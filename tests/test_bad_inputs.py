@@ -42,8 +42,13 @@ def solid_sources(root, spec):
 
 
 def good_and_bad_sources(root):
-    return solid_sources(root, {"a": [(f"{i}.png", (i * 20, 0, 0)) for i in range(4)],
-                                "b": [("x.png", b"junk"), ("y.jpg", b"\xff\xd8\xff")]})
+    return solid_sources(
+        root,
+        {
+            "a": [(f"{i}.png", (i * 20, 0, 0)) for i in range(4)],
+            "b": [("x.png", b"junk"), ("y.jpg", b"\xff\xd8\xff")],
+        },
+    )
 
 
 def snapshot(folder: Path) -> dict:
@@ -110,7 +115,9 @@ def test_a_failed_prepare_removes_only_what_it_created(tmp_path, cli_error):
 # ------------------------------------------------------------------ two writers, interrupted writers
 
 
-def test_a_second_prepare_to_the_same_out_is_refused_while_the_first_writes(tmp_path, tiny_sources, cli_error):
+def test_a_second_prepare_to_the_same_out_is_refused_while_the_first_writes(
+    tmp_path, tiny_sources, cli_error
+):
     out = tmp_path / "ds"
     with claim_dataset_folder(out):  # what a running prepare holds
         line = cli_error(1, "prepare", tiny_sources, "--out", out, "--resolution", 16, "--no-progress")
@@ -124,8 +131,9 @@ def test_two_prepare_processes_never_mix_their_sources(tmp_path):
     write_fingerprint_folders(tmp_path / "second", num_sources=2, per_source=20, size=16, seed=2)
     out = tmp_path / "ds"
     cmd = [sys.executable, "-m", "gfp", "prepare", "--out", str(out), "--resolution", "16", "--no-progress"]
-    first = subprocess.Popen([*cmd, str(tmp_path / "first")], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+    first = subprocess.Popen(
+        [*cmd, str(tmp_path / "first")], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     for _ in range(600):  # until the first holds the folder (its marker is written under the lock)
         if (out / ".gfp-incomplete").exists() or first.poll() is not None:
             break
@@ -136,19 +144,26 @@ def test_two_prepare_processes_never_mix_their_sources(tmp_path):
     assert second.returncode == 1, second.stderr
     assert second.stderr.strip().splitlines()[-1] in (
         f"Error: another gfp prepare is writing {out}; wait for it to finish",
-        f"Error: {out} already holds a prepared dataset; choose another --out or delete it")
+        f"Error: {out} already holds a prepared dataset; choose another --out or delete it",
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["source"] == str((tmp_path / "first").resolve())
     assert sum(map(sum, (c.values() for c in manifest["counts"].values()))) == 3000
     assert sorted(p.name for p in out.iterdir()) == sorted(
-        ["manifest.json"] + [f"{s}_{k}.npy" for s in ("train", "val", "test") for k in ("images", "labels")])
+        ["manifest.json"] + [f"{s}_{k}.npy" for s in ("train", "val", "test") for k in ("images", "labels")]
+    )
 
 
 def test_leftovers_of_a_killed_prepare_are_cleaned_up_by_the_next(tmp_path, tiny_sources):
     out = tmp_path / "ds"
     out.mkdir()
-    leftovers = [".gfp-incomplete", ".decoded.npy", ".decoded.ab3_x9zq.npy", ".train_images.npy.k2j4h5g6.tmp",
-                 "train_images.npy"]
+    leftovers = [
+        ".gfp-incomplete",
+        ".decoded.npy",
+        ".decoded.ab3_x9zq.npy",
+        ".train_images.npy.k2j4h5g6.tmp",
+        "train_images.npy",
+    ]
     for name in leftovers:
         (out / name).write_bytes(b"half")
     prepare_dataset(tiny_sources, out, resolution=16)
@@ -214,13 +229,18 @@ def crafted_dds(size=574) -> bytes:
 
 def png_header_only(width, height, bit_depth=16) -> bytes:
     """A PNG whose header says ``width`` x ``height`` grey pixels: all a decoder needs to start allocating."""
+
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     ihdr = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
     row = bytes(1 + width * bit_depth // 8)
-    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(row * 4, 9))
-            + chunk(b"IEND", b""))
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", ihdr)
+        + chunk(b"IDAT", zlib.compress(row * 4, 9))
+        + chunk(b"IEND", b"")
+    )
 
 
 def test_a_dds_file_named_png_is_skipped_and_counted(tmp_path, run_cli, json_stdout, small_run):
@@ -228,16 +248,22 @@ def test_a_dds_file_named_png_is_skipped_and_counted(tmp_path, run_cli, json_std
     assert (tmp_path / "crafted.png").stat().st_size == 574
     with pytest.raises(GfpError, match="not an image or corrupt"):
         load_rgb(tmp_path / "crafted.png")
-    src = solid_sources(tmp_path / "src", {"a": [(f"{i}.png", (i, 0, 0)) for i in range(4)],
-                                           "b": [(f"{i}.png", (0, i, 0)) for i in range(4)]})
+    src = solid_sources(
+        tmp_path / "src",
+        {"a": [(f"{i}.png", (i, 0, 0)) for i in range(4)], "b": [(f"{i}.png", (0, i, 0)) for i in range(4)]},
+    )
     shutil.copy(tmp_path / "crafted.png", src / "a" / "crafted.png")
     result = run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 16, "--json", "--no-progress")
     assert result.exit_code == 0, result.output
     assert [s["path"] for s in json_stdout(result)["skipped"]] == ["a/crafted.png"]
-    result = run_cli("attribute", small_run / "run", tmp_path / "crafted.png", src / "b", "--json", "--no-progress")
+    result = run_cli(
+        "attribute", small_run / "run", tmp_path / "crafted.png", src / "b", "--json", "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     data = json_stdout(result)
-    assert len(data["images"]) == 4 and [s["path"] for s in data["skipped"]] == [str(tmp_path / "crafted.png")]
+    assert len(data["images"]) == 4 and [s["path"] for s in data["skipped"]] == [
+        str(tmp_path / "crafted.png")
+    ]
 
 
 def test_no_decoder_outside_the_whitelist_ever_runs(tmp_path, monkeypatch):
@@ -262,8 +288,10 @@ def test_a_decompression_bomb_is_refused_from_its_header(tmp_path, side):
 
 
 def test_prepare_skips_a_bomb_in_one_line(tmp_path, run_cli, json_stdout):
-    src = solid_sources(tmp_path / "src", {"a": [(f"{i}.png", (i, 0, 0)) for i in range(4)],
-                                           "b": [(f"{i}.png", (0, i, 0)) for i in range(4)]})
+    src = solid_sources(
+        tmp_path / "src",
+        {"a": [(f"{i}.png", (i, 0, 0)) for i in range(4)], "b": [(f"{i}.png", (0, i, 0)) for i in range(4)]},
+    )
     (src / "b" / "bomb.png").write_bytes(png_header_only(13000, 13000))
     result = run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 16, "--json", "--no-progress")
     assert result.exit_code == 0, result.output
@@ -272,7 +300,8 @@ def test_prepare_skips_a_bomb_in_one_line(tmp_path, run_cli, json_stdout):
     assert "DecompressionBomb" not in result.stderr
     assert [line for line in result.stderr.splitlines() if "bomb.png" in line] == [
         f"warning: skipped {src / 'b' / 'bomb.png'}: refused, over gfp's limit of {MAX_PIXELS:,} pixels "
-        "(gfcore.images.MAX_PIXELS)"]
+        "(gfcore.images.MAX_PIXELS)"
+    ]
 
 
 def test_16_bit_images_convert_exactly_as_before():
@@ -287,16 +316,21 @@ def test_16_bit_images_convert_exactly_as_before():
 # ------------------------------------------------------------------ runs from strangers
 
 
-@pytest.mark.parametrize("edit, message", [
-    (lambda info: info.update(classes="xyz"), "field 'classes' must be a list of at least 2 distinct class names, "
-                                              "not str 'xyz'"),
-    (lambda info: info.pop("method"), "field 'method' is missing"),
-    (lambda info: info.update(seed="zero"), "field 'seed' must be a non-negative integer"),
-    (lambda info: info.update(resolution=[16]), "field 'resolution' must be a positive integer"),
-    (lambda info: info["config"].update(lr="fast"), "parameter lr='fast' is not a valid float"),
-    (lambda info: info["config"].update(batch_size=0), "parameter batch_size=0 must be >= 1"),
-    (lambda info: info.update(dataset=None), "field 'dataset' must be an object with a \"hash\""),
-])
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (
+            lambda info: info.update(classes="xyz"),
+            "field 'classes' must be a list of at least 2 distinct class names, not str 'xyz'",
+        ),
+        (lambda info: info.pop("method"), "field 'method' is missing"),
+        (lambda info: info.update(seed="zero"), "field 'seed' must be a non-negative integer"),
+        (lambda info: info.update(resolution=[16]), "field 'resolution' must be a positive integer"),
+        (lambda info: info["config"].update(lr="fast"), "parameter lr='fast' is not a valid float"),
+        (lambda info: info["config"].update(batch_size=0), "parameter batch_size=0 must be >= 1"),
+        (lambda info: info.update(dataset=None), "field 'dataset' must be an object with a \"hash\""),
+    ],
+)
 def test_a_bad_run_json_is_one_line_naming_file_and_field(small_run, tmp_path, cli_error, edit, message):
     run = copy_run(small_run, tmp_path)
     info = json.loads((run / "run.json").read_text())
@@ -310,7 +344,9 @@ def test_a_bad_run_json_is_one_line_naming_file_and_field(small_run, tmp_path, c
 def test_a_run_json_that_is_not_json_is_one_line(small_run, tmp_path, cli_error):
     run = copy_run(small_run, tmp_path)
     (run / "run.json").write_text('{"format": "gfp-run", ')
-    assert f"{run / 'run.json'}: unreadable" in cli_error(1, "evaluate", run, small_run / "ds", "--no-progress")
+    assert f"{run / 'run.json'}: unreadable" in cli_error(
+        1, "evaluate", run, small_run / "ds", "--no-progress"
+    )
 
 
 def test_bad_checkpoint_metadata_is_one_line(small_run, tmp_path, cli_error):
@@ -320,12 +356,17 @@ def test_bad_checkpoint_metadata_is_one_line(small_run, tmp_path, cli_error):
     tensors, meta = load_tensors(run / "last.safetensors")
     save_tensors(run / "last.safetensors", tensors, {**meta, "epoch": "two"})
     line = cli_error(1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 3, "--no-progress")
-    assert line == ("Error: last.safetensors (checkpoint metadata): field 'epoch' must be a non-negative integer, "
-                    "not str 'two'")
+    assert line == (
+        "Error: last.safetensors (checkpoint metadata): field 'epoch' must be a non-negative integer, "
+        "not str 'two'"
+    )
     from safetensors.torch import save_file
 
-    save_file({k: v.contiguous() for k, v in tensors.items()}, str(run / "last.safetensors"),
-              metadata={"gfp_meta": "{not json"})
+    save_file(
+        {k: v.contiguous() for k, v in tensors.items()},
+        str(run / "last.safetensors"),
+        metadata={"gfp_meta": "{not json"},
+    )
     line = cli_error(1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 3, "--no-progress")
     assert line.startswith(f"Error: {run / 'last.safetensors'}: the gfp metadata in its header is not JSON")
 
@@ -333,8 +374,9 @@ def test_bad_checkpoint_metadata_is_one_line(small_run, tmp_path, cli_error):
 def test_a_bad_gan_run_json_is_one_line(tmp_path):
     from gfcore.ganruns import read_run
 
-    (tmp_path / "run.json").write_text(json.dumps({"format": "gfp-ganrun", "version": 1, "family": "progan", "config": {},
-                                                   "seed": -1}))
+    (tmp_path / "run.json").write_text(
+        json.dumps({"format": "gfp-ganrun", "version": 1, "family": "progan", "config": {}, "seed": -1})
+    )
     with pytest.raises(GfpError, match=r"run.json: field 'seed' must be a non-negative integer, not int -1"):
         read_run(tmp_path)
 
@@ -346,25 +388,31 @@ def test_a_class_count_that_does_not_match_the_weights_names_both(small_run, tmp
     train_run(load_dataset(tmp_path / "ds2"), tmp_path / "run2", SPEC, overrides={"epochs": 1})
     shutil.copy(tmp_path / "run2" / "weights.safetensors", run / "weights.safetensors")
     line = cli_error(1, "evaluate", run, small_run / "ds", "--no-progress")
-    assert line == (f"Error: {run / 'weights.safetensors'}: weights do not fit method 'learned' (the weights are "
-                    "for 2 classes, but the run lists 3)")
+    assert line == (
+        f"Error: {run / 'weights.safetensors'}: weights do not fit method 'learned' (the weights are "
+        "for 2 classes, but the run lists 3)"
+    )
 
 
 # ------------------------------------------------------------------ flags validated before anything is written
 
 
-@pytest.mark.parametrize("args, code, message", [
-    (("--lr", "inf"), 2, "inf is not a finite number"),
-    (("--lr", "nan"), 2, "nan is not a finite number"),
-    (("--lr", "0"), 2, "0.0 is not in the range x>0"),
-    (("--seed", "-5"), 2, "-5 is not in the range x>=0"),
-    (("--method", "learned:batch_size=0"), 1, "method 'learned': parameter batch_size=0 must be >= 1"),
-    (("--method", "learned:width=0"), 1, "method 'learned': parameter width=0.0 must be > 0"),
-    (("--method", "learned:lr=inf"), 1, "method 'learned': parameter lr=inf must be a finite number"),
-    (("--method", "learned:eps=nan"), 1, "method 'learned': parameter eps=nan must be a finite number"),
-])
-def test_bad_training_values_are_refused_before_anything_is_written(small_run, tmp_path, cli_error, args, code,
-                                                                     message):
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (("--lr", "inf"), 2, "inf is not a finite number"),
+        (("--lr", "nan"), 2, "nan is not a finite number"),
+        (("--lr", "0"), 2, "0.0 is not in the range x>0"),
+        (("--seed", "-5"), 2, "-5 is not in the range x>=0"),
+        (("--method", "learned:batch_size=0"), 1, "method 'learned': parameter batch_size=0 must be >= 1"),
+        (("--method", "learned:width=0"), 1, "method 'learned': parameter width=0.0 must be > 0"),
+        (("--method", "learned:lr=inf"), 1, "method 'learned': parameter lr=inf must be a finite number"),
+        (("--method", "learned:eps=nan"), 1, "method 'learned': parameter eps=nan must be a finite number"),
+    ],
+)
+def test_bad_training_values_are_refused_before_anything_is_written(
+    small_run, tmp_path, cli_error, args, code, message
+):
     out = tmp_path / "run"
     line = cli_error(code, "train", small_run / "ds", "--out", out, "--epochs", 1, *args, "--no-progress")
     assert message in line, line
@@ -372,8 +420,11 @@ def test_bad_training_values_are_refused_before_anything_is_written(small_run, t
 
 
 def test_bad_split_and_seed_for_prepare_are_usage_errors(tmp_path, tiny_sources, cli_error, run_cli):
-    for args, message in ((("--split", "nan,nan,nan"), "summing to 1"), (("--split", "1,0"), "summing to 1"),
-                          (("--seed", "-5"), "-5 is not in the range")):
+    for args, message in (
+        (("--split", "nan,nan,nan"), "summing to 1"),
+        (("--split", "1,0"), "summing to 1"),
+        (("--seed", "-5"), "-5 is not in the range"),
+    ):
         line = cli_error(2, "prepare", tiny_sources, "--out", tmp_path / "ds", *args)
         assert message in line, line
         assert not (tmp_path / "ds").exists()
@@ -387,10 +438,14 @@ def test_bad_split_and_seed_for_prepare_are_usage_errors(tmp_path, tiny_sources,
 def test_a_diverging_training_stops_and_keeps_the_last_good_checkpoint(small_run, tmp_path, cli_error):
     run = copy_run(small_run, tmp_path)
     before = load_tensors(run / "last.safetensors")
-    line = cli_error(1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 4, "--lr", "1e30",
-                     "--no-progress")
-    assert line == "Error: training diverged in epoch 3 (non-finite loss); kept the checkpoint of epoch 2; try a " \
-                   "smaller --lr"
+    line = cli_error(
+        1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 4, "--lr", "1e30", "--no-progress"
+    )
+    assert (
+        line
+        == "Error: training diverged in epoch 3 (non-finite loss); kept the checkpoint of epoch 2; try a "
+        "smaller --lr"
+    )
     after = load_tensors(run / "last.safetensors")
     assert after[1]["epoch"] == 2 and all(torch.equal(before[0][k], after[0][k]) for k in before[0])
     assert all(torch.isfinite(t).all() for t in load_tensors(run / "weights.safetensors")[0].values())
@@ -405,7 +460,9 @@ def test_markup_in_class_names_and_paths_is_printed_literally(tmp_path, run_cli)
     write_fingerprint_folders(src, num_sources=2, per_source=10, size=16)
     (src / "source_0").rename(src / "[red]")
     run = tmp_path / "run[/b]"
-    assert run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 16, "--no-progress").exit_code == 0
+    assert (
+        run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 16, "--no-progress").exit_code == 0
+    )
     assert run_cli("train", tmp_path / "ds", "--out", run, "--method", "knn", "--no-progress").exit_code == 0
     evaluated = run_cli("evaluate", run, tmp_path / "ds", "--no-progress")
     assert evaluated.exit_code == 0, evaluated.output
@@ -423,7 +480,9 @@ def test_progress_descriptions_and_status_are_printed_literally(monkeypatch):
     import gfcore.progress as progress_module
 
     buffer = io.StringIO()
-    monkeypatch.setattr(progress_module, "stderr_console", Console(file=buffer, force_terminal=True, width=120))
+    monkeypatch.setattr(
+        progress_module, "stderr_console", Console(file=buffer, force_terminal=True, width=120)
+    )
     with progress_module.progress_reporter(True) as reporter:
         task = reporter.task("decoding [/b] images", total=2)
         task.update(status="class [red]")
@@ -470,9 +529,12 @@ def test_resume_of_a_finished_run_has_nothing_to_do(small_run, tmp_path, run_cli
     for extra in ((), ("--epochs", "1"), ("--epochs", "2"), ("--seed", "0"), ("--method", SPEC)):
         result = run_cli("train", small_run / "ds", "--out", run, "--resume", *extra, "--no-progress")
         assert result.exit_code == 0, result.output
-        assert result.stdout.strip() == (f"{run} has 2 trained epoch(s) of 2: nothing to do (pass --epochs N "
-                                         "above 2 to train it further)")
-    result = run_cli("train", small_run / "ds", "--out", run, "--resume", "--epochs", 1, "--json", "--no-progress")
+        assert result.stdout.strip() == (
+            f"{run} has 2 trained epoch(s) of 2: nothing to do (pass --epochs N above 2 to train it further)"
+        )
+    result = run_cli(
+        "train", small_run / "ds", "--out", run, "--resume", "--epochs", 1, "--json", "--no-progress"
+    )
     assert "nothing to do" in json_stdout(result)["nothing_to_do"]
     assert snapshot(run) == before
 
@@ -483,23 +545,35 @@ def test_when_a_resume_has_nothing_to_do():
     finished = {"config": {"epochs": 30}, "epochs_done": 30, "status": "complete"}
     for asked in (None, 5, 30):  # the issue's case: --resume --epochs 5 on a finished 30-epoch run
         assert nothing_to_resume(finished, asked, "run") == (
-            "run has 30 trained epoch(s) of 30: nothing to do (pass --epochs N above 30 to train it further)")
+            "run has 30 trained epoch(s) of 30: nothing to do (pass --epochs N above 30 to train it further)"
+        )
     assert nothing_to_resume(finished, 31, "run") is None
     interrupted = {"config": {"epochs": 30}, "epochs_done": 10, "status": "running"}
-    assert nothing_to_resume(interrupted, None, "run") is None and nothing_to_resume(interrupted, 10, "run") is None
+    assert (
+        nothing_to_resume(interrupted, None, "run") is None
+        and nothing_to_resume(interrupted, 10, "run") is None
+    )
     assert "nothing to do" in nothing_to_resume(interrupted, 5, "run")
-    assert nothing_to_resume({"config": {"k": 1}, "status": "complete"}, None, "run") == "run is complete: nothing to do"
+    assert (
+        nothing_to_resume({"config": {"k": 1}, "status": "complete"}, None, "run")
+        == "run is complete: nothing to do"
+    )
 
 
-@pytest.mark.parametrize("args, message", [
-    (("--method", "knn"), "holds a run with method 'learned'"),
-    (("--method", "learned:width=0.5"), "holds a run with width=0.125"),
-    (("--seed", "3"), "holds a run with seed 0"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (("--method", "knn"), "holds a run with method 'learned'"),
+        (("--method", "learned:width=0.5"), "holds a run with width=0.125"),
+        (("--seed", "3"), "holds a run with seed 0"),
+    ],
+)
 def test_resume_with_another_method_or_seed_is_an_error(small_run, tmp_path, cli_error, args, message):
     run = copy_run(small_run, tmp_path)
     before = snapshot(run)
-    line = cli_error(1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 3, *args, "--no-progress")
+    line = cli_error(
+        1, "train", small_run / "ds", "--out", run, "--resume", "--epochs", 3, *args, "--no-progress"
+    )
     assert message in line
     assert snapshot(run) == before
 
@@ -507,14 +581,26 @@ def test_resume_with_another_method_or_seed_is_an_error(small_run, tmp_path, cli
 # ------------------------------------------------------------------ datasets that do not match their manifest
 
 
-@pytest.mark.parametrize("name, array, message", [
-    ("test_images.npy", np.zeros((3, 3, 8, 8), np.uint8), "holds uint8 [3, 3, 8, 8], but manifest.json describes "
-                                                          "uint8 [3, 3, 16, 16]"),
-    ("test_images.npy", np.zeros((2, 3, 16, 16), np.uint8), "holds uint8 [2, 3, 16, 16]"),
-    ("test_labels.npy", np.full(3, 7, np.int64), "labels outside 0..2"),
-    ("test_labels.npy", np.zeros(5, np.int64), "holds int64 [5], but manifest.json describes 3 integer labels"),
-])
-def test_arrays_that_do_not_match_the_manifest_are_one_line(small_run, tmp_path, cli_error, name, array, message):
+@pytest.mark.parametrize(
+    "name, array, message",
+    [
+        (
+            "test_images.npy",
+            np.zeros((3, 3, 8, 8), np.uint8),
+            "holds uint8 [3, 3, 8, 8], but manifest.json describes uint8 [3, 3, 16, 16]",
+        ),
+        ("test_images.npy", np.zeros((2, 3, 16, 16), np.uint8), "holds uint8 [2, 3, 16, 16]"),
+        ("test_labels.npy", np.full(3, 7, np.int64), "labels outside 0..2"),
+        (
+            "test_labels.npy",
+            np.zeros(5, np.int64),
+            "holds int64 [5], but manifest.json describes 3 integer labels",
+        ),
+    ],
+)
+def test_arrays_that_do_not_match_the_manifest_are_one_line(
+    small_run, tmp_path, cli_error, name, array, message
+):
     ds = Path(shutil.copytree(small_run / "ds", tmp_path / "ds"))
     assert np.load(ds / "test_labels.npy").shape == (3,)
     np.save(ds / name, array)
@@ -530,7 +616,9 @@ def test_the_dataset_hash_covers_the_arrays(small_run):
     manifest = json.loads((small_run / "ds" / "manifest.json").read_text())
     for split in ("train", "val", "test"):
         images, labels = (np.load(small_run / "ds" / f"{split}_{k}.npy") for k in ("images", "labels"))
-        assert manifest["array_sha256"][split] == hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+        assert (
+            manifest["array_sha256"][split] == hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
+        )
     settings = {k: manifest[k] for k in ("classes", "resolution", "size_policy", "split_fractions", "seed")}
     files = [(f["sha256"], f["label"], f["split"]) for f in manifest["files"]]
     assert manifest["hash"] == json_sha256({**settings, "files": files, "arrays": manifest["array_sha256"]})
@@ -561,9 +649,13 @@ def test_fingerprints_never_overwrite_a_folder_they_did_not_create(small_run, tm
     assert "is not empty and is not fingerprints" in line
     assert (out / "model_fingerprints.npy").read_bytes() == b"someone's own array"
     (tmp_path / "bad.png").write_bytes(b"junk")
-    line = cli_error(1, "fingerprints", small_run / "run", tmp_path / "bad.png", "--out", tmp_path / "new",
-                     "--no-progress")
+    line = cli_error(
+        1, "fingerprints", small_run / "run", tmp_path / "bad.png", "--out", tmp_path / "new", "--no-progress"
+    )
     assert line.startswith("Error: no decodable images among") and not (tmp_path / "new").exists()
-    assert run_cli("fingerprints", small_run / "run", "--out", tmp_path / "new", "--no-progress").exit_code == 0
-    assert "already holds fingerprints" in cli_error(1, "fingerprints", small_run / "run", "--out",
-                                                     tmp_path / "new", "--no-progress")
+    assert (
+        run_cli("fingerprints", small_run / "run", "--out", tmp_path / "new", "--no-progress").exit_code == 0
+    )
+    assert "already holds fingerprints" in cli_error(
+        1, "fingerprints", small_run / "run", "--out", tmp_path / "new", "--no-progress"
+    )

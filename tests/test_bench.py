@@ -259,7 +259,9 @@ def test_a_run_of_another_seed_is_not_overwritten(first_bench, bench_dataset, tm
 
 
 def test_unknown_method_lists_valid_names_and_trains_nothing(bench_dataset, tmp_path):
-    result = invoke("bench", bench_dataset.path, "--out", tmp_path / "out", *method_options(["knn", "nosuch"]))
+    result = invoke(
+        "bench", bench_dataset.path, "--out", tmp_path / "out", *method_options(["knn", "nosuch"])
+    )
     assert result.exit_code == 1
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and "unknown method 'nosuch'" in lines[0]
@@ -376,7 +378,9 @@ def test_tables_print_names_literally_in_every_format():
     from gfcore.bench.render import confusion_table, to_markdown, to_rich
 
     classes = ["[red]", "a|b", "[/b]"]
-    table = confusion_table(classes, [[2, 0, 0], [0, 1, 1], [0, 0, 2]], {"[red]": 1.0, "a|b": 0.5, "[/b]": None})
+    table = confusion_table(
+        classes, [[2, 0, 0], [0, 1, 1], [0, 0, 2]], {"[red]": 1.0, "a|b": 0.5, "[/b]": None}
+    )
     console = Console(record=True, width=200)
     console.print(to_rich(table))
     text = console.export_text()

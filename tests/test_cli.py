@@ -234,7 +234,9 @@ FAILURES = {
     ("gan", "train"): (["stylegan9", "--real", "{tmp}", "--out", "{tmp}/g"], "stylegan9", None),
     ("gan", "sample"): (["{tmp}/missing", "-n", "2", "--out", "{tmp}/s"], "not a shipped generator", None),
     ("data", "photos"): (
-        ["--out", "{tmp}/p", "-n", "3", "--split", "test", "--resolution", "200"], "larger than", None
+        ["--out", "{tmp}/p", "-n", "3", "--split", "test", "--resolution", "200"],
+        "larger than",
+        None,
     ),
     ("plugins",): ([], "plugin 'broken'", broken_plugin),
     ("gan", "list"): ([], "plugin 'broken'", broken_plugin),
@@ -259,7 +261,9 @@ def test_a_failure_in_a_real_process_is_one_line_on_stderr(tmp_path):
     result = subprocess.run([sys.executable, "-m", "gfp", *args], capture_output=True, text=True)
     assert result.returncode == 1 and not result.stdout
     assert len(result.stderr.strip().splitlines()) == 1 and result.stderr.startswith("Error: ")
-    usage = subprocess.run([sys.executable, "-m", "gfp", "gan", "sample", "--seed", "-1"], capture_output=True)
+    usage = subprocess.run(
+        [sys.executable, "-m", "gfp", "gan", "sample", "--seed", "-1"], capture_output=True
+    )
     assert usage.returncode == 2 and b"Traceback" not in usage.stderr
 
 
@@ -298,7 +302,11 @@ def test_emit_json_is_strict(capsys):
     doc = {"accuracy": float("nan"), "ratio": float("inf"), "name": "[red]x", "n": [1, 2], "out": Path("a/b")}
     common.emit_json(doc)
     assert json.loads(capsys.readouterr().out) == {
-        "accuracy": None, "ratio": None, "name": "[red]x", "n": [1, 2], "out": "a/b"
+        "accuracy": None,
+        "ratio": None,
+        "name": "[red]x",
+        "n": [1, 2],
+        "out": "a/b",
     }
     with pytest.raises(TypeError, match="object is not JSON serializable"):
         common.emit_json({"array": object()})

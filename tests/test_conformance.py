@@ -47,7 +47,10 @@ class MeanColour(Attributor):
         pass
 
     def fit(self, train, val, ctx):
-        colours, labels = torch.from_numpy(train.images[:]).float().mean((2, 3)), torch.from_numpy(train.labels)
+        colours, labels = (
+            torch.from_numpy(train.images[:]).float().mean((2, 3)),
+            torch.from_numpy(train.labels),
+        )
         self.means = torch.stack([colours[labels == i].mean(0) for i in range(len(self.classes))])
 
     def logits(self, images):

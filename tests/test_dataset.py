@@ -49,8 +49,17 @@ def test_round_trip_counts_order_and_hashes(tiny_sources, tmp_path):
 
 
 def test_explicit_class_order_is_stored(tiny_sources, tmp_path, run_cli):
-    result = run_cli("prepare", tiny_sources, "--out", tmp_path / "ds", "--resolution", 16,
-                     "--classes", "source_2,source_0,source_1", "--no-progress")
+    result = run_cli(
+        "prepare",
+        tiny_sources,
+        "--out",
+        tmp_path / "ds",
+        "--resolution",
+        16,
+        "--classes",
+        "source_2,source_0,source_1",
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     manifest = json.loads((tmp_path / "ds" / "manifest.json").read_text())
     assert manifest["classes"] == ["source_2", "source_0", "source_1"]
@@ -97,10 +106,14 @@ def test_size_policy_crop_keeps_pixels_and_resize_resamples():
 
 def test_corrupt_and_non_image_files_are_skipped_and_counted(tmp_path, run_cli, json_stdout):
     good = [(f"{i}.png", solid((i * 10, 0, 0))) for i in range(4)]
-    src = make_sources(tmp_path / "src", {
-        "a": good + [("broken.png", b"\x89PNG\r\n\x1a\nnot really"), ("notes.txt", b"hello")],
-        "b": [(f"{i}.png", solid((0, i * 10, 0))) for i in range(4)] + [("truncated.jpg", b"\xff\xd8\xff")],
-    })
+    src = make_sources(
+        tmp_path / "src",
+        {
+            "a": good + [("broken.png", b"\x89PNG\r\n\x1a\nnot really"), ("notes.txt", b"hello")],
+            "b": [(f"{i}.png", solid((0, i * 10, 0))) for i in range(4)]
+            + [("truncated.jpg", b"\xff\xd8\xff")],
+        },
+    )
     result = run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 16, "--json", "--no-progress")
     assert result.exit_code == 0, result.output
     summary = json_stdout(result)
@@ -112,7 +125,9 @@ def test_corrupt_and_non_image_files_are_skipped_and_counted(tmp_path, run_cli, 
 def test_empty_source_folder_is_a_clear_error(tmp_path, cli_error):
     src = make_sources(tmp_path / "src", {"a": [("0.png", solid((1, 2, 3)))]})
     (src / "b").mkdir()
-    assert cli_error(1, "prepare", src, "--out", tmp_path / "ds") == f"Error: source folder {src / 'b'} is empty"
+    assert (
+        cli_error(1, "prepare", src, "--out", tmp_path / "ds") == f"Error: source folder {src / 'b'} is empty"
+    )
     assert not (tmp_path / "ds").exists()
 
 

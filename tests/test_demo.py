@@ -18,8 +18,25 @@ def test_every_generator_the_demo_needs_is_shipped():
 @pytest.mark.skipif(not NEEDED <= set(pretrained_names()), reason="shipped generators missing")
 def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     out = tmp_path / "demo"
-    result = run_cli("demo", "--out", out, "--train-per-source", 1000, "--val-per-source", 40,
-                     "--test-per-source", 100, "--epochs", 8, "--baseline", "knn", "--baseline", "dct", "--no-progress", "--json")
+    result = run_cli(
+        "demo",
+        "--out",
+        out,
+        "--train-per-source",
+        1000,
+        "--val-per-source",
+        40,
+        "--test-per-source",
+        100,
+        "--epochs",
+        8,
+        "--baseline",
+        "knn",
+        "--baseline",
+        "dct",
+        "--no-progress",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     tables = json.loads(result.stdout)
     assert tables == json.loads((out / "tables.json").read_text())

@@ -21,12 +21,28 @@ def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("e2e")
     write_fingerprint_folders(root / "src", num_sources=3, per_source=400, size=16, amplitude=16.0, seed=0)
     runner = CliRunner()
-    prepared = runner.invoke(get_cli(), ["prepare", str(root / "src"), "--out", str(root / "ds"),
-                                         "--resolution", "16", "--no-progress"])
+    prepared = runner.invoke(
+        get_cli(),
+        ["prepare", str(root / "src"), "--out", str(root / "ds"), "--resolution", "16", "--no-progress"],
+    )
     assert prepared.exit_code == 0, prepared.output
-    result = runner.invoke(get_cli(), ["train", str(root / "ds"), "--out", str(root / "run"), "--method",
-                                       "learned:width=0.25", "--epochs", str(EPOCHS), "--seed", "0",
-                                       "--no-progress", "--json"])
+    result = runner.invoke(
+        get_cli(),
+        [
+            "train",
+            str(root / "ds"),
+            "--out",
+            str(root / "run"),
+            "--method",
+            "learned:width=0.25",
+            "--epochs",
+            str(EPOCHS),
+            "--seed",
+            "0",
+            "--no-progress",
+            "--json",
+        ],
+    )
     assert result.exit_code == 0, result.output
     return root, json.loads(result.stdout)
 
@@ -35,7 +51,9 @@ def test_colour_histograms_do_not_separate_the_sources(tmp_path):
     write_fingerprint_folders(tmp_path, num_sources=3, per_source=200, size=16, amplitude=16.0, seed=0)
     means = []
     for s in range(3):
-        pixels = np.stack([np.asarray(Image.open(p)) for p in sorted((tmp_path / f"source_{s}").glob("*.png"))])
+        pixels = np.stack(
+            [np.asarray(Image.open(p)) for p in sorted((tmp_path / f"source_{s}").glob("*.png"))]
+        )
         means.append(pixels.reshape(-1, 3).mean(0))
     assert np.ptp(np.stack(means), axis=0).max() < 3.0  # mean colour differs by < 3 grey levels
 
@@ -50,7 +68,10 @@ def test_learns_weak_fingerprints_to_90_percent(trained, run_cli, json_stdout):
     assert report["version"] == 1 and len(report["confusion_matrix"]) == 3
     assert sum(map(sum, report["confusion_matrix"])) == report["n"] == 120
     assert 0.0 <= report["macro_f1"] <= 1.0 and set(report["per_class_accuracy"]) == {
-        "source_0", "source_1", "source_2"}
+        "source_0",
+        "source_1",
+        "source_2",
+    }
     table = run_cli("evaluate", root / "run", root / "ds", "--no-progress")
     assert "confusion matrix" in table.stdout and "accuracy" in table.stdout
 
@@ -73,8 +94,16 @@ def test_attribute_files_folders_globs_and_skips_bad_files(trained, run_cli, jso
     root, _ = trained
     (tmp_path / "bad.png").write_bytes(b"not an image")
     folder = root / "src" / "source_1"
-    result = run_cli("attribute", root / "run", folder, str(root / "src" / "source_2" / "0000[0-4].png"),
-                     tmp_path / "bad.png", tmp_path / "missing.png", "--json", "--no-progress")
+    result = run_cli(
+        "attribute",
+        root / "run",
+        folder,
+        str(root / "src" / "source_2" / "0000[0-4].png"),
+        tmp_path / "bad.png",
+        tmp_path / "missing.png",
+        "--json",
+        "--no-progress",
+    )
     assert result.exit_code == 0, result.output
     data = json_stdout(result)
     assert len(data["images"]) == 405
@@ -98,8 +127,9 @@ def test_attribute_with_only_bad_files_fails_cleanly(trained, cli_error, tmp_pat
 
 def test_fingerprints_are_written_with_class_order(trained, run_cli, tmp_path):
     root, _ = trained
-    result = run_cli("fingerprints", root / "run", root / "src" / "source_0", "--out", tmp_path / "fp",
-                     "--no-progress")
+    result = run_cli(
+        "fingerprints", root / "run", root / "src" / "source_0", "--out", tmp_path / "fp", "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     model = np.load(tmp_path / "fp" / "model_fingerprints.npy")
     images = np.load(tmp_path / "fp" / "image_fingerprints.npy")
@@ -116,7 +146,9 @@ def test_evaluate_refuses_a_dataset_with_other_classes_or_size(trained, cli_erro
     root, _ = trained
     write_fingerprint_folders(tmp_path / "two", num_sources=2, per_source=10, size=16)
     prepare_dataset(tmp_path / "two", tmp_path / "two_ds", resolution=16)
-    assert "trained for classes" in cli_error(1, "evaluate", root / "run", tmp_path / "two_ds", "--no-progress")
+    assert "trained for classes" in cli_error(
+        1, "evaluate", root / "run", tmp_path / "two_ds", "--no-progress"
+    )
     write_fingerprint_folders(tmp_path / "big", num_sources=3, per_source=10, size=32)
     prepare_dataset(tmp_path / "big", tmp_path / "big_ds", resolution=32)
     assert "expects 16x16" in cli_error(1, "evaluate", root / "run", tmp_path / "big_ds", "--no-progress")

@@ -45,6 +45,7 @@ def test_gaussian_fit_and_projection():
     wide = torch.randn(40, 1000, generator=gen, dtype=torch.float64)
     projected = project_features(wide, max_dim=256)
     assert projected.shape == (40, 40)
+
     # Distances computed the exact way (differences, not cdist's |x|^2 + |y|^2 - 2xy matrix-multiply path,
     # whose cancellation leaves ~1e-6 where the distance is 0, depending on the CPU's BLAS): the projection
     # is exact up to float64 round-off in a well-conditioned 40x40 eigenproblem, ~1e-13 of the distances.

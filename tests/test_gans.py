@@ -31,9 +31,7 @@ from gfp_gans.base import AdversarialGan, GanConfig
 PAPER_FAMILIES = {"progan", "sngan", "cramergan", "mmdgan"}
 #: Every registered family built on the shared adversarial loop (these tests look at its G and D); every
 #: family, third-party ones included, also gets tests/test_conformance.py.
-FAMILIES = [
-    e.name for e in get_registries().gan_sources.entries() if issubclass(e.item, AdversarialGan)
-]
+FAMILIES = [e.name for e in get_registries().gan_sources.entries() if issubclass(e.item, AdversarialGan)]
 SHIPPED = ["cramergan", "mmdgan", "progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3", "sngan"]
 
 

@@ -66,7 +66,11 @@ def test_last_layer_has_gain_one_and_hidden_layers_gain_sqrt2():
 
 def test_biases_start_at_zero():
     net = AttributionNet(32, 3)
-    assert all(float(m.bias.detach().abs().sum()) == 0 for m in net.modules() if hasattr(m, "bias") and m.bias is not None)
+    assert all(
+        float(m.bias.detach().abs().sum()) == 0
+        for m in net.modules()
+        if hasattr(m, "bias") and m.bias is not None
+    )
 
 
 @pytest.mark.parametrize("resolution", [8, 48, 512])

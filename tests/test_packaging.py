@@ -11,9 +11,15 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 # source folder -> where its files land in the wheel (pyproject.toml: [tool.setuptools.packages.find])
-PACKAGE_ROOTS = {"gfcore": "gfcore", "cli/gfp": "gfp", **{
-    f"plugins/{p.name}": p.name for p in sorted((ROOT / "plugins").iterdir()) if (p / "__init__.py").is_file()
-}}
+PACKAGE_ROOTS = {
+    "gfcore": "gfcore",
+    "cli/gfp": "gfp",
+    **{
+        f"plugins/{p.name}": p.name
+        for p in sorted((ROOT / "plugins").iterdir())
+        if (p / "__init__.py").is_file()
+    },
+}
 
 
 def not_shipped(name: str) -> bool:
@@ -37,7 +43,9 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     import setuptools
 
     major = int(setuptools.__version__.split(".")[0])
-    assert major >= 77, f"setuptools {setuptools.__version__}: install the dev extra (pip install -e '.[dev]')"
+    assert major >= 77, (
+        f"setuptools {setuptools.__version__}: install the dev extra (pip install -e '.[dev]')"
+    )
     tmp = tmp_path_factory.mktemp("wheel")
     # Build from a clean copy: a stale build/ folder in the checkout could hide a packaging mistake.
     src = tmp / "src"
@@ -45,11 +53,25 @@ def wheel(tmp_path_factory) -> zipfile.ZipFile:
     for name in ("pyproject.toml", "README.md", "LICENSE"):
         shutil.copy2(ROOT / name, src / name)
     for folder in ("gfcore", "cli", "plugins"):
-        shutil.copytree(ROOT / folder, src / folder, ignore=lambda _, names: {n for n in names if not_shipped(n)})
+        shutil.copytree(
+            ROOT / folder, src / folder, ignore=lambda _, names: {n for n in names if not_shipped(n)}
+        )
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
-         "--wheel-dir", str(tmp / "dist"), str(src)],
-        check=True, capture_output=True, text=True,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--wheel-dir",
+            str(tmp / "dist"),
+            str(src),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
     )
     (built,) = (tmp / "dist").glob("gfp-*.whl")
     with zipfile.ZipFile(built) as zf:
@@ -75,4 +97,4 @@ def test_wheel_declares_the_command_and_every_builtin_plugin(wheel):
     assert "gfp = gfp.app:main" in entry_points
     for dest in PACKAGE_ROOTS.values():
         if dest.startswith("gfp_"):
-            assert f'= {dest}\n' in entry_points, f"{dest} has no `gfp` entry point"
+            assert f"= {dest}\n" in entry_points, f"{dest} has no `gfp` entry point"

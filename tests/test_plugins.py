@@ -80,7 +80,10 @@ def test_duplicate_across_plugins_is_an_error(third_party):
         def gfp_register_baselines(self, register):
             register(MeanColour)
 
-    with pytest.raises(DuplicateNameError, match="baseline name 'mean-colour' is registered by two plugins: 'copycat' and 'gfp-mean-colour'"):
+    with pytest.raises(
+        DuplicateNameError,
+        match="baseline name 'mean-colour' is registered by two plugins: 'copycat' and 'gfp-mean-colour'",
+    ):
         plugins.register_plugin(Copycat(), name="copycat")
     # the refused plugin is gone again, and the first one keeps its name
     assert plugins.get_plugin_manager().get_plugin("copycat") is None
@@ -100,8 +103,16 @@ def test_third_party_plugin_is_listed_and_trains(third_party, run_cli, json_stdo
     listed = json_stdout(run_cli("plugins", "--json"))
     assert "mean-colour" in [e["name"] for e in listed["baselines"]]
     assert "gfp-mean-colour" in [p["name"] for p in listed["plugins"]]
-    result = run_cli("train", tiny_dataset.path, "--out", tmp_path / "run", "--method", "mean-colour:scale=2",
-                     "--no-progress", "--json")
+    result = run_cli(
+        "train",
+        tiny_dataset.path,
+        "--out",
+        tmp_path / "run",
+        "--method",
+        "mean-colour:scale=2",
+        "--no-progress",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     assert json_stdout(result)["config"] == {"scale": 2.0}
     evaluated = run_cli("evaluate", tmp_path / "run", tiny_dataset.path, "--json", "--no-progress")
@@ -171,12 +182,18 @@ def test_broken_plugin_import_is_reported_and_the_others_load(monkeypatch):
 def test_entry_point_named_like_a_builtin_plugin_is_refused(monkeypatch):
     """Listed first or not, a third party's ``learned`` never replaces the built-in one."""
     builtin, impostor = ModuleType("gfp_learned"), ModuleType("gfp_evil")
-    eps = [FakeEntryPoint("learned", "gfp-evil", lambda: impostor), FakeEntryPoint("learned", "gfp", lambda: builtin)]
+    eps = [
+        FakeEntryPoint("learned", "gfp-evil", lambda: impostor),
+        FakeEntryPoint("learned", "gfp", lambda: builtin),
+    ]
     monkeypatch.delenv(plugins.AUTOLOAD_ENV, raising=False)
     names, problems = load_fake_entry_points(monkeypatch, eps)
     assert names == ["learned"]
     assert len(problems) == 1
-    assert "plugin 'learned' of gfp-evil" in problems[0] and "plugin 'learned' of gfp (entry point" in problems[0]
+    assert (
+        "plugin 'learned' of gfp-evil" in problems[0]
+        and "plugin 'learned' of gfp (entry point" in problems[0]
+    )
 
 
 def test_hook_implementation_without_a_spec_is_skipped(monkeypatch):
@@ -247,7 +264,12 @@ def test_opt_in_arguments_order_and_wrappers_work(registered):
             yield
             calls.append(")")
 
-    for plugin, name in ((First(), "first"), (Second(), "second"), (NoArguments(), "no-args"), (Wrapper(), "w")):
+    for plugin, name in (
+        (First(), "first"),
+        (Second(), "second"),
+        (NoArguments(), "no-args"),
+        (Wrapper(), "w"),
+    ):
         registered(plugin, name)
     calls.clear()
     registries = plugins.get_registries(refresh=True)
@@ -268,7 +290,10 @@ def test_hook_that_raises_is_one_error_naming_plugin_and_hook(registered):
         "plugin 'raiser' failed in gfp_register_baselines: RuntimeError: boom; its baselines are skipped"
     )
     assert plugins.get_plugin_manager().get_plugin("raiser") is None
-    assert "knn" in plugins.get_registries().baselines and "mean-colour" not in plugins.get_registries().baselines
+    assert (
+        "knn" in plugins.get_registries().baselines
+        and "mean-colour" not in plugins.get_registries().baselines
+    )
 
 
 def test_installed_plugin_whose_hook_raises_is_skipped_and_the_rest_works(monkeypatch):
@@ -306,7 +331,10 @@ def test_name_taken_by_a_builtin_names_both_plugins(registered):
         def gfp_register_baselines(self, register):
             register(Knn)
 
-    with pytest.raises(DuplicateNameError, match="baseline name 'knn' is registered by two plugins: 'baselines' and 'stealer'"):
+    with pytest.raises(
+        DuplicateNameError,
+        match="baseline name 'knn' is registered by two plugins: 'baselines' and 'stealer'",
+    ):
         registered(Stealer(), "stealer")
 
 
@@ -319,7 +347,9 @@ def test_extractor_and_baseline_of_one_name_names_both_plugins(registered):
         def gfp_register_baselines(self, register):
             register(Learned)
 
-    with pytest.raises(DuplicateNameError, match="as an extractor by plugin 'learned' and as a baseline by plugin 'stealer'"):
+    with pytest.raises(
+        DuplicateNameError, match="as an extractor by plugin 'learned' and as a baseline by plugin 'stealer'"
+    ):
         registered(Stealer(), "stealer")
 
 
@@ -339,9 +369,21 @@ def test_classes_that_break_the_contract_are_refused_at_registration(registered)
         name = "abstract"
 
     cases = [
-        ("gfp_register_gan_sources", NoIters, "GAN source 'no-iters', which has no iters field in its Config"),
-        ("gfp_register_baselines", NotAnAttributor, "baseline 'plain', which is not a subclass of gfcore.interfaces.Attributor"),
-        ("gfp_register_baselines", Abstract, "baseline 'abstract', which does not implement fit, load_state_dict, logits, state_dict"),
+        (
+            "gfp_register_gan_sources",
+            NoIters,
+            "GAN source 'no-iters', which has no iters field in its Config",
+        ),
+        (
+            "gfp_register_baselines",
+            NotAnAttributor,
+            "baseline 'plain', which is not a subclass of gfcore.interfaces.Attributor",
+        ),
+        (
+            "gfp_register_baselines",
+            Abstract,
+            "baseline 'abstract', which does not implement fit, load_state_dict, logits, state_dict",
+        ),
         ("gfp_register_extractors", MeanColour, "extractor 'mean-colour', which has no fingerprints"),
     ]
     for hook, cls, message in cases:

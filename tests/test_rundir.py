@@ -92,7 +92,9 @@ def test_resume_continues_the_same_run_or_refuses(tiny_dataset, tmp_path, run_cl
     done = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--epochs", 1, "--no-progress")
     assert done.exit_code == 0 and "nothing to do" in done.output
     assert read_run_json(tmp_path / "r")["config"]["epochs"] == 1
-    refused = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--seed", 9, "--epochs", 2, "--no-progress")
+    refused = run_cli(
+        "train", ds, "--out", tmp_path / "r", "--resume", "--seed", 9, "--epochs", 2, "--no-progress"
+    )
     assert refused.exit_code == 1 and "seed 3" in refused.output
     # the run's own method and seed, although the command line's defaults are learned and 0
     resumed = run_cli("train", ds, "--out", tmp_path / "r", "--resume", "--epochs", 2, "--no-progress")

@@ -33,8 +33,9 @@ def test_seeded_runs_are_reproducible_on_cpu(tiny_dataset, tmp_path):
 def test_resumed_run_matches_an_uninterrupted_one(tiny_dataset, tmp_path, run_cli):
     train_run(tiny_dataset, tmp_path / "full", SPEC, seed=1, overrides={"epochs": 3, "batch_size": 8})
     train_run(tiny_dataset, tmp_path / "cut", SPEC, seed=1, overrides={"epochs": 1, "batch_size": 8})
-    result = run_cli("train", tiny_dataset.path, "--out", tmp_path / "cut", "--resume", "--epochs", 3,
-                     "--no-progress")
+    result = run_cli(
+        "train", tiny_dataset.path, "--out", tmp_path / "cut", "--resume", "--epochs", 3, "--no-progress"
+    )
     assert result.exit_code == 0, result.output
     assert same(weights(tmp_path / "full"), weights(tmp_path / "cut"))
     import json
@@ -114,14 +115,18 @@ def test_usage_errors_exit_2(run_cli, tiny_dataset, tmp_path):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys\nfrom gfp.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
-            "assert 'torch' not in sys.modules, 'gfp --help imported torch'\nprint('ok')")
+    code = (
+        "import sys\nfrom gfp.app import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "assert 'torch' not in sys.modules, 'gfp --help imported torch'\nprint('ok')"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip().endswith("ok"), out.stderr
 
 
 def test_python_dash_m_gfp_works():
-    out = subprocess.run([sys.executable, "-m", "gfp", "--version"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        [sys.executable, "-m", "gfp", "--version"], capture_output=True, text=True, timeout=120
+    )
     assert out.returncode == 0 and "gfp" in out.stdout
 
 

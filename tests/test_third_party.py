@@ -23,7 +23,7 @@ HINT = "(set GFP_DISABLE_PLUGIN_AUTOLOAD=1 to load only gfp's built-in plugins)"
 
 # A PEP 517 backend with no requirements: builds a pure-Python wheel from pyproject.toml's [project]
 # table, so that pip installs the package offline, whatever setuptools the environment has.
-BACKEND = '''
+BACKEND = """
 import base64, hashlib, tomllib, zipfile
 from pathlib import Path
 
@@ -56,7 +56,7 @@ def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
         for name, data in files.items():
             archive.writestr(name, data)
     return wheel
-'''
+"""
 
 PYPROJECT = """
 [build-system]
@@ -271,28 +271,53 @@ def gfp(*args, site: Path, env: dict | None = None) -> subprocess.CompletedProce
     """``gfp ARGS`` in a fresh process that sees the plugins installed in ``site``."""
     environment = {k: v for k, v in os.environ.items() if k != "GFP_DISABLE_PLUGIN_AUTOLOAD"}
     environment.update(PYTHONPATH=str(site), OMP_NUM_THREADS="1", **(env or {}))
-    return subprocess.run([sys.executable, "-m", "gfp", *map(str, args)], capture_output=True, text=True,
-                          env=environment, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "gfp", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
 
 
 def python(code: str, site: Path) -> subprocess.CompletedProcess:
     environment = {**os.environ, "PYTHONPATH": str(site), "OMP_NUM_THREADS": "1"}
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environment,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environment, timeout=300
+    )
 
 
 @pytest.fixture(scope="module")
 def acme_site(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("acme")
     package = root / "gfp-acme"
-    files = {"pyproject.toml": PYPROJECT, "_build/backend.py": BACKEND, "gfp_acme/__init__.py": ACME_INIT,
-             "gfp_acme/methods.py": ACME_METHODS}
+    files = {
+        "pyproject.toml": PYPROJECT,
+        "_build/backend.py": BACKEND,
+        "gfp_acme/__init__.py": ACME_INIT,
+        "gfp_acme/methods.py": ACME_METHODS,
+    }
     for name, text in files.items():
         (package / name).parent.mkdir(parents=True, exist_ok=True)
         (package / name).write_text(textwrap.dedent(text).lstrip())
     site = root / "site"
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--no-index", "--target", str(site), str(package)], check=True, timeout=300)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--no-index",
+            "--target",
+            str(site),
+            str(package),
+        ],
+        check=True,
+        timeout=300,
+    )
     assert (site / "gfp_acme-0.1.0.dist-info" / "entry_points.txt").is_file()
     return site
 
@@ -302,11 +327,17 @@ def test_installed_package_registers_every_kind_and_a_command(acme_site):
     assert result.returncode == 0, result.stderr
     listed = json.loads(result.stdout)
     assert {"name": "acme", "origin": "gfp-acme (entry point gfp_acme)"} in listed["plugins"]
-    mine = {kind: [e["name"] for e in listed[kind] if e["plugin"] == "acme"]
-            for kind in ("extractors", "baselines", "gan_sources", "attacks", "commands")}
-    assert mine == {"extractors": ["acme-mean-colour"], "baselines": ["acme-histogram"],
-                    "gan_sources": ["acme-pixel-gaussian"], "attacks": ["acme-salt-pepper"],
-                    "commands": ["acme-count"]}
+    mine = {
+        kind: [e["name"] for e in listed[kind] if e["plugin"] == "acme"]
+        for kind in ("extractors", "baselines", "gan_sources", "attacks", "commands")
+    }
+    assert mine == {
+        "extractors": ["acme-mean-colour"],
+        "baselines": ["acme-histogram"],
+        "gan_sources": ["acme-pixel-gaussian"],
+        "attacks": ["acme-salt-pepper"],
+        "commands": ["acme-count"],
+    }
     assert listed["problems"] == []
     assert "learned" in [e["name"] for e in listed["extractors"]]  # the built-ins are all still there
 
@@ -316,7 +347,9 @@ def test_installed_package_registers_every_kind_and_a_command(acme_site):
 
 
 def test_installed_package_passes_the_conformance_kit(acme_site):
-    result = python("from gfcore.testing import check_plugin; print(','.join(check_plugin('acme')))", acme_site)
+    result = python(
+        "from gfcore.testing import check_plugin; print(','.join(check_plugin('acme')))", acme_site
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "extractors:acme-mean-colour,baselines:acme-histogram,gan_sources:acme-pixel-gaussian,"
@@ -418,7 +451,9 @@ def test_hook_that_raises_is_one_line_naming_the_plugin_and_the_rest_works(tmp_p
     result = gfp("plugins", "--json", site=tmp_path)
     assert result.returncode == 0 and warnings(result) == [line]
     data = json.loads(result.stdout)
-    assert data["problems"] == [line.removeprefix("Warning: ")] and "knn" in [e["name"] for e in data["baselines"]]
+    assert data["problems"] == [line.removeprefix("Warning: ")] and "knn" in [
+        e["name"] for e in data["baselines"]
+    ]
     families = gfp("gan", "list", "--json", site=tmp_path)
     assert families.returncode == 0 and warnings(families) == [line]
     assert "progan" in [f["name"] for f in json.loads(families.stdout)["families"]]
@@ -432,7 +467,9 @@ def test_same_name_from_two_plugins_is_an_error_naming_both(acme_site, tmp_path)
     install_bare(tmp_path, "gfp-dup-b", "dup-b", "gfp_dup_b", DUPLICATE)
     result = gfp("plugins", "--json", site=f"{tmp_path}{os.pathsep}{acme_site}")
     assert result.returncode == 1 and "Traceback" not in result.stderr
-    assert result.stderr.splitlines() == ["Error: baseline name 'dup' is registered by two plugins: 'dup-a' and 'dup-b'"]
+    assert result.stderr.splitlines() == [
+        "Error: baseline name 'dup' is registered by two plugins: 'dup-a' and 'dup-b'"
+    ]
 
 
 def test_builtin_names_win_over_plugin_commands_and_entry_points(tmp_path):

@@ -93,7 +93,9 @@ def iter_commands(group: click.Group, ctx: click.Context | None = None, path: tu
             continue
         yield path + (name,), command
         if isinstance(command, click.Group):
-            yield from iter_commands(command, click.Context(command, parent=ctx, info_name=name), path + (name,))
+            yield from iter_commands(
+                command, click.Context(command, parent=ctx, info_name=name), path + (name,)
+            )
 
 
 @click.group(cls=GfpGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -131,7 +133,11 @@ def _add_plugin_commands() -> None:
             if before.get(name) is cmd:
                 continue
             if name in BUILTIN_COMMANDS or name in before:
-                owner = "gfp's built-in one" if name in BUILTIN_COMMANDS else f"plugin {plugin_commands[name]!r}'s"
+                owner = (
+                    "gfp's built-in one"
+                    if name in BUILTIN_COMMANDS
+                    else f"plugin {plugin_commands[name]!r}'s"
+                )
                 report_problem(
                     f"plugin {plugin!r} adds a command {name!r}, but that name is {owner}; "
                     f"the plugin's command is refused{hint(plugin)}"

@@ -22,13 +22,22 @@ json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
 )
 device_option = click.option(
-    "--device", type=click.Choice(DEVICE_CHOICES), default="auto", show_default=True,
-    help="Where tensors live: auto picks CUDA, then MPS, then CPU.")
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Where tensors live: auto picks CUDA, then MPS, then CPU.",
+)
 seed_option = click.option(
-    "--seed", type=click.IntRange(min=0), default=0, show_default=True,
-    help="Random seed (>= 0): the same seed gives the same result.")
-progress_option = click.option("--progress/--no-progress", default=True, show_default=True,
-                               help="Show progress bars on stderr.")
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed (>= 0): the same seed gives the same result.",
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
+)
 
 
 class FiniteFloatRange(click.FloatRange):
@@ -47,8 +56,13 @@ class FiniteFloatRange(click.FloatRange):
 def out_option(help: str, required: bool = True, **kwargs):
     """``--out FOLDER`` (a folder, never a file), passed to the command as a :class:`~pathlib.Path`."""
     return click.option(
-        "--out", "out", required=required, type=click.Path(file_okay=False, path_type=Path), help=help,
-        **kwargs)
+        "--out",
+        "out",
+        required=required,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+        **kwargs,
+    )
 
 
 def count_option(help: str):

@@ -37,7 +37,12 @@ def image_fingerprints_of(attributor: Attributor, split: Split, indices: np.ndar
         return attributor.image_fingerprints(images).float().reshape(len(images), -1)
 
     features, _ = map_split(
-        flat_fingerprints, split, reporter, indices=indices, chunk=FINGERPRINT_CHUNK, label="image fingerprints"
+        flat_fingerprints,
+        split,
+        reporter,
+        indices=indices,
+        chunk=FINGERPRINT_CHUNK,
+        label="image fingerprints",
     )
     return features if features is not None else torch.zeros(0, 0)
 

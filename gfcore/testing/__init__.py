@@ -62,8 +62,12 @@ def registered(plugin: str | None = None) -> list[tuple[str, str]]:
 
     from ..plugins import get_registries
 
-    out = [(kind, entry.name) for kind, reg in get_registries().by_kind().items() for entry in reg.entries()
-           if plugin is None or entry.plugin == plugin]
+    out = [
+        (kind, entry.name)
+        for kind, reg in get_registries().by_kind().items()
+        for entry in reg.entries()
+        if plugin is None or entry.plugin == plugin
+    ]
     cli = get_cli()
     for name in cli.list_commands(click.Context(cli)):
         owner = plugin_commands.get(name, "gfp" if name in BUILTIN_COMMANDS else None)

@@ -38,8 +38,11 @@ def _named_tensors(tensors: Any, owner: type, what: str) -> dict:
 
     _expect(isinstance(tensors, dict) and tensors, owner, f"{what} must be a non-empty dict of named tensors")
     for key, value in tensors.items():
-        _expect(isinstance(key, str) and isinstance(value, torch.Tensor), owner,
-                f"{what} must map str to torch.Tensor, got {key!r}: {type(value).__name__}")
+        _expect(
+            isinstance(key, str) and isinstance(value, torch.Tensor),
+            owner,
+            f"{what} must map str to torch.Tensor, got {key!r}: {type(value).__name__}",
+        )
     return tensors
 
 
@@ -50,7 +53,9 @@ def _safetensors_round_trip(tensors: dict, owner: type, what: str) -> dict:
         try:
             save_tensors(path, tensors)
         except Exception as exc:
-            raise ConformanceError(f"{owner.__name__}: {what} cannot be saved as safetensors ({exc})") from exc
+            raise ConformanceError(
+                f"{owner.__name__}: {what} cannot be saved as safetensors ({exc})"
+            ) from exc
         return load_tensors(path)[0]
 
 
@@ -72,8 +77,9 @@ class _Recorder:
 def _context(recorder: _Recorder, seed: int = 0, resume=None) -> FitContext:
     import torch
 
-    return FitContext(device=torch.device("cpu"), progress=NullReporter(), seed=seed, checkpoint=recorder,
-                      resume=resume)
+    return FitContext(
+        device=torch.device("cpu"), progress=NullReporter(), seed=seed, checkpoint=recorder, resume=resume
+    )
 
 
 def _check_uint8_unchanged(before, after, owner: type, what: str) -> None:
@@ -82,8 +88,14 @@ def _check_uint8_unchanged(before, after, owner: type, what: str) -> None:
     _expect(torch.equal(before, after), owner, f"{what} changed its input images in place")
 
 
-def check_attributor(cls: type, overrides: dict[str, Any] | None = None, *, resolution: int = 16,
-                     num_classes: int = 3, per_class: int = 12) -> None:
+def check_attributor(
+    cls: type,
+    overrides: dict[str, Any] | None = None,
+    *,
+    resolution: int = 16,
+    num_classes: int = 3,
+    per_class: int = 12,
+) -> None:
     """Construct, fit on a tiny synthetic task, then check logits, the safetensors round trip into a fresh
     instance (identical logits) and, when ``has_fingerprints``, the fingerprint shapes."""
     import torch
@@ -110,25 +122,43 @@ def check_attributor(cls: type, overrides: dict[str, Any] | None = None, *, reso
     before = test.clone()
     logits = method.logits(test)
     _check_uint8_unchanged(before, test, cls, "logits")
-    _expect(isinstance(logits, torch.Tensor) and logits.is_floating_point(), cls, "logits must be a float tensor")
-    _expect(tuple(logits.shape) == (len(test), num_classes), cls,
-            f"logits shape is {tuple(logits.shape)}, expected {(len(test), num_classes)}")
+    _expect(
+        isinstance(logits, torch.Tensor) and logits.is_floating_point(), cls, "logits must be a float tensor"
+    )
+    _expect(
+        tuple(logits.shape) == (len(test), num_classes),
+        cls,
+        f"logits shape is {tuple(logits.shape)}, expected {(len(test), num_classes)}",
+    )
     _expect(logits.device.type == "cpu", cls, f"logits are on {logits.device}, expected the CPU")
     _expect(torch.isfinite(logits).all(), cls, "logits are not all finite")
 
-    tensors = _safetensors_round_trip(_named_tensors(method.state_dict(), cls, "state_dict()"), cls, "state_dict()")
+    tensors = _safetensors_round_trip(
+        _named_tensors(method.state_dict(), cls, "state_dict()"), cls, "state_dict()"
+    )
     fresh = cls(classes, resolution, config, device=torch.device("cpu"))
     fresh.load_state_dict(tensors)
-    _expect(torch.equal(fresh.logits(test), logits), cls,
-            "a fresh instance given state_dict() (through safetensors) predicts differently")
+    _expect(
+        torch.equal(fresh.logits(test), logits),
+        cls,
+        "a fresh instance given state_dict() (through safetensors) predicts differently",
+    )
 
     if cls.has_fingerprints:
         prints = fresh.image_fingerprints(test)
-        _expect(isinstance(prints, torch.Tensor) and prints.shape[0] == len(test) and prints.device.type == "cpu",
-                cls, f"image_fingerprints must be a CPU tensor [N, ...], got {getattr(prints, 'shape', prints)}")
+        _expect(
+            isinstance(prints, torch.Tensor) and prints.shape[0] == len(test) and prints.device.type == "cpu",
+            cls,
+            f"image_fingerprints must be a CPU tensor [N, ...], got {getattr(prints, 'shape', prints)}",
+        )
         models = fresh.model_fingerprints()
-        _expect(isinstance(models, torch.Tensor) and models.shape[0] == num_classes and models.device.type == "cpu",
-                cls, f"model_fingerprints must be a CPU tensor [L, ...], got {getattr(models, 'shape', models)}")
+        _expect(
+            isinstance(models, torch.Tensor)
+            and models.shape[0] == num_classes
+            and models.device.type == "cpu",
+            cls,
+            f"model_fingerprints must be a CPU tensor [L, ...], got {getattr(models, 'shape', models)}",
+        )
 
 
 def _check_sample(gan: GanSource, cls: type, n: int, seed: int):
@@ -137,7 +167,11 @@ def _check_sample(gan: GanSource, cls: type, n: int, seed: int):
     r = gan.config.resolution
     images = gan.sample(n, seed)
     _expect(isinstance(images, torch.Tensor) and images.dtype == torch.uint8, cls, "sample() must give uint8")
-    _expect(tuple(images.shape) == (n, 3, r, r), cls, f"sample shape {tuple(images.shape)}, expected {(n, 3, r, r)}")
+    _expect(
+        tuple(images.shape) == (n, 3, r, r),
+        cls,
+        f"sample shape {tuple(images.shape)}, expected {(n, 3, r, r)}",
+    )
     _expect(images.device.type == "cpu", cls, f"samples are on {images.device}, expected the CPU")
     return images
 
@@ -159,23 +193,35 @@ def check_gan_source(cls: type, overrides: dict[str, Any] | None = None, *, num_
     recorder = _Recorder(cls)
     gan.train(real, _context(recorder, seed=1), preview=lambda step: None)
     steps = [step for step, _, _ in recorder.calls]
-    _expect(steps and steps[-1] == config.iters, cls,
-            f"train() must call ctx.checkpoint at the last iteration ({config.iters}); it did at {steps}")
+    _expect(
+        steps and steps[-1] == config.iters,
+        cls,
+        f"train() must call ctx.checkpoint at the last iteration ({config.iters}); it did at {steps}",
+    )
     first = _check_sample(gan, cls, 5, seed=3)
     _expect(torch.equal(_check_sample(gan, cls, 5, seed=3), first), cls, "the same seed gave other samples")
 
-    for what, tensors in (("generator_state_dict()", gan.generator_state_dict()), ("state_dict()", gan.state_dict())):
+    for what, tensors in (
+        ("generator_state_dict()", gan.generator_state_dict()),
+        ("state_dict()", gan.state_dict()),
+    ):
         fresh = cls(config, device=torch.device("cpu"))
         fresh.load_state_dict(_safetensors_round_trip(_named_tensors(tensors, cls, what), cls, what))
-        _expect(torch.equal(_check_sample(fresh, cls, 5, seed=3), first), cls,
-                f"a fresh instance given {what} (through safetensors) samples differently")
+        _expect(
+            torch.equal(_check_sample(fresh, cls, 5, seed=3), first),
+            cls,
+            f"a fresh instance given {what} (through safetensors) samples differently",
+        )
 
     middle = [(s, t, m) for s, t, m in recorder.calls if 0 < s < config.iters]
     if middle:
         resumed = cls(config, device=torch.device("cpu"))
         resumed.train(real, _context(_Recorder(cls), seed=1, resume=middle[-1][1:]), preview=None)
-        _expect(torch.equal(_check_sample(resumed, cls, 5, seed=3), first), cls,
-                f"resuming from the checkpoint of iteration {middle[-1][0]} ends elsewhere than the straight run")
+        _expect(
+            torch.equal(_check_sample(resumed, cls, 5, seed=3), first),
+            cls,
+            f"resuming from the checkpoint of iteration {middle[-1][0]} ends elsewhere than the straight run",
+        )
 
     shipped = cls.shipped_generators()
     _expect(isinstance(shipped, dict), cls, "shipped_generators() must return a dict of name -> folder")
@@ -204,8 +250,11 @@ def check_attack(cls: type, overrides: dict[str, Any] | None = None, *, resoluti
     out = attack.apply(images, torch.Generator().manual_seed(0))
     _check_uint8_unchanged(before, images, cls, "apply")
     _expect(isinstance(out, torch.Tensor) and out.dtype == torch.uint8, cls, "apply() must return uint8")
-    _expect(out.shape == images.shape and out.device == images.device, cls,
-            f"apply() gave {tuple(out.shape)} on {out.device}, expected {tuple(images.shape)} on {images.device}")
+    _expect(
+        out.shape == images.shape and out.device == images.device,
+        cls,
+        f"apply() gave {tuple(out.shape)} on {out.device}, expected {tuple(images.shape)} on {images.device}",
+    )
     again = attack.apply(images, torch.Generator().manual_seed(0))
     _expect(torch.equal(out, again), cls, "the same generator seed gave another output")
 
@@ -220,8 +269,11 @@ def check_command(command: Any, name: str | None = None) -> None:
 
     def walk(cmd: click.Command, path: list[str]) -> None:
         result = CliRunner().invoke(command, [*path, "--help"], prog_name=str(label))
-        _expect(result.exit_code == 0, label,
-                f"`{' '.join([str(label), *path])} --help` exited {result.exit_code}: {result.output[-300:]}")
+        _expect(
+            result.exit_code == 0,
+            label,
+            f"`{' '.join([str(label), *path])} --help` exited {result.exit_code}: {result.output[-300:]}",
+        )
         if isinstance(cmd, click.Group):
             for sub in cmd.list_commands(click.Context(cmd)):
                 walk(cmd.get_command(click.Context(cmd), sub), [*path, sub])

@@ -26,7 +26,11 @@ from gfcore.train import NeuralAttributor, NeuralConfig
 class CnnAttributor(NeuralAttributor):
     name = "cnn"
     description = "timm CNN (default resnet18; resnet50 as Wang et al. 2020) trained from scratch"
-    conformance_overrides = {"epochs": 1, "batch_size": 8, "arch": "resnet10t"}  # tiny settings for gfcore.testing
+    conformance_overrides = {
+        "epochs": 1,
+        "batch_size": 8,
+        "arch": "resnet10t",
+    }  # tiny settings for gfcore.testing
     has_fingerprints = True
 
     @dataclass

@@ -6,23 +6,44 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
 
 
 @click.command()
-@click.option("--out", type=click.Path(file_okay=False), default="gfp-demo", show_default=True,
-              help="Folder for datasets, runs and the tables (JSON + Markdown).")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False),
+    default="gfp-demo",
+    show_default=True,
+    help="Folder for datasets, runs and the tables (JSON + Markdown).",
+)
 @device_option
 @click.option("--train-per-source", type=click.IntRange(10), default=None, help="Training images per source.")
 @click.option("--test-per-source", type=click.IntRange(10), default=None, help="Test images per source.")
 @click.option("--val-per-source", type=click.IntRange(5), default=None, help="Validation images per source.")
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Epochs of the learned network.")
-@click.option("--baseline", "baselines", multiple=True, metavar="SPEC",
-              help="A baseline for the superiority table, with optional parameters; repeat the option for "
-                   "each (--baseline knn --baseline cnn:epochs=3). Default: knn, eigenface, prnu and dct "
-                   "(cnn, the Wang et al. CNN, is slow on a CPU: cnn:epochs=3 took 222 s per task on 2 cores).")
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="SPEC",
+    help="A baseline for the superiority table, with optional parameters; repeat the option for "
+    "each (--baseline knn --baseline cnn:epochs=3). Default: knn, eigenface, prnu and dct "
+    "(cnn, the Wang et al. CNN, is slow on a CPU: cnn:epochs=3 took 222 s per task on 2 cores).",
+)
 @click.option("--no-baselines", is_flag=True, help="Only the learned network: no baselines.")
 @seed_option
 @json_option
 @progress_option
-def demo(out, device, train_per_source, test_per_source, val_per_source, epochs, baselines, no_baselines, seed,
-         as_json, progress):
+def demo(
+    out,
+    device,
+    train_per_source,
+    test_per_source,
+    val_per_source,
+    epochs,
+    baselines,
+    no_baselines,
+    seed,
+    as_json,
+    progress,
+):
     """The paper in miniature: existence, uniqueness and superiority tables from the bundled photographs
     and the shipped generators (about 5 minutes on 2 CPU cores)."""
     from pathlib import Path
@@ -34,8 +55,12 @@ def demo(out, device, train_per_source, test_per_source, val_per_source, epochs,
     from .tasks import DemoSettings, run_demo
 
     settings = DemoSettings(seed=seed)
-    for name, value in (("train_per_source", train_per_source), ("test_per_source", test_per_source),
-                        ("val_per_source", val_per_source), ("epochs", epochs)):
+    for name, value in (
+        ("train_per_source", train_per_source),
+        ("test_per_source", test_per_source),
+        ("val_per_source", val_per_source),
+        ("epochs", epochs),
+    ):
         if value is not None:
             setattr(settings, name, value)
     if baselines and no_baselines:

@@ -25,10 +25,20 @@ from gfcore.dataset import SPLITS, write_dataset
 from gfcore.formatting import fmt_num, fmt_pct
 from gfcore.progress import Reporter
 
-EXISTENCE = {"real": "photos", "ProGAN": "progan_seed0", "SNGAN": "sngan", "CramerGAN": "cramergan",
-             "MMDGAN": "mmdgan"}
-UNIQUENESS = {"real": "photos", "ProGAN_seed0": "progan_seed0", "ProGAN_seed1": "progan_seed1",
-              "ProGAN_seed2": "progan_seed2", "ProGAN_seed3": "progan_seed3"}
+EXISTENCE = {
+    "real": "photos",
+    "ProGAN": "progan_seed0",
+    "SNGAN": "sngan",
+    "CramerGAN": "cramergan",
+    "MMDGAN": "mmdgan",
+}
+UNIQUENESS = {
+    "real": "photos",
+    "ProGAN_seed0": "progan_seed0",
+    "ProGAN_seed1": "progan_seed1",
+    "ProGAN_seed2": "progan_seed2",
+    "ProGAN_seed3": "progan_seed3",
+}
 TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS}
 LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws per split
 
@@ -78,7 +88,12 @@ def build_task_dataset(task: str, out: Path, settings: DemoSettings, device, rep
             job.advance()
         splits[split] = (np.concatenate(images), np.concatenate(labels))
     job.done()
-    provenance = {"task": task, "sources": sources, "latent_seeds": LATENT_SEEDS, "settings": asdict(settings)}
+    provenance = {
+        "task": task,
+        "sources": sources,
+        "latent_seeds": LATENT_SEEDS,
+        "settings": asdict(settings),
+    }
     return write_dataset(out, list(sources), splits, provenance)
 
 
@@ -87,16 +102,20 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
-    learned_spec = f"{settings.learned},epochs={settings.epochs}" if ":" in settings.learned else \
-        f"{settings.learned}:epochs={settings.epochs}"
+    learned_spec = (
+        f"{settings.learned},epochs={settings.epochs}"
+        if ":" in settings.learned
+        else f"{settings.learned}:epochs={settings.epochs}"
+    )
     specs = [learned_spec, *settings.baselines]
     cache: dict = {}
     tasks: dict[str, BenchResults] = {}
     for task in TASKS:
         reporter.log(f"== {task}: {', '.join(TASKS[task])}")
         dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
-        results = run_bench(dataset, out / "bench" / task, specs, seed=settings.seed, device=device,
-                            reporter=reporter)
+        results = run_bench(
+            dataset, out / "bench" / task, specs, seed=settings.seed, device=device, reporter=reporter
+        )
         write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
     tables = {
@@ -115,10 +134,16 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
 
 def _headline(results: BenchResults, learned_spec: str) -> dict:
     row = results.row(learned_spec)
-    return {"method": learned_spec, "classes": results.classes, "accuracy": row.accuracy,
-            "macro_f1": row.macro_f1, "per_class_accuracy": row.per_class_accuracy,
-            "confusion_matrix": row.confusion_matrix, "counts": results.dataset.get("counts", {}),
-            "error": row.error}
+    return {
+        "method": learned_spec,
+        "classes": results.classes,
+        "accuracy": row.accuracy,
+        "macro_f1": row.macro_f1,
+        "per_class_accuracy": row.per_class_accuracy,
+        "confusion_matrix": row.confusion_matrix,
+        "counts": results.dataset.get("counts", {}),
+        "error": row.error,
+    }
 
 
 def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
@@ -144,13 +169,21 @@ def superiority_table(tables: dict) -> TextTable:
 
 
 def tables_markdown(tables: dict) -> str:
-    lines = ["# gfp demo: the paper in miniature", "",
-             f"Learned network: `{tables['learned_spec']}`; {tables['seconds']} s in all.", ""]
+    lines = [
+        "# gfp demo: the paper in miniature",
+        "",
+        f"Learned network: `{tables['learned_spec']}`; {tables['seconds']} s in all.",
+        "",
+    ]
     for task, t in tables["tasks"].items():
         test_counts = t["counts"].get("test", {})
-        lines += [f"## {task}: {', '.join(t['classes'])}", "",
-                  f"Test accuracy **{fmt_pct(t['accuracy'])}**, macro-F1 {fmt_num(t['macro_f1'], 2)} "
-                  f"({sum(test_counts.values())} test images, {min(test_counts.values(), default=0)} per source)",
-                  "", to_markdown(confusion_table(t["classes"], t["confusion_matrix"], t["per_class_accuracy"]))]
+        lines += [
+            f"## {task}: {', '.join(t['classes'])}",
+            "",
+            f"Test accuracy **{fmt_pct(t['accuracy'])}**, macro-F1 {fmt_num(t['macro_f1'], 2)} "
+            f"({sum(test_counts.values())} test images, {min(test_counts.values(), default=0)} per source)",
+            "",
+            to_markdown(confusion_table(t["classes"], t["confusion_matrix"], t["per_class_accuracy"])),
+        ]
     lines += ["## superiority: every method on both tasks", "", to_markdown(superiority_table(tables))]
     return "\n".join(lines)

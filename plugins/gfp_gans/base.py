@@ -69,7 +69,11 @@ class AdversarialGan(GanSource):
     shipped: ClassVar[tuple[str, ...]] = ()
     #: resolution, iterations and widths small enough for gfcore.testing's conformance checks
     conformance_overrides: ClassVar[dict[str, Any]] = {
-        "resolution": 16, "iters": 2, "batch_size": 4, "n_critic": 1, "checkpoint_every": 1
+        "resolution": 16,
+        "iters": 2,
+        "batch_size": 4,
+        "n_critic": 1,
+        "checkpoint_every": 1,
     }
 
     def __init__(self, config: Any, device: torch.device | None = None):

@@ -14,7 +14,9 @@ from .network import AttributionNet, check_resolution
 
 @dataclass
 class LearnedConfig(NeuralConfig):
-    width: float = positive(1.0)  # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes
+    width: float = positive(
+        1.0
+    )  # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes
 
 
 class LearnedAttributor(NeuralAttributor):

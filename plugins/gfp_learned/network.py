@@ -32,7 +32,9 @@ def reflect_conv(in_channels: int, out_channels: int) -> EqualizedConv2d:
 def check_resolution(resolution: int) -> int:
     log2 = int(round(math.log2(resolution))) if resolution > 0 else 0
     if 2**log2 != resolution or not 16 <= resolution <= 256:
-        raise GfpError(f"the learned network needs a resolution that is a power of two from 16 to 256, got {resolution}")
+        raise GfpError(
+            f"the learned network needs a resolution that is a power of two from 16 to 256, got {resolution}"
+        )
     return log2
 
 

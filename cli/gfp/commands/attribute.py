@@ -30,9 +30,16 @@ def attribute(run, paths, device, as_json, progress):
     classes = info["classes"]
     skipped = batch.skipped + [{"path": m, "reason": "not found"} for m in missing]
     if as_json:
-        emit_json({"run": str(run), "method": info["method"], "classes": classes,
-                   "images": [vars(r) for r in batch.results], "shares": batch.shares(classes),
-                   "skipped": skipped})
+        emit_json(
+            {
+                "run": str(run),
+                "method": info["method"],
+                "classes": classes,
+                "images": [vars(r) for r in batch.results],
+                "shares": batch.shares(classes),
+                "skipped": skipped,
+            }
+        )
     else:
         from rich.table import Table
 
@@ -46,8 +53,10 @@ def attribute(run, paths, device, as_json, progress):
             table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes))
         console.print(table)
         shares = batch.shares(classes)
-        console.print("share of images per source: " + ", ".join(
-            f"{c} {100 * s:.1f}%" for c, s in shares.items()), highlight=False)
+        console.print(
+            "share of images per source: " + ", ".join(f"{c} {100 * s:.1f}%" for c, s in shares.items()),
+            highlight=False,
+        )
         if skipped:
             console.print(f"{len(skipped)} file(s) skipped (see warnings above)", highlight=False)
     if not batch.results:

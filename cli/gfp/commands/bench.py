@@ -54,7 +54,9 @@ def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
     else:
         console = stdout_console()
         print_results(results, console)
-        console.print(f"wrote {out}/results.json, results.md and confusion_*.png", highlight=False, markup=False)
+        console.print(
+            f"wrote {out}/results.json, results.md and confusion_*.png", highlight=False, markup=False
+        )
     if results.failed:
         click.echo(
             f"Error: {len(results.failed)} of {len(results.methods)} method(s) failed: "

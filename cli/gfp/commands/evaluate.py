@@ -8,11 +8,22 @@ def print_report(report: dict, title: str) -> None:
     from gfcore.formatting import fmt_num
 
     console = stdout_console()
-    console.print(f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {fmt_num(report['macro_f1'], 4)}, "
-                  f"{report['n']} images", highlight=False, markup=False)
-    console.print(to_rich(confusion_table(
-        report["classes"], report["confusion_matrix"], report["per_class_accuracy"],
-        title="confusion matrix (rows: true source, columns: predicted)")))
+    console.print(
+        f"{title}: accuracy {fmt_pct(report['accuracy'])}, macro-F1 {fmt_num(report['macro_f1'], 4)}, "
+        f"{report['n']} images",
+        highlight=False,
+        markup=False,
+    )
+    console.print(
+        to_rich(
+            confusion_table(
+                report["classes"],
+                report["confusion_matrix"],
+                report["per_class_accuracy"],
+                title="confusion matrix (rows: true source, columns: predicted)",
+            )
+        )
+    )
 
 
 @click.command()
@@ -35,8 +46,14 @@ def evaluate(run, dataset, split, device, as_json, progress):
     check_compatible(info, data, run)
     with progress_reporter(progress) as reporter:
         report = evaluate_split(attributor, data.split(split), reporter)
-    report = {"version": REPORT_VERSION, "run": str(run), "method": info["method"], "dataset": str(dataset),
-              "split": split, **report}
+    report = {
+        "version": REPORT_VERSION,
+        "run": str(run),
+        "method": info["method"],
+        "dataset": str(dataset),
+        "split": split,
+        **report,
+    }
     if as_json:
         emit_json(report)
     else:

@@ -31,8 +31,10 @@ def fingerprints(run, paths, out, fmt, device, as_json, progress):
     if as_json:
         emit_json(index)
     else:
-        click.echo(f"wrote {', '.join(index['files'])} and {out / 'fingerprints.json'} "
-                   f"({len(info['classes'])} model fingerprints, {len(index['images'])} image fingerprints)")
+        click.echo(
+            f"wrote {', '.join(index['files'])} and {out / 'fingerprints.json'} "
+            f"({len(info['classes'])} model fingerprints, {len(index['images'])} image fingerprints)"
+        )
 
 
 def _write(run, paths, out, fmt, attributor, info, progress) -> dict:
@@ -69,8 +71,14 @@ def _write(run, paths, out, fmt, attributor, info, progress) -> dict:
     else:
         save_tensors(out / "fingerprints.safetensors", {k: torch.from_numpy(v) for k, v in arrays.items()})
         written.append(str(out / "fingerprints.safetensors"))
-    index = {"run": str(run), "method": info["method"], "classes": info["classes"],
-             "model_fingerprints_shape": list(arrays["model_fingerprints"].shape),
-             "images": [str(f) for f in files], "skipped": skipped, "files": written}
+    index = {
+        "run": str(run),
+        "method": info["method"],
+        "classes": info["classes"],
+        "model_fingerprints_shape": list(arrays["model_fingerprints"].shape),
+        "images": [str(f) for f in files],
+        "skipped": skipped,
+        "files": written,
+    }
     write_json(out / "fingerprints.json", index)
     return index

@@ -90,7 +90,9 @@ def _resolve_run(ganrun: str) -> Path:
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
-def train_command(family, real_dir, out, resolution, iters, batch_size, seed, device, resume, as_json, progress):
+def train_command(
+    family, real_dir, out, resolution, iters, batch_size, seed, device, resume, as_json, progress
+):
     """Train a GAN family on a folder of real images.
 
     FAMILY is a name from `gfp gan list`, optionally with parameters: `progan:width=0.25,iters=3000`.

@@ -13,8 +13,10 @@ def plugins(as_json):
     registries = get_registries()
     data = {
         "plugins": [{"name": n, "origin": o} for n, o in plugin_names()],
-        **{kind: [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in reg.entries()]
-           for kind, reg in registries.by_kind().items()},
+        **{
+            kind: [{"name": e.name, "plugin": e.plugin, "description": e.description} for e in reg.entries()]
+            for kind, reg in registries.by_kind().items()
+        },
         "commands": [{"name": n, "plugin": p} for n, p in sorted(plugin_commands.items())],
         "problems": plugin_problems(),  # plugins (or their commands) that were skipped, one line each
     }

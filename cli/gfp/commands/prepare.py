@@ -23,15 +23,31 @@ class SplitFractions(click.ParamType):
 @click.command()
 @click.argument("src", type=click.Path(file_okay=False))
 @out_option("Folder for the prepared dataset.")
-@click.option("--resolution", type=click.IntRange(4, 4096), default=32, show_default=True,
-              help="Side of the square images the dataset holds.")
-@click.option("--split", "fractions", type=SplitFractions(), default="0.8,0.1,0.1", show_default=True,
-              help="Train,val,test fractions, per source.")
+@click.option(
+    "--resolution",
+    type=click.IntRange(4, 4096),
+    default=32,
+    show_default=True,
+    help="Side of the square images the dataset holds.",
+)
+@click.option(
+    "--split",
+    "fractions",
+    type=SplitFractions(),
+    default="0.8,0.1,0.1",
+    show_default=True,
+    help="Train,val,test fractions, per source.",
+)
 @seed_option
-@click.option("--classes", default=None, help="Comma-separated class order (default: sub-folder names, sorted).")
-@click.option("--resize", is_flag=True,
-              help="Resample every image to the resolution instead of centre-cropping it. Resampling "
-                   "destroys pixel-level fingerprints; use it only for images of many sizes.")
+@click.option(
+    "--classes", default=None, help="Comma-separated class order (default: sub-folder names, sorted)."
+)
+@click.option(
+    "--resize",
+    is_flag=True,
+    help="Resample every image to the resolution instead of centre-cropping it. Resampling "
+    "destroys pixel-level fingerprints; use it only for images of many sizes.",
+)
 @json_option
 @progress_option
 def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, progress):
@@ -47,14 +63,23 @@ def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, pro
 
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     with progress_reporter(progress) as reporter:
-        manifest = prepare_dataset(src, out, resolution, fractions, seed, class_list,
-                                   "resize" if resize else "crop", reporter)
-    summary = {"dataset": out, "classes": manifest["classes"], "resolution": resolution,
-               "counts": manifest["counts"], "skipped": manifest["skipped"], "hash": manifest["hash"]}
+        manifest = prepare_dataset(
+            src, out, resolution, fractions, seed, class_list, "resize" if resize else "crop", reporter
+        )
+    summary = {
+        "dataset": out,
+        "classes": manifest["classes"],
+        "resolution": resolution,
+        "counts": manifest["counts"],
+        "skipped": manifest["skipped"],
+        "hash": manifest["hash"],
+    }
     if as_json:
         emit_json(summary)
         return
     totals = {s: sum(c.values()) for s, c in manifest["counts"].items()}
-    click.echo(f"prepared {out}: {len(manifest['classes'])} classes ({', '.join(manifest['classes'])}), "
-               f"{resolution}x{resolution}, train {totals['train']} / val {totals['val']} / test {totals['test']}"
-               + (f", {len(manifest['skipped'])} file(s) skipped" if manifest["skipped"] else ""))
+    click.echo(
+        f"prepared {out}: {len(manifest['classes'])} classes ({', '.join(manifest['classes'])}), "
+        f"{resolution}x{resolution}, train {totals['train']} / val {totals['val']} / test {totals['test']}"
+        + (f", {len(manifest['skipped'])} file(s) skipped" if manifest["skipped"] else "")
+    )

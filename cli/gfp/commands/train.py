@@ -15,8 +15,13 @@ from gfp.common import (
 @click.command()
 @click.argument("dataset", type=click.Path(file_okay=False))
 @out_option("Run folder to write.")
-@click.option("--method", "spec", default="learned", show_default=True,
-              help="Registered extractor or baseline, with optional parameters: learned:width=0.25")
+@click.option(
+    "--method",
+    "spec",
+    default="learned",
+    show_default=True,
+    help="Registered extractor or baseline, with optional parameters: learned:width=0.25",
+)
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
 @click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
@@ -42,27 +47,55 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
     data = load_dataset(dataset)
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     if resume:  # a resumed run keeps its own method and seed; only ones typed on the command line are checked
-        spec, seed = (value if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT else None
-                      for name, value in (("spec", spec), ("seed", seed)))
+        spec, seed = (
+            value if ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT else None
+            for name, value in (("spec", spec), ("seed", seed))
+        )
     try:
         with progress_reporter(progress) as reporter:
-            result = train_run(data, out, spec, seed=seed, device=resolve_device(device), resume=resume,
-                               overrides={k: v for k, v in overrides.items() if v is not None}, reporter=reporter)
+            result = train_run(
+                data,
+                out,
+                spec,
+                seed=seed,
+                device=resolve_device(device),
+                resume=resume,
+                overrides={k: v for k, v in overrides.items() if v is not None},
+                reporter=reporter,
+            )
     except NothingToDo as exc:
         if as_json:
             info = read_run_json(out)
-            emit_json({"run": str(out), "method": info["method"], "nothing_to_do": str(exc),
-                       "config": info["config"], "classes": info["classes"], "best": info.get("best"),
-                       "history": info.get("history", []), "train_seconds": info.get("train_seconds")})
+            emit_json(
+                {
+                    "run": str(out),
+                    "method": info["method"],
+                    "nothing_to_do": str(exc),
+                    "config": info["config"],
+                    "classes": info["classes"],
+                    "best": info.get("best"),
+                    "history": info.get("history", []),
+                    "train_seconds": info.get("train_seconds"),
+                }
+            )
         else:
             click.echo(str(exc))
         return
     info = result.info
-    summary = {"run": str(out), "method": info["method"], "config": info["config"], "classes": info["classes"],
-               "best": info.get("best"), "history": info["history"], "train_seconds": info["train_seconds"]}
+    summary = {
+        "run": str(out),
+        "method": info["method"],
+        "config": info["config"],
+        "classes": info["classes"],
+        "best": info.get("best"),
+        "history": info["history"],
+        "train_seconds": info["train_seconds"],
+    }
     if as_json:
         emit_json(summary)
         return
     best = info.get("best") or (info["history"][-1] if info["history"] else {})
-    click.echo(f"trained {info['method']} into {out} in {info['train_seconds']:.1f}s; "
-               f"best validation accuracy {fmt_pct(best.get('val_accuracy'))}")
+    click.echo(
+        f"trained {info['method']} into {out} in {info['train_seconds']:.1f}s; "
+        f"best validation accuracy {fmt_pct(best.get('val_accuracy'))}"
+    )
