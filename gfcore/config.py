@@ -184,3 +184,18 @@ def config_from_dict(config_cls: type, data: dict[str, Any], owner: str = "saved
     config = config_cls(**values)
     check_config(config, owner)
     return config
+
+
+def parse_split_fractions(text: str) -> tuple[float, float, float]:
+    """``"0.8,0.1,0.1"`` -> (0.8, 0.1, 0.1); must be three finite non-negative numbers summing to 1."""
+    try:
+        parts = tuple(float(p) for p in text.split(","))
+    except ValueError:
+        raise GfpError(f"--split {text!r}: expected three numbers like 0.8,0.1,0.1") from None
+    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
+        raise GfpError(
+            f"--split {text!r}: expected three non-negative fractions (train,val,test) summing to 1"
+        )
+    if parts[0] == 0:
+        raise GfpError(f"--split {text!r}: the train fraction must be positive")
+    return parts  # type: ignore[return-value]

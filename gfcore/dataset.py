@@ -39,21 +39,6 @@ FORMAT_VERSION = 1
 SPLITS = ("train", "val", "test")
 
 
-def parse_split_fractions(text: str) -> tuple[float, float, float]:
-    """``"0.8,0.1,0.1"`` -> (0.8, 0.1, 0.1); must be three finite non-negative numbers summing to 1."""
-    try:
-        parts = tuple(float(p) for p in text.split(","))
-    except ValueError:
-        raise GfpError(f"--split {text!r}: expected three numbers like 0.8,0.1,0.1") from None
-    if len(parts) != 3 or not all(math.isfinite(p) and p >= 0 for p in parts) or abs(sum(parts) - 1.0) > 1e-6:
-        raise GfpError(
-            f"--split {text!r}: expected three non-negative fractions (train,val,test) summing to 1"
-        )
-    if parts[0] == 0:
-        raise GfpError(f"--split {text!r}: the train fraction must be positive")
-    return parts  # type: ignore[return-value]
-
-
 def claim_dataset_folder(out: Path):
     """The --out folder of a dataset, claimed (see :mod:`gfcore.outfolder`): new, empty, or an
     interrupted preparation's; its staging files are ``.decoded.XXXXXXXX.npy``."""

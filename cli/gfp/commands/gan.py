@@ -52,11 +52,9 @@ def _shipped_generators() -> dict[str, tuple[str, Path]]:
     from gfcore.plugins import get_registries
 
     out: dict[str, tuple[str, Path]] = {}
-    for entry in get_registries().gan_sources.entries():
-        listing = getattr(entry.item, "shipped_generators", None)
-        if callable(listing):
-            for name, path in listing().items():
-                out[name] = (entry.name, Path(path))
+    for entry in get_registries().gan_sources.entries():  # every GanSource has it (none by default)
+        for name, path in entry.item.shipped_generators().items():
+            out[name] = (entry.name, Path(path))
     return out
 
 

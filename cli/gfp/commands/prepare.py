@@ -11,7 +11,7 @@ class SplitFractions(click.ParamType):
     def convert(self, value, param, ctx):
         if isinstance(value, tuple):
             return value
-        from gfcore.dataset import parse_split_fractions
+        from gfcore.config import parse_split_fractions
         from gfcore.errors import GfpError
 
         try:
