@@ -242,7 +242,12 @@ def test_prnu_rejects_a_resolution_the_wavelet_cannot_halve():
     from gfcore.errors import GfpError
 
     with pytest.raises(GfpError, match="levels"):
-        make("prnu", 24)  # 24 is not divisible by 2^4
+        make("prnu", 24, boundary="periodization")  # 24 is not divisible by 2^4
+    make("prnu", 24)  # the symmetric extension (the default, as the reference) takes any size
+    with pytest.raises(GfpError, match="choose one of symmetric, periodization"):
+        from gfcore.config import check_config
+
+        check_config(make("prnu", 32, boundary="zero").config, "prnu")
 
 
 # -- the denoiser and its wavelets --------------------------------------------------------------------------
