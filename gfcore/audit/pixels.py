@@ -79,7 +79,10 @@ def knn_row(
         return failed_row(cue, how, str(exc))
     knn = cls(list(classes), resolution, cls.Config(), device)
     ctx = FitContext(device=device, progress=reporter, seed=seed)
-    knn.fit(train, val, ctx)
+    try:
+        knn.fit(train, val, ctx)
+    except GfpError as exc:  # e.g. no training images: the other cues still stand
+        return failed_row(cue, how, str(exc))
     predictions = []
     for start in range(0, len(test), 256):
         part = torch.from_numpy(np.array(test.images[start : start + 256]))

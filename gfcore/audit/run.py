@@ -98,6 +98,10 @@ def audit_folder(src, *, resolution: int = 32, seed: int = 0, device=None, repor
 
         raise GfpError(f"{src}: fewer than two sources hold readable images; nothing to audit")
     idx = stratified_split(labels.tolist(), FOLDER_FRACTIONS, seed)
+    if not len(idx["test"]):
+        from ..errors import GfpError
+
+        raise GfpError(f"{src}: too few readable images per source to hold any out (at least 2 per source)")
     stats, hists, pixels = np.asarray(stats), np.asarray(hists), np.stack(pixels)
 
     def split(name):
