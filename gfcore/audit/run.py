@@ -37,6 +37,10 @@ def pixel_audit(
     reporter=None,
 ) -> list[AuditRow]:
     """The pixel cues of a prepared dataset's splits: global stats, colour histogram, raw-pixel kNN."""
+    from ..errors import GfpError
+
+    if not len(train) or not len(test):
+        raise GfpError("the audit needs training and test images (a split is empty)")
     reporter = reporter or NullReporter()
     task = reporter.task("audit: global statistics and histograms", total=None)
     rows = feature_rows(
