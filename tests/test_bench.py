@@ -347,23 +347,23 @@ def exploding_plugin():
 
 def test_failing_methods_are_reported_while_the_others_finish(exploding_plugin, bench_dataset, tmp_path):
     out = tmp_path / "out"
-    # prnu:levels=5 is a user mistake on 16x16 images (a GfpError); the plugin raises a plain RuntimeError
+    # periodic prnu with 5 levels is a user mistake on 16x16 images (a GfpError); the plugin raises RuntimeError
     result = invoke(
         "bench",
         bench_dataset.path,
         "--out",
         out,
-        *method_options(["knn", exploding_plugin, "prnu:levels=5", "dct"]),
+        *method_options(["knn", exploding_plugin, "prnu:levels=5,boundary=periodization", "dct"]),
         "--no-progress",
     )
     assert result.exit_code == 1
     results = json.loads((out / "results.json").read_text())
     rows = {m["spec"]: m for m in results["methods"]}
     assert "simulated failure in epoch 2" in rows[exploding_plugin]["error"]
-    assert "not divisible" in rows["prnu:levels=5"]["error"]
+    assert "not divisible" in rows["prnu:levels=5,boundary=periodization"]["error"]
     for spec in ("knn", "dct"):
         assert rows[spec]["error"] is None and rows[spec]["accuracy"] == 1.0
-    for spec in (exploding_plugin, "prnu:levels=5"):
+    for spec in (exploding_plugin, "prnu:levels=5,boundary=periodization"):
         assert rows[spec]["accuracy"] is None and not (out / f"confusion_{rows[spec]['slug']}.png").exists()
     assert (out / "confusion_knn.png").exists() and (out / "confusion_dct.png").exists()
     assert "2 of 4 method(s) failed" in result.stderr
