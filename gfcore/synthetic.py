@@ -25,25 +25,53 @@ def smooth_content(rng: np.random.Generator, n: int, size: int) -> np.ndarray:
 
 
 def source_patterns(
-    num_sources: int, size: int, amplitude: float, period: int = 4, seed: int = 1234
+    num_sources: int, size: int, amplitude: float, period: int = 4, seed: int = 1234, matched: bool = False
 ) -> np.ndarray:
-    """float [S, 3, size, size]: a fixed random +-amplitude tile of ``period`` pixels per source, zero-mean."""
+    """float [S, 3, size, size]: a fixed random +-amplitude tile of ``period`` pixels per source, zero-mean.
+
+    Independent random tiles differ in energy and in how much neighbours differ, so global sharpness
+    statistics can tell such sources apart. With ``matched`` every source uses one balanced tile (as many
+    +1 as -1 per channel) with the sign of each colour channel flipped by the bits of the source's index
+    (at most 8 sources): every source's pattern has the same values and the same neighbour differences at
+    every pixel, so the sources differ only in the pattern itself."""
     rng = np.random.default_rng(seed)
-    tiles = rng.choice([-1.0, 1.0], size=(num_sources, 3, period, period))
+    if not matched:
+        tiles = rng.choice([-1.0, 1.0], size=(num_sources, 3, period, period))
+    else:
+        if num_sources > 8 or period % 2:
+            raise ValueError("matched patterns: at most 8 sources, and an even period")
+        half = period * period // 2
+        base = np.stack([rng.permutation([1.0] * half + [-1.0] * half) for _ in range(3)])
+        base = base.reshape(3, period, period)
+        signs = np.array([[-1.0 if (s >> c) & 1 else 1.0 for c in range(3)] for s in range(num_sources)])
+        tiles = signs[:, :, None, None] * base[None]
     tiles -= tiles.mean(axis=(2, 3), keepdims=True)
     reps = -(-size // period)
     return amplitude * np.tile(tiles, (1, 1, reps, reps))[:, :, :size, :size]
 
 
 def fingerprint_task(
-    num_sources: int, per_source: int, size: int = 32, amplitude: float = 16.0, seed: int = 0
+    num_sources: int,
+    per_source: int,
+    size: int = 32,
+    amplitude: float = 16.0,
+    seed: int = 0,
+    matched: bool = False,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(uint8 images [S*per_source, 3, size, size], labels) of the synthetic task."""
+    """(uint8 images [S*per_source, 3, size, size], labels) of the synthetic task.
+
+    With ``matched`` (see :func:`source_patterns`) each image's content is also cyclically shifted by a
+    random offset: the bilinear content is more variable at its grid points than between them, and a pattern
+    that always put its bright pixels on the grid points would change the histogram. Shifted content looks
+    the same at every position, so the sources differ only in the phase of the pattern."""
     rng = np.random.default_rng(seed)
-    patterns = source_patterns(num_sources, size, amplitude)
+    patterns = source_patterns(num_sources, size, amplitude, matched=matched)
     images, labels = [], []
     for s in range(num_sources):
         content = smooth_content(rng, per_source, size).astype(np.float64)
+        if matched:
+            offsets = rng.integers(0, size, size=(per_source, 2))
+            content = np.stack([np.roll(c, tuple(o), axis=(1, 2)) for c, o in zip(content, offsets)])
         images.append(np.clip(np.rint(content + patterns[s]), 0, 255).astype(np.uint8))
         labels.append(np.full(per_source, s, dtype=np.int64))
     return np.concatenate(images), np.concatenate(labels)

@@ -148,7 +148,7 @@ def test_fd_subsample_is_stratified_and_deterministic():
 # -- the bench end to end -------------------------------------------------------------------------
 def test_bench_writes_well_formed_results(first_bench, bench_dataset):
     _, out, _, results = first_bench
-    assert results["format"] == "gfp-bench" and results["version"] == 1 and results["split"] == "test"
+    assert results["format"] == "gfp-bench" and results["version"] == 2 and results["split"] == "test"
     assert results["dataset"]["hash"] == bench_dataset.hash
     assert results["dataset"]["classes"] == bench_dataset.classes
     assert results["dataset"]["counts"]["test"] == {c: 16 for c in bench_dataset.classes}
@@ -170,6 +170,23 @@ def test_bench_writes_well_formed_results(first_bench, bench_dataset):
             assert png.format == "PNG" and png.width > 150 and png.height > 150
         assert sum(line.startswith(f"| {m['spec']} |") for line in markdown.splitlines()) == 2  # both tables
     assert len(list(out.glob("confusion_*.png"))) == len(METHODS)
+
+
+def test_bench_results_carry_the_shortcut_audit(first_bench):
+    """Under the methods, every table shows what each trivial cue reaches on the same test split."""
+    result, out, _, results = first_bench
+    cues = [a["cue"] for a in results["audit"]]
+    assert cues == ["global stats", "colour histogram", "raw-pixel kNN"]
+    for a in results["audit"]:
+        assert a["error"] is None and a["n"] == 48 and a["chance"] == pytest.approx(1 / 3)
+        assert 0 <= a["accuracy"] <= 1
+    markdown = (out / "results.md").read_text()
+    for cue in cues:
+        assert sum(line.startswith(f"| audit: {cue} |") for line in markdown.splitlines()) == 1
+        assert f"audit: {cue}" in result.stdout  # the rich table
+    assert BenchResults.read(out / "results.json").audit[0].cue == "global stats"
+    old = {k: v for k, v in results.items() if k != "audit"}  # a version-1 file has no audit rows
+    assert BenchResults.from_dict({**old, "version": 1}).audit == []
 
 
 def test_fd_ratio_only_for_methods_with_fingerprints(first_bench):
@@ -330,23 +347,23 @@ def exploding_plugin():
 
 def test_failing_methods_are_reported_while_the_others_finish(exploding_plugin, bench_dataset, tmp_path):
     out = tmp_path / "out"
-    # prnu:levels=5 is a user mistake on 16x16 images (a GfpError); the plugin raises a plain RuntimeError
+    # periodic prnu with 5 levels is a user mistake on 16x16 images (a GfpError); the plugin raises RuntimeError
     result = invoke(
         "bench",
         bench_dataset.path,
         "--out",
         out,
-        *method_options(["knn", exploding_plugin, "prnu:levels=5", "dct"]),
+        *method_options(["knn", exploding_plugin, "prnu:levels=5,boundary=periodization", "dct"]),
         "--no-progress",
     )
     assert result.exit_code == 1
     results = json.loads((out / "results.json").read_text())
     rows = {m["spec"]: m for m in results["methods"]}
     assert "simulated failure in epoch 2" in rows[exploding_plugin]["error"]
-    assert "not divisible" in rows["prnu:levels=5"]["error"]
+    assert "not divisible" in rows["prnu:levels=5,boundary=periodization"]["error"]
     for spec in ("knn", "dct"):
         assert rows[spec]["error"] is None and rows[spec]["accuracy"] == 1.0
-    for spec in (exploding_plugin, "prnu:levels=5"):
+    for spec in (exploding_plugin, "prnu:levels=5,boundary=periodization"):
         assert rows[spec]["accuracy"] is None and not (out / f"confusion_{rows[spec]['slug']}.png").exists()
     assert (out / "confusion_knn.png").exists() and (out / "confusion_dct.png").exists()
     assert "2 of 4 method(s) failed" in result.stderr

@@ -230,6 +230,7 @@ FAILURES = {
     ("attribute",): (["{tmp}/missing", "{tmp}/a.png"], "not a gfp run", None),
     ("fingerprints",): (["{tmp}/missing", "--out", "{tmp}/fp"], "not a gfp run", None),
     ("bench",): (["{tmp}/missing", "--out", "{tmp}/bench"], "not a prepared dataset", None),
+    ("audit",): (["{tmp}/old-demo"], "found 1 source folder", None),
     ("demo",): (["--out", "{tmp}/old-demo"], "already holds a demo", None),
     ("gan", "train"): (["stylegan9", "--real", "{tmp}", "--out", "{tmp}/g"], "stylegan9", None),
     ("gan", "sample"): (["{tmp}/missing", "-n", "2", "--out", "{tmp}/s"], "not a shipped generator", None),

@@ -51,10 +51,16 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert (real_kept + gan_caught) / 2 >= 0.7, cm  # measured 0.77 with these settings
     assert existence["accuracy"] >= 0.6, cm  # five sources: chance is 0.2; measured 0.81
     assert tables["tasks"]["uniqueness"]["classes"][1:] == [f"ProGAN_seed{i}" for i in range(4)]
-    methods = [row["method"] for row in tables["superiority"]]
+    methods = [row["method"] for row in tables["superiority"] if not row.get("audit")]
     assert methods[0].startswith("learned:") and methods[1:] == ["knn", "dct"]
+    audit = {row["method"]: row for row in tables["superiority"] if row.get("audit")}
+    assert set(audit) == {"audit: global stats", "audit: colour histogram", "audit: raw-pixel kNN"}
+    # kNN in the audit is the knn baseline on the same splits: the same accuracy as its row
+    knn = next(row for row in tables["superiority"] if row["method"] == "knn")
+    assert audit["audit: raw-pixel kNN"]["existence_accuracy"] == knn["existence_accuracy"]
     markdown = (out / "tables.md").read_text()
     assert "## existence" in markdown and "## uniqueness" in markdown and "## superiority" in markdown
+    assert "| audit: global stats |" in markdown
     for task in ("existence", "uniqueness"):
         results = json.loads((out / "bench" / task / "results.json").read_text())
         assert len(results["methods"]) == 3

@@ -20,6 +20,7 @@ BUILTIN_COMMANDS = {
     "fingerprints": "gfp.commands.fingerprints:fingerprints",
     "gan": "gfp.commands.gan:gan",
     "bench": "gfp.commands.bench:bench",
+    "audit": "gfp.commands.audit:audit",
 }
 
 

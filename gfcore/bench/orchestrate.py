@@ -1,5 +1,6 @@
 """Running a bench: every method trained (or reused), evaluated on the test split, timed and -- when it
-has image fingerprints -- scored with the FD ratio; then results.json, results.md and the confusion PNGs.
+has image fingerprints -- scored with the FD ratio; the shortcut audit (:mod:`gfcore.audit`) on the same
+split; then results.json, results.md and the confusion PNGs.
 
 One method failing does not lose the others: its row carries the error and the bench goes on."""
 
@@ -119,13 +120,15 @@ def run_bench(
     reporter: Reporter | None = None,
     overrides_for: Overrides = None,
     max_fd_images: int = DEFAULT_MAX_FD_IMAGES,
+    audit: bool = True,
 ) -> BenchResults:
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
     Runs live in ``runs_dir/<slug>`` (default ``out_dir/runs/<slug>``). ``overrides_for`` gives default
     parameters per method name (a mapping, or a function of the name), e.g. ``{"learned": {"epochs": 3}}``;
     parameters written in a spec win over them. Specs are all checked before anything trains (an unknown
-    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row.
+    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row. With
+    ``audit`` the shortcut cues of :func:`gfcore.audit.pixel_audit` are measured on the same splits.
     """
     import torch
 
@@ -152,6 +155,7 @@ def run_bench(
         )
         for i, plan in enumerate(plans, 1)
     ]
+    audit_rows = bench_audit(dataset, seed, device, reporter) if audit else []
     results = BenchResults(
         dataset={
             "path": str(Path(dataset.path).resolve()),
@@ -166,6 +170,7 @@ def run_bench(
         runs=str(runs_root.resolve()),
         max_fd_images=max_fd_images,
         methods=rows,
+        audit=audit_rows,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions=package_versions(),
     )
@@ -173,6 +178,24 @@ def run_bench(
         failed = ", ".join(r.spec for r in results.failed)
         reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
     return results
+
+
+def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter) -> list:
+    """The audit rows of a bench (train -> test, val for kNN's k); a failure is one row, not the bench's end."""
+    from ..audit import AuditRow, pixel_audit, shortcut_warning
+
+    try:
+        splits = [dataset.split(name) for name in ("train", "val", "test")]
+        rows = pixel_audit(
+            dataset.classes, dataset.resolution, *splits, seed=seed, device=device, reporter=reporter
+        )
+    except Exception as exc:  # the methods' results stand without the audit
+        reporter.warn(f"shortcut audit failed: {_one_line(exc)}")
+        return [AuditRow(cue="all cues", classifier="-", error=_one_line(exc))]
+    for row in rows:
+        if row.far_above_chance:
+            reporter.warn(shortcut_warning(row))
+    return rows
 
 
 def write_results(results: BenchResults, out_dir: str | Path) -> dict[str, Path]:

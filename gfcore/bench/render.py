@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+from ..audit.result import AuditRow, far_threshold, verdict
 from ..formatting import fmt_num, fmt_pct
 from ..jsonio import json_safe
 from .rows import BenchResults, BenchRow
@@ -76,8 +77,16 @@ def row_cells(row: BenchRow) -> list[str]:
     ]
 
 
+def audit_status(row: AuditRow) -> str:
+    """The status cell of an audit row in a bench table: chance, and whether the cue is a shortcut."""
+    if row.error:
+        return f"audit failed: {row.error}"
+    return f"audit, chance {fmt_pct(row.chance)}" + (": SHORTCUT" if row.far_above_chance else "")
+
+
 def summary_table(results: BenchResults, *, detailed_status: bool = True) -> TextTable:
-    """One row per method; the last column says trained / reused / failed (with the reason if detailed)."""
+    """One row per method; the last column says trained / reused / failed (with the reason if detailed).
+    Under the methods, one ``audit: <cue>`` row per shortcut cue measured on the same split."""
     table = TextTable(
         [*COLUMNS, "status"],
         title=f"gfp bench: {results.split} split of {results.dataset['path']}",
@@ -86,6 +95,32 @@ def summary_table(results: BenchResults, *, detailed_status: bool = True) -> Tex
     for row in results.methods:
         status = f"failed: {row.error}" if row.error and detailed_status else row.status
         table.rows.append([*row_cells(row), status])
+    for row in results.audit:
+        table.rows.append([row.label, fmt_pct(row.accuracy), "-", "-", "-", "-", audit_status(row)])
+    return table
+
+
+AUDIT_COLUMNS = ("cue", "accuracy", "+-95%", "chance", "shortcut at", "n", "verdict")
+
+
+def audit_table(rows: list[AuditRow], title: str = "shortcut audit") -> TextTable:
+    """Each cue's held-out accuracy next to chance and the far-above-chance threshold (gfp audit)."""
+    table = TextTable(
+        list(AUDIT_COLUMNS), title=title, text_columns=frozenset({"cue", "verdict", "classifier"})
+    )
+    for row in rows:
+        far = fmt_pct(far_threshold(row.chance)) if row.chance is not None else "-"
+        table.rows.append(
+            [
+                row.cue,
+                fmt_pct(row.accuracy),
+                fmt_pct(row.ci95),
+                fmt_pct(row.chance),
+                far,
+                str(row.n),
+                verdict(row),
+            ]
+        )
     return table
 
 
@@ -120,6 +155,11 @@ def notes(results: BenchResults) -> list[str]:
             out.append(f"{row.spec}: no FD ratio ({fd['note']})")
         if row.error:
             out.append(f"{row.spec} failed: {row.error}")
+    if results.audit:
+        out.append(
+            "audit rows: what a trivial cue alone reaches on the same split (gfp audit; chance = the share of "
+            "the most frequent class; SHORTCUT = accuracy >= chance + 0.5 * (1 - chance))"
+        )
     return out
 
 

@@ -1,12 +1,16 @@
 """The typed results of a bench: one :class:`BenchRow` per method inside one :class:`BenchResults`.
 
-``to_dict`` gives exactly the JSON of ``results.json`` (format ``gfp-bench``, version 1)::
+``to_dict`` gives exactly the JSON of ``results.json`` (format ``gfp-bench``, version 2)::
 
     {"format": "gfp-bench", "version": 1, "dataset": {path, hash, classes, resolution, counts},
      "split": "test", "seed": S, "device": D, "runs": R, "max_fd_images": M,
      "methods": [{spec, method, slug, run, reused, n, accuracy, macro_f1, per_class_accuracy,
                   confusion_matrix, fd_ratio, fd, train_seconds, images_per_second, error}],
+     "audit": [{cue, classifier, n, accuracy, chance, far_above_chance, ci95, details, error}],
      "created": ISO time, "versions": {...}}
+
+``audit`` (new in version 2) holds what each shortcut cue of :mod:`gfcore.audit` reaches on the same test
+split; tables show these rows under the methods as ``audit: <cue>``. Version 1 files read as having none.
 
 and ``from_dict`` reads it back (the bench command, its renderers and the demo all work on these types).
 """
@@ -18,11 +22,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..audit.result import AuditRow
 from ..errors import GfpError
 from ..jsonio import read_document
 
 RESULTS_FORMAT = "gfp-bench"
-RESULTS_VERSION = 1
+RESULTS_VERSION = 2
 
 
 @dataclass
@@ -71,6 +76,7 @@ class BenchResults:
     device: str | None = None
     runs: str | None = None
     max_fd_images: int | None = None
+    audit: list[AuditRow] = field(default_factory=list)  # shortcut cues on the same split (gfcore.audit)
     format: str = RESULTS_FORMAT
     version: int = RESULTS_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept on a round trip
@@ -100,6 +106,7 @@ class BenchResults:
             "runs": self.runs,
             "max_fd_images": self.max_fd_images,
             "methods": [row.to_dict() for row in self.methods],
+            "audit": [row.to_dict() for row in self.audit],
             "created": self.created,
             "versions": self.versions,
         }
@@ -110,6 +117,10 @@ class BenchResults:
         known = _known_fields(cls, data, "bench results", keep_unknown=True)
         extra = {k: v for k, v in data.items() if k not in known}
         known["methods"] = [BenchRow.from_dict(m) for m in known.get("methods", [])]
+        audit = known.get("audit") or []
+        if not isinstance(audit, list) or not all(isinstance(a, dict) for a in audit):
+            raise GfpError("bench results: audit must be a list of objects")
+        known["audit"] = [AuditRow.from_dict(a) for a in audit]
         return cls(**known, extra=extra)
 
     @classmethod

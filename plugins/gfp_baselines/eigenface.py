@@ -6,6 +6,11 @@ images (10k there), the number of components keeps a fraction of the variance ch
 SVM; here it is multinomial logistic regression (see ``_linear.py``) with ``C`` chosen on validation from
 ``c_grid`` jointly with the variance fraction. Projections are whitened (divided by each component's
 standard deviation) so one ``C`` regularises every component alike and L-BFGS is well conditioned.
+
+``classifier=nn`` is the classic Eigenface of Turk & Pentland: the nearest training image in the
+eigenspace (Euclidean distance between unwhitened PCA coefficients), with the variance fraction chosen on
+validation by its 1-NN accuracy. Its logits are the negated distance to the nearest training image of each
+class, so the argmax is the nearest neighbour's class. It keeps the projected training set as its model.
 """
 
 from __future__ import annotations
@@ -17,8 +22,10 @@ import torch
 from gfcore.errors import GfpError
 from gfcore.interfaces import Attributor, FitContext, Split
 
-from ._data import check_split, labels_tensor, map_chunks, subset_indices
+from ._data import accuracy, check_split, labels_tensor, map_chunks, subset_indices
 from ._linear import LinearClassifier, select_logistic
+
+CLASSIFIERS = ("logistic", "nn")
 
 
 def pixels(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -46,6 +53,11 @@ class EigenfaceAttributor(Attributor):
         variance_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 0.95)
         c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
         max_iter: int = 200  # L-BFGS iterations per classifier
+        classifier: str = "logistic"  # "logistic" (whitened + logistic regression) or "nn" (classic 1-NN)
+
+        def validate(self):
+            if self.classifier not in CLASSIFIERS:
+                raise ValueError(f"classifier={self.classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)
@@ -54,6 +66,8 @@ class EigenfaceAttributor(Attributor):
         self.mean: torch.Tensor | None = None  # [D] pixel mean of the PCA images
         self.basis: torch.Tensor | None = None  # [K, D] kept principal directions, scaled to whiten
         self.classifier: LinearClassifier | None = None
+        self.train_features: torch.Tensor | None = None  # classifier=nn: [n, K] projected training images
+        self.train_labels: torch.Tensor | None = None
 
     def _project(self, images: torch.Tensor, basis: torch.Tensor) -> torch.Tensor:
         return (pixels(images, self.device) - self.mean) @ basis.t()
@@ -76,6 +90,9 @@ class EigenfaceAttributor(Attributor):
         keep = explained > explained[0] * 1e-10  # drop numerically empty directions (rank < n - 1)
         explained, std, vh = explained[keep], std[keep], vh[keep]
         k_max = max(components_for(explained, f) for f in c.variance_fractions)
+        if c.classifier == "nn":  # the classic eigenspace: distances between unwhitened coefficients
+            self._fit_nn(train, val, ctx, task, explained, vh[:k_max].contiguous(), len(idx))
+            return
         whitening = vh[:k_max] / std[:k_max, None]
 
         # 2) project train and val once with the largest basis; smaller ones are its leading columns
@@ -123,18 +140,77 @@ class EigenfaceAttributor(Attributor):
         )
         task.done()
 
+    def _fit_nn(self, train, val, ctx, task, explained, basis, pca_images) -> None:
+        """classifier=nn: keep the projected training set; choose the variance fraction by val 1-NN accuracy."""
+        c = self.config
+        task.update(description="eigenface: projecting")
+        train_z = map_chunks(train.images, lambda part: self._project(part, basis))
+        self.train_labels = labels_tensor(train, self.device)
+        fractions = sorted(c.variance_fractions) if len(val) else [max(c.variance_fractions)]
+        by_fraction, best = {}, None
+        for fraction in fractions:
+            k = components_for(explained, fraction)
+            self.train_features, self.basis = train_z[:, :k].contiguous(), basis[:k].contiguous()
+            acc = (
+                accuracy(self._nn_scores(val.images), labels_tensor(val, self.device))
+                if len(val)
+                else float("nan")
+            )
+            by_fraction[str(fraction)] = {"components": k, "val_accuracy": acc}
+            if best is None or acc > best[0]:  # ties keep the smaller fraction
+                best = (acc, fraction, k)
+        acc, fraction, k = best
+        self.train_features, self.basis = train_z[:, :k].contiguous(), basis[:k].contiguous()
+        ctx.history.append(
+            {
+                "epoch": 1,
+                "val_accuracy": acc,
+                "classifier": "nn",
+                "chosen_variance_fraction": fraction,
+                "chosen_components": k,
+                "pca_images": int(pca_images),
+                "by_variance_fraction": by_fraction,
+            }
+        )
+        ctx.progress.log(
+            f"eigenface (nn): kept {fraction:.0%} of the variance ({k} components), val {acc:.3f}"
+        )
+        task.done()
+
+    def _nn_scores(self, images) -> torch.Tensor:
+        """``[N, L]``: minus the distance to the nearest training image of each class (on the device)."""
+        num = len(self.classes)
+
+        def scores(part):
+            d = torch.cdist(self._project(part, self.basis), self.train_features)  # [n, n_train]
+            out = torch.full((len(part), num), float("inf"), device=d.device)
+            out.scatter_reduce_(1, self.train_labels.expand(len(part), -1), d, reduce="amin")
+            # a class without training images gets a finite score below every real one
+            return -torch.where(torch.isinf(out), d.max() + 1.0, out)
+
+        return map_chunks(images, scores, chunk=256)
+
     def features(self, images: torch.Tensor) -> torch.Tensor:
         """Whitened PCA coefficients ``[N, K]`` (on the device)."""
         return map_chunks(images, lambda part: self._project(part, self.basis))
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        if self.classifier is None:
+        if self.classifier is None and self.train_features is None:
             raise RuntimeError("eigenface: fit() or load_state_dict() first")
         if len(images) == 0:
             return torch.empty(0, len(self.classes))
+        if self.config.classifier == "nn":
+            return self._nn_scores(images).cpu()
         return map_chunks(images, lambda part: self.classifier.scores(self._project(part, self.basis)).cpu())
 
     def state_dict(self) -> dict[str, torch.Tensor]:
+        if self.config.classifier == "nn":
+            return {
+                "mean": self.mean,
+                "basis": self.basis,
+                "train_features": self.train_features,
+                "train_labels": self.train_labels,
+            }
         return {
             "mean": self.mean,
             "basis": self.basis,
@@ -144,10 +220,19 @@ class EigenfaceAttributor(Attributor):
 
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         dim = 3 * self.resolution**2
-        if tensors["mean"].shape != (dim,) or tensors["weight"].shape[0] != len(self.classes):
-            raise ValueError("eigenface weights do not fit this resolution or class count")
+        if tensors["mean"].shape != (dim,):
+            raise ValueError("eigenface weights do not fit this resolution")
         self.mean = tensors["mean"].float().to(self.device)
         self.basis = tensors["basis"].float().to(self.device)
+        if self.config.classifier == "nn":
+            labels = tensors["train_labels"].long()
+            if len(labels) and (labels.min() < 0 or labels.max() >= len(self.classes)):
+                raise ValueError("eigenface (nn): training labels outside this class count")
+            self.train_features = tensors["train_features"].float().to(self.device)
+            self.train_labels = labels.to(self.device)
+            return
+        if tensors["weight"].shape[0] != len(self.classes):
+            raise ValueError("eigenface weights do not fit this class count")
         self.classifier = LinearClassifier(
             tensors["weight"].float().to(self.device), tensors["bias"].float().to(self.device)
         )

@@ -21,7 +21,7 @@ from gfcore.errors import GfpError
 from gfcore.interfaces import Attributor, FitContext, Split
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor, map_chunks
-from .denoise import noise_residual
+from .denoise import BOUNDARIES, ZERO_MEANS, noise_residual
 
 
 def normalise(x: torch.Tensor) -> torch.Tensor:
@@ -45,10 +45,20 @@ class PrnuAttributor(Attributor):
         levels: int = 4  # wavelet decomposition levels (the resolution must divide by 2^levels)
         wavelet_order: int = 4  # Daubechies order: 4 = db4 (Marra/Frank), 8 = db8 (Lukáš et al.)
         wiener_dft: bool = True  # step 5 of the residual pipeline
+        boundary: str = (
+            "symmetric"  # wavelet extension: "symmetric" (the Python reference) or "periodization"
+        )
+        zero_mean: str = "total"  # "total" (ZeroMeanTotal, per 2x2 sub-image) or "rows_columns"
+
+        def validate(self):
+            if self.boundary not in BOUNDARIES:
+                raise ValueError(f"boundary={self.boundary!r}: choose one of {', '.join(BOUNDARIES)}")
+            if self.zero_mean not in ZERO_MEANS:
+                raise ValueError(f"zero_mean={self.zero_mean!r}: choose one of {', '.join(ZERO_MEANS)}")
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)
-        if resolution % 2**config.levels:
+        if config.boundary == "periodization" and resolution % 2**config.levels:
             raise GfpError(
                 f"prnu: resolution {resolution} is not divisible by 2^levels = {2**config.levels}; "
                 "pass prnu:levels=N with a smaller N"
@@ -60,7 +70,13 @@ class PrnuAttributor(Attributor):
         """uint8 [n, 3, H, W] -> flattened residuals [n, H*W] on the device."""
         c = self.config
         r = noise_residual(
-            images.to(self.device), sigma, levels=c.levels, order=c.wavelet_order, wiener=c.wiener_dft
+            images.to(self.device),
+            sigma,
+            levels=c.levels,
+            order=c.wavelet_order,
+            wiener=c.wiener_dft,
+            boundary=c.boundary,
+            zero_mean=c.zero_mean,
         )
         return r.reshape(len(images), -1)
 

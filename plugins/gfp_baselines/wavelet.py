@@ -1,10 +1,18 @@
-"""Orthonormal Daubechies wavelets: the filters, and a periodic 2-D transform built from conv2d filter banks.
+"""Orthonormal Daubechies wavelets: the filters, and a 2-D transform built from conv2d filter banks.
 
 The filters come from Daubechies' construction (spectral factorisation), computed once in float64 rather
 than typed in, so any order works: ``daubechies_lowpass(4)`` is db4, the 8 taps PyWavelets calls
-``Wavelet("db4").dec_lo``. The transform uses periodic extension ("periodization"), which makes it an
-orthogonal change of basis at any image size that halves evenly: white noise of standard deviation s in the
-pixels has standard deviation s in every sub-band, and the inverse is the exact transpose.
+``Wavelet("db4").dec_lo``. Two boundary modes:
+
+* ``periodization``: periodic extension, which makes the transform an orthogonal change of basis at any
+  image size that halves evenly: white noise of standard deviation s in the pixels has standard deviation
+  s in every sub-band, and the inverse is the exact transpose (MATLAB's Rice wavelet toolbox ``mdwt``,
+  which Goljan's camera-fingerprint toolbox calls, extends periodically as well);
+* ``symmetric``: half-sample symmetric extension by ``L - 1`` samples, ``floor((N + L - 1) / 2)``
+  coefficients per band, and a reconstruction cut back to the input size -- PyWavelets' default mode,
+  so ``wavedec2``/``waverec2`` here give PyWavelets' coefficients (the reference implementation
+  polimi-ispl/prnu-python calls PyWavelets with its default). Any size works; it is redundant, not
+  orthogonal, at the borders.
 """
 
 from __future__ import annotations
@@ -54,8 +62,20 @@ def filter_bank(order: int, device: torch.device, dtype=torch.float32) -> torch.
     return torch.stack([h, g]).to(device=device, dtype=dtype)
 
 
-def _analyse_last_dim(x: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Periodic analysis along the last axis: ``a[k] = sum_n h[n] x[(2k + n) mod N]`` (and ``g`` for ``d``)."""
+MODES = ("periodization", "symmetric")
+
+
+def _symmetric_index(k: torch.Tensor, n: int) -> torch.Tensor:
+    """Indices ``k`` (any integers) folded into ``0..n-1`` by half-sample symmetric extension."""
+    k = k % (2 * n)
+    return torch.where(k < n, k, 2 * n - 1 - k)
+
+
+def _analyse_last_dim(x: torch.Tensor, bank: torch.Tensor, mode: str = "periodization"):
+    """Analysis along the last axis: ``(a, d)``. Periodic: ``a[k] = sum_n h[n] x[(2k + n) mod N]``;
+    symmetric: ``a[k] = sum_j h[j] x[2k + 1 - j]`` with x extended symmetrically (PyWavelets' convention)."""
+    if mode == "symmetric":
+        return _analyse_symmetric(x, bank)
     *lead, n = x.shape
     taps = bank.shape[1]
     wrap = torch.arange(n + taps - 2, device=x.device) % n  # periodic extension, even when taps > n
@@ -64,8 +84,28 @@ def _analyse_last_dim(x: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor
     return out[:, 0, 0].reshape(*lead, n // 2), out[:, 1, 0].reshape(*lead, n // 2)
 
 
-def _synthesise_last_dim(a: torch.Tensor, d: torch.Tensor, bank: torch.Tensor) -> torch.Tensor:
-    """The transpose (= inverse) of :func:`_analyse_last_dim`."""
+def _analyse_symmetric(x: torch.Tensor, bank: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    *lead, n = x.shape
+    taps = bank.shape[1]
+    out_len = (n + taps - 1) // 2
+    # a[k] = sum_j h[L-1-j] x_ext[2k + 2 - L + j]: a cross-correlation with the reversed filters
+    ext = _symmetric_index(torch.arange(2 - taps, 2 * out_len, device=x.device), n)
+    rows = x.reshape(-1, 1, 1, n)[..., ext]
+    out = F.conv2d(rows, bank.flip(-1)[:, None, None, :], stride=(1, 2))  # [B, 2, 1, out_len]
+    return out[:, 0, 0].reshape(*lead, out_len), out[:, 1, 0].reshape(*lead, out_len)
+
+
+def _synthesise_last_dim(a: torch.Tensor, d: torch.Tensor, bank: torch.Tensor, mode: str = "periodization"):
+    """The inverse of :func:`_analyse_last_dim` (periodic: its transpose; symmetric: PyWavelets' ``idwt``,
+    ``2 * len(a) - L + 2`` samples)."""
+    if mode == "symmetric":
+        *lead, half = a.shape
+        taps = bank.shape[1]
+        both = torch.stack([a.reshape(-1, half), d.reshape(-1, half)], 1)[:, :, None, :]
+        # the full convolution of the upsampled bands with the reconstruction filters (the reversed analysis
+        # filters), of which PyWavelets keeps samples L-2 .. 2*half-1
+        full = F.conv_transpose2d(both, bank.flip(-1)[:, None, None, :], stride=(1, 2))[:, 0, 0]
+        return full[:, taps - 2 : 2 * half].reshape(*lead, 2 * half - taps + 2)
     *lead, half = a.shape
     n = 2 * half
     both = torch.stack([a.reshape(-1, half), d.reshape(-1, half)], 1)[:, :, None, :]  # [B, 2, 1, n/2]
@@ -76,42 +116,48 @@ def _synthesise_last_dim(a: torch.Tensor, d: torch.Tensor, bank: torch.Tensor) -
 
 
 def dwt2(
-    x: torch.Tensor, bank: torch.Tensor
+    x: torch.Tensor, bank: torch.Tensor, mode: str = "periodization"
 ) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
-    """One level on ``[..., H, W]``: ``(LL, (LH, HL, HH))``, each ``[..., H/2, W/2]``.
+    """One level on ``[..., H, W]``: ``(LL, (LH, HL, HH))``, each ``[..., H/2, W/2]`` when periodic.
 
     LH is low-pass along rows' width and high-pass along the height (horizontal edges), HL the reverse.
     """
-    lo_w, hi_w = _analyse_last_dim(x, bank)  # along W
-    ll, lh = (t.transpose(-1, -2) for t in _analyse_last_dim(lo_w.transpose(-1, -2), bank))  # along H
-    hl, hh = (t.transpose(-1, -2) for t in _analyse_last_dim(hi_w.transpose(-1, -2), bank))
+    lo_w, hi_w = _analyse_last_dim(x, bank, mode)  # along W
+    ll, lh = (t.transpose(-1, -2) for t in _analyse_last_dim(lo_w.transpose(-1, -2), bank, mode))  # along H
+    hl, hh = (t.transpose(-1, -2) for t in _analyse_last_dim(hi_w.transpose(-1, -2), bank, mode))
     return ll, (lh, hl, hh)
 
 
 def idwt2(
-    ll: torch.Tensor, details: tuple[torch.Tensor, torch.Tensor, torch.Tensor], bank: torch.Tensor
+    ll: torch.Tensor,
+    details: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+    bank: torch.Tensor,
+    mode: str = "periodization",
 ) -> torch.Tensor:
     lh, hl, hh = details
-    lo_w = _synthesise_last_dim(ll.transpose(-1, -2), lh.transpose(-1, -2), bank).transpose(-1, -2)
-    hi_w = _synthesise_last_dim(hl.transpose(-1, -2), hh.transpose(-1, -2), bank).transpose(-1, -2)
-    return _synthesise_last_dim(lo_w, hi_w, bank)
+    t = lambda v: v.transpose(-1, -2)  # noqa: E731
+    lo_w = t(_synthesise_last_dim(t(ll), t(lh), bank, mode))
+    hi_w = t(_synthesise_last_dim(t(hl), t(hh), bank, mode))
+    return _synthesise_last_dim(lo_w, hi_w, bank, mode)
 
 
-def wavedec2(x: torch.Tensor, bank: torch.Tensor, levels: int):
+def wavedec2(x: torch.Tensor, bank: torch.Tensor, levels: int, mode: str = "periodization"):
     """``levels`` levels: ``(LL_levels, [details_1, ..., details_levels])`` (finest first)."""
-    size = x.shape[-1]
-    if x.shape[-2] % 2**levels or size % 2**levels:
+    if mode not in MODES:
+        raise ValueError(f"unknown wavelet boundary mode {mode!r}; use one of {', '.join(MODES)}")
+    if mode == "periodization" and (x.shape[-2] % 2**levels or x.shape[-1] % 2**levels):
         raise ValueError(
             f"a {levels}-level transform needs sides divisible by {2**levels}, got {tuple(x.shape[-2:])}"
         )
     details = []
     for _ in range(levels):
-        x, d = dwt2(x, bank)
+        x, d = dwt2(x, bank, mode)
         details.append(d)
     return x, details
 
 
-def waverec2(ll: torch.Tensor, details, bank: torch.Tensor) -> torch.Tensor:
+def waverec2(ll: torch.Tensor, details, bank: torch.Tensor, mode: str = "periodization") -> torch.Tensor:
     for d in reversed(details):
-        ll = idwt2(ll, d, bank)
+        h, w = d[0].shape[-2:]
+        ll = idwt2(ll[..., :h, :w], d, bank, mode)  # symmetric: a band one longer than its details is cut
     return ll

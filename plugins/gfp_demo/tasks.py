@@ -154,11 +154,18 @@ def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
             row[f"{task}_accuracy"] = m.accuracy
             row[f"{task}_fd_ratio"] = m.fd_ratio
             row[f"{task}_error"] = m.error
+        for a in results.audit:  # what a trivial cue alone reaches on the same test split (gfcore.audit)
+            row = rows.setdefault(a.label, {"method": a.label, "audit": True})
+            row[f"{task}_accuracy"] = a.accuracy
+            row[f"{task}_fd_ratio"] = None
+            row[f"{task}_chance"] = a.chance
+            row[f"{task}_shortcut"] = a.far_above_chance
+            row[f"{task}_error"] = a.error
     return list(rows.values())
 
 
 def superiority_table(tables: dict) -> TextTable:
-    """Every method on both tasks: test accuracy and FD ratio."""
+    """Every method on both tasks: test accuracy and FD ratio; under them the shortcut audit's rows."""
     table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in ("accuracy", "FD ratio"))])
     for r in tables["superiority"]:
         cells = [r["method"]]
@@ -186,4 +193,10 @@ def tables_markdown(tables: dict) -> str:
             to_markdown(confusion_table(t["classes"], t["confusion_matrix"], t["per_class_accuracy"])),
         ]
     lines += ["## superiority: every method on both tasks", "", to_markdown(superiority_table(tables))]
+    if any(r.get("audit") for r in tables["superiority"]):
+        lines += [
+            "Rows `audit: ...` are the shortcut audit (`gfp audit`): what one trivial cue alone reaches on the "
+            "same test split (chance 20%; a cue at or above chance + 0.5 * (1 - chance) is a shortcut).",
+            "",
+        ]
     return "\n".join(lines)
