@@ -20,6 +20,8 @@ BUILTIN_COMMANDS = {
     "fingerprints": "gfp.commands.fingerprints:fingerprints",
     "gan": "gfp.commands.gan:gan",
     "bench": "gfp.commands.bench:bench",
+    "attack": "gfp.commands.attack:attack",
+    "immunize": "gfp.commands.immunize:immunize",
 }
 
 
