@@ -6,7 +6,9 @@
      "split": "test", "seed": S, "device": D, "runs": R, "max_fd_images": M,
      "methods": [{spec, method, slug, run, reused, n, accuracy, macro_f1, per_class_accuracy,
                   confusion_matrix, fd_ratio, fd, train_seconds, images_per_second, error}],
-     "created": ISO time, "versions": {...}}
+     "created": ISO time, "versions": {...},
+     "robustness": [{spec, attack, clean, atk, dfs, immunized_run, error}],   (only with --attacks)
+     "curves": [{spec, attack, parameter, values, accuracy, run}]}           (only with --attacks)
 
 and ``from_dict`` reads it back (the bench command, its renderers and the demo all work on these types).
 """
@@ -59,6 +61,40 @@ class BenchRow:
 
 
 @dataclass
+class RobustnessRow:
+    """One method under one attack (issue 9): accuracy on the attacked test split of the original run
+    ("Atk") and, for a method that can be fine-tuned, of the run immunized against that attack ("Dfs")."""
+
+    spec: str
+    attack: str
+    clean: float | None = None
+    atk: float | None = None
+    dfs: float | None = None
+    immunized_run: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RobustnessRow:
+        return cls(**_known_fields(cls, data, "a robustness row"))
+
+
+@dataclass
+class SeverityCurve:
+    """Accuracy of one method (or its immunized run) against one attack at a swept fixed parameter."""
+
+    spec: str
+    attack: str
+    parameter: str
+    values: list[float]
+    accuracy: list[float | None]
+    run: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeverityCurve:
+        return cls(**_known_fields(cls, data, "a severity curve"))
+
+
+@dataclass
 class BenchResults:
     """Every method of one bench on one dataset split, and how the bench was run."""
 
@@ -73,6 +109,9 @@ class BenchResults:
     max_fd_images: int | None = None
     format: str = RESULTS_FORMAT
     version: int = RESULTS_VERSION
+    # robustness (``--attacks``): one row per method and attack, and the accuracy-versus-severity curves
+    robustness: list[RobustnessRow] = field(default_factory=list)
+    curves: list[SeverityCurve] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept on a round trip
 
     @property
@@ -103,6 +142,9 @@ class BenchResults:
             "created": self.created,
             "versions": self.versions,
         }
+        if self.robustness or self.curves:
+            out["robustness"] = [dataclasses.asdict(r) for r in self.robustness]
+            out["curves"] = [dataclasses.asdict(c) for c in self.curves]
         return {**out, **self.extra}
 
     @classmethod
@@ -110,6 +152,8 @@ class BenchResults:
         known = _known_fields(cls, data, "bench results", keep_unknown=True)
         extra = {k: v for k, v in data.items() if k not in known}
         known["methods"] = [BenchRow.from_dict(m) for m in known.get("methods", [])]
+        known["robustness"] = [RobustnessRow.from_dict(r) for r in known.get("robustness", [])]
+        known["curves"] = [SeverityCurve.from_dict(c) for c in known.get("curves", [])]
         return cls(**known, extra=extra)
 
     @classmethod

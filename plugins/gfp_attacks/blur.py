@@ -6,6 +6,7 @@ and Frank et al.'s code use): sigma = 0.3 * ((k - 1) / 2 - 1) + 0.8, so k = 3, 5
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -14,7 +15,7 @@ import torch.nn.functional as F
 from gfcore.config import bounded
 from gfcore.interfaces import Attack
 
-from .draws import choice, to_float, to_uint8
+from .draws import check_range, choice, to_float, to_uint8, uniform
 
 
 def opencv_sigma(kernel: int) -> float:
@@ -50,6 +51,10 @@ class Blur(Attack):
         kernel: int | None = bounded(None, min=1)  # a fixed odd kernel size (a severity sweep)
         kernels: tuple[int, ...] = (1, 3, 5, 7, 9)  # drawn uniformly per image when kernel is None
         sigma: float | None = bounded(None, min=0, min_open=True)  # None: OpenCV's rule from the size
+        # Wang et al. 2020's form: sigma ~ U[sigma_min, sigma_max] per image, kernel 2 * ceil(3 sigma) + 1
+        # (used when sigma_max is given; kernel/kernels/sigma are then ignored)
+        sigma_min: float = bounded(0.0, min=0)
+        sigma_max: float | None = bounded(None, min=0)
 
         def validate(self):
             sizes = list(self.kernels) + ([self.kernel] if self.kernel is not None else [])
@@ -57,13 +62,27 @@ class Blur(Attack):
                 raise ValueError("kernels must name at least one size")
             if any(k < 1 or k % 2 == 0 for k in sizes):
                 raise ValueError(f"kernel sizes must be odd and >= 1, got {sizes}")
+            if self.sigma_max is not None:
+                check_range(self.sigma_min, self.sigma_max, "sigma")
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config
+        if c.sigma_max is not None:
+            return self._apply_sigma_range(images, generator)
         sizes = torch.tensor(choice(generator, len(images), tuple(c.kernels), c.kernel))
         x = to_float(images)
         out = x.clone()
         for k in sizes.unique().tolist():
             rows = (sizes == k).nonzero().flatten().to(images.device)
             out[rows] = gaussian_blur(x[rows], int(k), c.sigma)
+        return to_uint8(out)
+
+    def _apply_sigma_range(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        sigmas = uniform(generator, len(images), c.sigma_min, c.sigma_max, None)
+        x = to_float(images)
+        out = x.clone()
+        for i, sigma in enumerate(sigmas.tolist()):
+            if sigma >= 0.1:  # below, the kernel's side weights are under 1e-21: the image is unchanged
+                out[i : i + 1] = gaussian_blur(x[i : i + 1], 2 * math.ceil(3 * sigma) + 1, sigma)
         return to_uint8(out)
