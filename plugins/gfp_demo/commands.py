@@ -34,7 +34,7 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     is_flag=True,
     help="Also the robustness table of the five-source task: every method under the paper's six attacks "
     "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves "
-    "(about 35 more minutes on 2 CPU cores).",
+    "(about 30 more minutes on 2 CPU cores).",
 )
 @seed_option
 @json_option
