@@ -50,3 +50,15 @@ def test_bench_attacks_fill_the_table_immunize_once_and_plot(tiny_dataset, tmp_p
         1, "bench", tiny_dataset.path, "--out", tmp_path / "b2", "--method", "knn", "--attacks", "fog"
     )
     assert "fog" in line and not (tmp_path / "b2").exists()
+
+
+def test_the_demo_robustness_section_renders_the_atk_dfs_table():
+    from gfp_demo.tasks import robustness_lines
+
+    rows = [
+        {"spec": "learned", "attack": "crop", "clean": 0.96, "atk": 0.66, "dfs": 0.91},
+        {"spec": "knn", "attack": "crop", "clean": 0.78, "atk": 0.43, "dfs": None},
+    ]
+    text = "\n".join(robustness_lines({"task": "existence", "rows": rows, "curves": [], "figure": "s.png"}))
+    assert "| method | clean | crop Atk | crop Dfs |" in text
+    assert "| learned | 96.00% | 66.00% | 91.00% |" in text and "| knn | 78.00% | 43.00% | - |" in text
