@@ -56,6 +56,8 @@ def immunize_run(
         info = read_run_json(out)
         if "attack" not in info or "parent" not in info:
             raise GfpError(f"{out} is not an immunized run; continue it with `gfp train --resume`")
+        if str(Path(parent).resolve()) != info["parent"]["path"]:
+            raise GfpError(f"{out} was immunized from {info['parent']['path']}, not from {parent}")
         if attack_spec is not None and attack_spec != info["attack"]["spec"]:
             raise GfpError(f"{out} was immunized against {info['attack']['spec']!r}, not {attack_spec!r}")
         if info["dataset"]["hash"] != dataset.hash:
