@@ -48,7 +48,9 @@ def test_evaluate_under_attack_is_seeded_and_hurts(learned_run, run_cli, json_st
     assert attacked["confusion_matrix"] == again["confusion_matrix"]
 
 
-def test_immunize_restores_accuracy_records_its_parent_and_resumes(learned_run, run_cli, json_stdout):
+def test_immunize_restores_accuracy_records_its_parent_and_resumes(
+    learned_run, run_cli, json_stdout, cli_error
+):
     run, ds, out = learned_run / "run", learned_run / "ds", learned_run / "immune"
     before = evaluate(run_cli, json_stdout, run, ds, "--attack", ATTACK)["accuracy"]
     result = run_cli("immunize", run, ds, "--attack", ATTACK, "--out", out, "--epochs", "4", "--no-progress")
@@ -66,6 +68,7 @@ def test_immunize_restores_accuracy_records_its_parent_and_resumes(learned_run, 
     assert info["epochs_done"] == 5 and len(info["history"]) == 5 and info["attack"]["spec"] == ATTACK
     done = run_cli("immunize", run, ds, "--out", out, "--resume", "--no-progress")
     assert done.exit_code == 0 and "nothing to do" in done.output
+    assert "was immunized from" in cli_error(1, "immunize", ds, ds, "--out", out, "--resume", "--epochs", "9")
 
 
 def test_a_method_that_cannot_be_fine_tuned_says_so(learned_run, run_cli, cli_error):
