@@ -48,16 +48,27 @@ def map_split(
 
 
 def predict_split(
-    attributor: Attributor, split: Split, reporter: Reporter | None = None, chunk: int = 512
+    attributor: Attributor,
+    split: Split,
+    reporter: Reporter | None = None,
+    chunk: int = 512,
+    attack=None,
+    seed: int = 0,
 ) -> tuple[np.ndarray, float]:
-    """Logits for a (memory-mapped) split, read in chunks; returns (logits [N, L], seconds spent)."""
-    logits, seconds = map_split(attributor.logits, split, reporter, chunk=chunk)
+    """Logits for a (memory-mapped) split, read in chunks, on images perturbed by ``attack`` when given
+    (seeded: :func:`gfcore.attacking.attacked`); returns (logits [N, L], seconds spent)."""
+    from .attacking import attacked
+
+    logits, seconds = map_split(attacked(attributor.logits, attack, seed), split, reporter, chunk=chunk)
     return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
 
 
-def evaluate_split(attributor: Attributor, split: Split, reporter: Reporter | None = None) -> dict:
-    """Accuracy, per-class accuracy, confusion matrix, macro-F1 and attribution speed."""
-    logits, seconds = predict_split(attributor, split, reporter)
+def evaluate_split(
+    attributor: Attributor, split: Split, reporter: Reporter | None = None, attack=None, seed: int = 0
+) -> dict:
+    """Accuracy, per-class accuracy, confusion matrix, macro-F1 and attribution speed (with ``attack``:
+    on attacked images, the attack's time included)."""
+    logits, seconds = predict_split(attributor, split, reporter, attack=attack, seed=seed)
     report = classification_report(split.labels, logits.argmax(1), attributor.classes)
     report["images_per_second"] = round(len(split) / seconds, 1) if seconds > 0 else None
     return report

@@ -196,6 +196,13 @@ def train_run(
             "seed": seed,
             "history": [],
         }
+    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter)
+
+
+def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, resume_state, reporter):
+    """Fit ``attributor`` on the dataset's train/val splits into ``run``, checkpointing each epoch and
+    keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``."""
+    out = run.path
     info.update(status="running", device=str(device), versions=package_versions())
     out.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(

@@ -70,6 +70,9 @@ RUN_FIELDS = {
     "best": (_optional(_object), "an object or null", False),
     "epochs_done": (_int(0), "a non-negative integer", False),
     "train_seconds": (_number, "a number", False),
+    # an immunized run (`gfp immunize`): the attack it was fine-tuned against and the run it started from
+    "attack": (lambda v: isinstance(v, dict) and _text(v.get("spec")), 'an object with a "spec"', False),
+    "parent": (lambda v: isinstance(v, dict) and _text(v.get("path")), 'an object with a "path"', False),
 }
 
 GAN_RUN_FIELDS = {

@@ -2,8 +2,12 @@
 loss and optimiser); the loop supplies batching from memory-mapped arrays, augmentation, validation each
 epoch, checkpoints through ``ctx.checkpoint`` and resuming from ``ctx.resume``.
 
-Reproducibility: the shuffle order and the flips of epoch ``e`` come from generators seeded with
-``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
+Reproducibility: the shuffle order, the flips and the augmentation of epoch ``e`` come from generators
+seeded with ``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
+
+Augmentation point: each uint8 training batch, on the device, goes through the method's own
+``augment`` (the cnn baseline's blur + JPEG) and then, when set, the method's ``attack`` (``gfp
+immunize``), before the conversion to [-1, 1] and the flip.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .attacking import attack_generator
 from .config import bounded, non_negative, positive
 from .errors import GfpError
 from .interfaces import Attributor, FitContext, Split
@@ -93,20 +98,36 @@ class NeuralAttributor(Attributor):
     def load_state_dict(self, tensors: dict[str, torch.Tensor]) -> None:
         self.network.load_state_dict(tensors)
 
+    # -- augmentation: the loop calls both on every training batch (uint8, on the device) -----------------
+    #: An attack set by `gfp immunize`: it perturbs every training batch *and* the validation images, so
+    #: the kept best weights are the ones that attribute attacked images best.
+    attack = None
+
+    def augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        """A method's own training augmentation of a uint8 batch on the device (validation stays clean);
+        every random draw from ``generator``. Default: none (the paper's only augmentation is the flip)."""
+        return images
+
     def fit(self, train: Split, val: Split, ctx: FitContext) -> None:
         train_network(self, train, val, ctx)
 
 
-def split_accuracy(attributor: Attributor, split: Split, chunk: int = 2048) -> float:
-    """Top-1 accuracy over a (memory-mapped) split, read in chunks."""
+def split_accuracy(
+    attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
+) -> float:
+    """Top-1 accuracy over a (memory-mapped) split, read in chunks; with ``attack``, on attacked images
+    (the same ones for the same seed: see :func:`gfcore.attacking.attacked`)."""
+    from .attacking import attacked
+
     if len(split) == 0:
         return float("nan")
     correct = 0
+    logits = attacked(attributor.logits, attack, seed)
     for start in range(0, len(split), chunk):
         images = torch.from_numpy(
             np.array(split.images[start : start + chunk])
         )  # copy: memmaps are read-only
-        preds = attributor.logits(images).argmax(1).numpy()
+        preds = logits(images).argmax(1).numpy()
         correct += int((preds == split.labels[start : start + chunk]).sum())
     return correct / len(split)
 
@@ -142,6 +163,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
+        aug_gen = attack_generator(ctx.seed, epoch, 1)  # a stream of its own: flips stay as they were
         order = rng.permutation(n)
         net.train()
         t0 = time.perf_counter()
@@ -151,7 +173,11 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         for step in range(steps_per_epoch):
             # 2) a batch: sorted indices make memory-mapped reads sequential-ish
             idx = np.sort(order[step * bs : (step + 1) * bs])
-            x = uint8_to_unit_range(torch.from_numpy(train.images[idx]), device)
+            batch = torch.from_numpy(train.images[idx]).to(device, non_blocking=True)
+            batch = method.augment(batch, aug_gen)
+            if method.attack is not None:  # immunisation: the attack on the fly, on the device
+                batch = method.attack.apply(batch, aug_gen)
+            x = uint8_to_unit_range(batch, device)
             y = torch.from_numpy(train.labels[idx]).to(device)
             if cfg.flip:
                 mask = (torch.rand(len(idx), generator=flip_gen) < 0.5).to(device)
@@ -189,7 +215,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
                 f"training diverged in epoch {epoch + 1} (non-finite loss); {kept}; try a smaller --lr"
             )
         # 5) validate, record, checkpoint
-        val_acc = split_accuracy(method, val)
+        val_acc = split_accuracy(method, val, attack=method.attack, seed=ctx.seed)
         record = {
             "epoch": epoch + 1,
             "train_loss": float(loss_sum) / steps_per_epoch,

@@ -242,6 +242,12 @@ FAILURES = {
     ("plugins",): ([], "plugin 'broken'", broken_plugin),
     ("gan", "list"): ([], "plugin 'broken'", broken_plugin),
     ("data", "licences"): ([], "sources.json", unreadable_licences),
+    ("attack",): (["jpeg:quality=500", "{tmp}", "--out", "{tmp}/../atk"], "quality=500", None),
+    ("immunize",): (
+        ["{tmp}/missing", "{tmp}/missing", "--attack", "blur", "--out", "{tmp}/r2"],
+        "missing",
+        None,
+    ),
 }
 
 

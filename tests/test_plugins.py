@@ -273,7 +273,8 @@ def test_opt_in_arguments_order_and_wrappers_work(registered):
         registered(plugin, name)
     calls.clear()
     registries = plugins.get_registries(refresh=True)
-    assert calls == ["(", "second", ")", "(", "no-arguments", ")", "(", "first", ")"]
+    # the wrapper also wraps the built-in attack plugins' calls, which record nothing: "( )" pairs
+    assert " ".join(calls).replace("( ) ", "").replace(" ( )", "") == "( second ) ( no-arguments ) ( first )"
     assert registries.attacks.entry("test-noise").plugin == "second"
 
 
@@ -319,7 +320,11 @@ def test_installed_plugin_whose_hook_raises_is_skipped_and_the_rest_works(monkey
     assert data["problems"] == [
         "plugin 'raiser' failed in gfp_register_attacks: ValueError: bad attack table; its attacks are skipped"
     ]
-    assert data["attacks"] == [] and "knn" in [e["name"] for e in data["baselines"]]
+    # none of the raiser's attacks is kept; the other plugins' (the built-in ones) all are
+    assert all(e["plugin"] != "raiser" for e in data["attacks"]) and "noise" in [
+        e["name"] for e in data["attacks"]
+    ]
+    assert "knn" in [e["name"] for e in data["baselines"]]
 
 
 def test_name_taken_by_a_builtin_names_both_plugins(registered):

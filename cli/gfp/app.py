@@ -21,6 +21,8 @@ BUILTIN_COMMANDS = {
     "gan": "gfp.commands.gan:gan",
     "bench": "gfp.commands.bench:bench",
     "audit": "gfp.commands.audit:audit",
+    "attack": "gfp.commands.attack:attack",
+    "immunize": "gfp.commands.immunize:immunize",
 }
 
 

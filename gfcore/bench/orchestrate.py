@@ -17,8 +17,10 @@ from ..formatting import fmt_num, fmt_pct
 from ..interfaces import Split
 from ..progress import NullReporter, Reporter
 from ..rundir import package_versions
+from .curves import write_severity
 from .plan import MethodPlan, Overrides, obtain_run, plan_methods
 from .render import results_markdown, to_json
+from .robustness import DEFAULT_IMMUNIZE_EPOCHS, check_attack_names, run_robustness
 from .rows import BenchResults, BenchRow
 from .separability import DEFAULT_MAX_FD_IMAGES, fingerprint_separability
 
@@ -121,13 +123,20 @@ def run_bench(
     overrides_for: Overrides = None,
     max_fd_images: int = DEFAULT_MAX_FD_IMAGES,
     audit: bool = True,
+    attacks: list[str] | None = None,
+    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS,
+    curves: bool = True,
 ) -> BenchResults:
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
     Runs live in ``runs_dir/<slug>`` (default ``out_dir/runs/<slug>``). ``overrides_for`` gives default
     parameters per method name (a mapping, or a function of the name), e.g. ``{"learned": {"epochs": 3}}``;
     parameters written in a spec win over them. Specs are all checked before anything trains (an unknown
-    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row. With
+    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row.
+
+    ``attacks`` (names) adds the robustness section (:mod:`.robustness`): Atk / Dfs per method and attack,
+    each trainable method immunized for ``immunize_epochs`` epochs, and severity curves unless ``curves``
+    is false. With
     ``audit`` the shortcut cues of :func:`gfcore.audit.pixel_audit` are measured on the same splits.
     """
     import torch
@@ -136,6 +145,7 @@ def run_bench(
     device = device or torch.device("cpu")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     plans = plan_methods(list(specs), runs_root, overrides_for)
+    attacks = check_attack_names(list(attacks or []))
     check_out_dir(Path(out_dir), runs_root)
     test = dataset.split(SPLIT)
     reporter.log(
@@ -174,6 +184,18 @@ def run_bench(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions=package_versions(),
     )
+    if attacks:  # robustness: a block of its own after the clean comparison
+        run_robustness(
+            results,
+            dataset,
+            attacks,
+            runs_root=runs_root,
+            seed=seed,
+            device=device,
+            reporter=reporter,
+            immunize_epochs=immunize_epochs,
+            curves=curves,
+        )
     if results.failed:
         failed = ", ".join(r.spec for r in results.failed)
         reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
@@ -212,6 +234,7 @@ def write_results(results: BenchResults, out_dir: str | Path) -> dict[str, Path]
         title = f"{row.spec}: accuracy {fmt_pct(row.accuracy)}"
         save_confusion_png(path, row.confusion_matrix, results.classes, title=title)
         written[f"confusion:{row.spec}"] = path
+    written.update(write_severity(results, out_dir))  # robustness curves, when the bench has them
     write_text(written["json"], to_json(results.to_dict()) + "\n")
     write_text(written["markdown"], results_markdown(results))
     return written

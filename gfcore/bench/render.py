@@ -163,6 +163,64 @@ def notes(results: BenchResults) -> list[str]:
     return out
 
 
+# -- robustness (``--attacks``): a section of its own -------------------------------------------------
+def robustness_table(results: BenchResults) -> TextTable:
+    """The paper's immunisation table: per method, clean accuracy, then per attack "Atk" (the original run
+    on attacked test images) and "Dfs" (the run immunized against that attack; "-" when the method cannot
+    be fine-tuned)."""
+    attacks = list(dict.fromkeys(r.attack for r in results.robustness))
+    table = TextTable(
+        ["method", "clean", *(f"{a} {col}" for a in attacks for col in ("Atk", "Dfs"))],
+        title="robustness: accuracy under attack (Atk: original, Dfs: immunized)",
+    )
+    for spec in dict.fromkeys(r.spec for r in results.robustness):
+        cells = {r.attack: r for r in results.robustness if r.spec == spec}
+        clean = next((r.clean for r in cells.values() if r.clean is not None), None)
+        row = [spec, fmt_pct(clean)]
+        for a in attacks:
+            r = cells.get(a)
+            row += [fmt_pct(r.atk if r else None), fmt_pct(r.dfs if r else None)]
+        table.rows.append(row)
+    return table
+
+
+def curves_table(results: BenchResults) -> TextTable:
+    """Every severity curve as rows: method, attack, then accuracy at each swept value."""
+    table = TextTable(
+        ["method", "attack", "accuracy at parameter = value"],
+        title="accuracy versus severity",
+        text_columns=frozenset({"method", "attack", "accuracy at parameter = value"}),
+    )
+    for c in results.curves:
+        points = ", ".join(f"{c.parameter}={v:g}: {fmt_pct(a)}" for v, a in zip(c.values, c.accuracy))
+        label = c.spec if c.run is None else f"{c.spec} (immunized)"
+        table.rows.append([label, c.attack, points])
+    return table
+
+
+def robustness_markdown(results: BenchResults) -> list[str]:
+    if not results.robustness and not results.curves:
+        return []
+    lines = ["## Robustness", ""]
+    if results.robustness:
+        lines += [
+            "Accuracy on the attacked test split (each attack at the paper's ranges, seeded). Atk: the "
+            "method's run; Dfs: that run fine-tuned on attacked training images (`gfp immunize`).",
+            "",
+            to_markdown(robustness_table(results)),
+        ]
+        errors = [r for r in results.robustness if r.error]
+        lines += [f"- {_md_cell(r.spec)} under {r.attack}: {_md_cell(r.error)}" for r in errors]
+    if results.curves:
+        lines += [
+            "",
+            "Accuracy versus severity ([severity.png](severity.png), data in severity.json):",
+            "",
+            to_markdown(curves_table(results)),
+        ]
+    return lines
+
+
 def results_markdown(results: BenchResults) -> str:
     """results.md: the comparison, per-class accuracy, notes and links to the confusion PNGs."""
     ds = results.dataset
@@ -191,6 +249,7 @@ def results_markdown(results: BenchResults) -> str:
         lines += ["## Confusion matrices", ""]
         lines += [f"- `{r.spec}`: [confusion_{r.slug}.png](confusion_{r.slug}.png)" for r in plotted]
         lines.append("")
+    lines += robustness_markdown(results)
     return "\n".join(lines)
 
 
@@ -200,3 +259,7 @@ def print_results(results: BenchResults, console) -> None:
     console.print(to_rich(per_class_table(results)))
     for remark in notes(results):
         console.print(remark, highlight=False, markup=False)
+    if results.robustness:
+        console.print(to_rich(robustness_table(results)))
+    if results.curves:
+        console.print(to_rich(curves_table(results)))

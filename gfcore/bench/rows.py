@@ -7,7 +7,9 @@
      "methods": [{spec, method, slug, run, reused, n, accuracy, macro_f1, per_class_accuracy,
                   confusion_matrix, fd_ratio, fd, train_seconds, images_per_second, error}],
      "audit": [{cue, classifier, n, accuracy, chance, far_above_chance, ci95, details, error}],
-     "created": ISO time, "versions": {...}}
+     "created": ISO time, "versions": {...},
+     "robustness": [{spec, attack, clean, atk, dfs, immunized_run, error}],   (only with --attacks)
+     "curves": [{spec, attack, parameter, values, accuracy, run}]}           (only with --attacks)
 
 ``audit`` (new in version 2) holds what each shortcut cue of :mod:`gfcore.audit` reaches on the same test
 split; tables show these rows under the methods as ``audit: <cue>``. Version 1 files read as having none.
@@ -64,6 +66,40 @@ class BenchRow:
 
 
 @dataclass
+class RobustnessRow:
+    """One method under one attack (issue 9): accuracy on the attacked test split of the original run
+    ("Atk") and, for a method that can be fine-tuned, of the run immunized against that attack ("Dfs")."""
+
+    spec: str
+    attack: str
+    clean: float | None = None
+    atk: float | None = None
+    dfs: float | None = None
+    immunized_run: str | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RobustnessRow:
+        return cls(**_known_fields(cls, data, "a robustness row"))
+
+
+@dataclass
+class SeverityCurve:
+    """Accuracy of one method (or its immunized run) against one attack at a swept fixed parameter."""
+
+    spec: str
+    attack: str
+    parameter: str
+    values: list[float]
+    accuracy: list[float | None]
+    run: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SeverityCurve:
+        return cls(**_known_fields(cls, data, "a severity curve"))
+
+
+@dataclass
 class BenchResults:
     """Every method of one bench on one dataset split, and how the bench was run."""
 
@@ -79,6 +115,9 @@ class BenchResults:
     audit: list[AuditRow] = field(default_factory=list)  # shortcut cues on the same split (gfcore.audit)
     format: str = RESULTS_FORMAT
     version: int = RESULTS_VERSION
+    # robustness (``--attacks``): one row per method and attack, and the accuracy-versus-severity curves
+    robustness: list[RobustnessRow] = field(default_factory=list)
+    curves: list[SeverityCurve] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept on a round trip
 
     @property
@@ -110,6 +149,9 @@ class BenchResults:
             "created": self.created,
             "versions": self.versions,
         }
+        if self.robustness or self.curves:
+            out["robustness"] = [dataclasses.asdict(r) for r in self.robustness]
+            out["curves"] = [dataclasses.asdict(c) for c in self.curves]
         return {**out, **self.extra}
 
     @classmethod
@@ -121,6 +163,8 @@ class BenchResults:
         if not isinstance(audit, list) or not all(isinstance(a, dict) for a in audit):
             raise GfpError("bench results: audit must be a list of objects")
         known["audit"] = [AuditRow.from_dict(a) for a in audit]
+        known["robustness"] = [RobustnessRow.from_dict(r) for r in known.get("robustness", [])]
+        known["curves"] = [SeverityCurve.from_dict(c) for c in known.get("curves", [])]
         return cls(**known, extra=extra)
 
     @classmethod

@@ -5,8 +5,11 @@ Wang et al. fine-tune an ImageNet-pretrained ResNet-50; no weights can be fetche
 
 Defaults are CPU-friendly: ``arch=resnet18`` (11M parameters; ``resnet10t`` is smaller still), while
 ``cnn:arch=resnet50`` is Wang et al.'s backbone. The optimiser follows Wang et al. (Adam, lr 1e-4,
-betas 0.9/0.999); the augmentation is the loop's random horizontal flip (their blur/JPEG augmentation is
-what ``gfp immunize`` does with attacks).
+betas 0.9/0.999). Augmentation: the loop's random horizontal flip and, on by default as in Wang et al.'s
+"Blur+JPEG (0.5)" model, their blur + JPEG augmentation built on the attack plugins: with probability
+``augment_p`` each, a Gaussian blur with sigma ~ U[0, 3] (``blur:sigma_max=3``), then a JPEG round trip
+with quality ~ U[30, 95] (``jpeg:quality_min=30,quality_max=95``; Wang et al. draw up to 100, Pillow's
+encoder is meant for up to 95). ``cnn:augment=false`` turns it off.
 
 Fingerprints, in the paper's sense: an image's fingerprint is the pooled pre-logit feature vector, a
 source's is its row of the final classifier's weights.
@@ -19,6 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from gfcore.config import bounded
 from gfcore.errors import GfpError
 from gfcore.train import NeuralAttributor, NeuralConfig
 
@@ -39,6 +43,27 @@ class CnnAttributor(NeuralAttributor):
         lr: float = 1e-4
         beta1: float = 0.9
         beta2: float = 0.999
+        augment: bool = True  # Wang et al.'s blur + JPEG augmentation (training batches only)
+        augment_p: float = bounded(0.5, min=0, max=1)  # probability of each of the two, per image
+
+    #: the attack specs of the augmentation, applied in this order (Wang et al.: blur, then JPEG)
+    AUGMENTATION = ("blur:sigma_max=3", "jpeg:quality_min=30,quality_max=95")
+
+    def augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        if not self.config.augment:
+            return images
+        if not hasattr(self, "_augmentation"):
+            from gfcore.attacking import build_attack
+
+            self._augmentation = [build_attack(spec) for spec in self.AUGMENTATION]
+        out = images
+        for attack in self._augmentation:
+            chosen = torch.rand(len(images), generator=generator) < self.config.augment_p
+            if chosen.any():
+                rows = chosen.nonzero().flatten().to(images.device)
+                out = out.clone() if out is images else out
+                out[rows] = attack.apply(out[rows], generator)
+        return out
 
     def build_network(self) -> nn.Module:
         import timm

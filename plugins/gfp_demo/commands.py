@@ -28,6 +28,14 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     "(cnn, the Wang et al. CNN, is slow on a CPU: cnn:epochs=3 took 222 s per task on 2 cores).",
 )
 @click.option("--no-baselines", is_flag=True, help="Only the learned network: no baselines.")
+@click.option(
+    "--all",
+    "everything",
+    is_flag=True,
+    help="Also the robustness table of the five-source task: every method under the paper's six attacks "
+    "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves "
+    "(about 30 more minutes on 2 CPU cores).",
+)
 @seed_option
 @json_option
 @progress_option
@@ -40,6 +48,7 @@ def demo(
     epochs,
     baselines,
     no_baselines,
+    everything,
     seed,
     as_json,
     progress,
@@ -67,6 +76,7 @@ def demo(
         raise click.UsageError("--baseline and --no-baselines contradict each other")
     if baselines or no_baselines:
         settings.baselines = list(baselines)
+    settings.robustness = everything
     out = Path(out)
     if (out / "datasets").exists():
         raise GfpError(f"{out} already holds a demo; choose another --out or delete it")

@@ -21,6 +21,7 @@ import numpy as np
 from gfcore.atomic import write_json, write_text
 from gfcore.bench import BenchResults
 from gfcore.bench.render import TextTable, confusion_table, to_markdown
+from gfcore.bench.rows import RobustnessRow
 from gfcore.dataset import SPLITS, write_dataset
 from gfcore.formatting import fmt_num, fmt_pct
 from gfcore.progress import Reporter
@@ -41,6 +42,8 @@ UNIQUENESS = {
 }
 TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS}
 LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws per split
+ROBUSTNESS_TASK = "existence"
+ROBUSTNESS_ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combo")
 
 
 @dataclass
@@ -55,6 +58,10 @@ class DemoSettings:
     epochs: int = 20
     baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
     seed: int = 0
+    # `gfp demo --all`: the robustness table (paper §6) on the five-source task
+    robustness: bool = False
+    attacks: list[str] = field(default_factory=lambda: list(ROBUSTNESS_ATTACKS))
+    immunize_epochs: int = 8
 
     def counts(self) -> dict[str, int]:
         return {"train": self.train_per_source, "val": self.val_per_source, "test": self.test_per_source}
@@ -113,8 +120,16 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
     for task in TASKS:
         reporter.log(f"== {task}: {', '.join(TASKS[task])}")
         dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
+        robust = settings.robustness and task == ROBUSTNESS_TASK
         results = run_bench(
-            dataset, out / "bench" / task, specs, seed=settings.seed, device=device, reporter=reporter
+            dataset,
+            out / "bench" / task,
+            specs,
+            seed=settings.seed,
+            device=device,
+            reporter=reporter,
+            attacks=settings.attacks if robust else None,
+            immunize_epochs=settings.immunize_epochs,
         )
         write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
@@ -125,6 +140,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
         "learned_spec": learned_spec,
         "tasks": {task: _headline(res, learned_spec) for task, res in tasks.items()},
         "superiority": _superiority(tasks),
+        "robustness": _robustness(tasks.get(ROBUSTNESS_TASK)) if settings.robustness else None,
         "seconds": round(time.perf_counter() - started, 1),
     }
     write_json(out / "tables.json", tables)
@@ -164,6 +180,19 @@ def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
     return list(rows.values())
 
 
+def _robustness(results: BenchResults | None) -> dict | None:
+    """The robustness rows and curves of the five-source task (as results.json holds them)."""
+    if results is None:
+        return None
+    doc = results.to_dict()
+    return {
+        "task": ROBUSTNESS_TASK,
+        "rows": doc.get("robustness", []),
+        "curves": doc.get("curves", []),
+        "figure": f"bench/{ROBUSTNESS_TASK}/severity.png",
+    }
+
+
 def superiority_table(tables: dict) -> TextTable:
     """Every method on both tasks: test accuracy and FD ratio; under them the shortcut audit's rows."""
     table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in ("accuracy", "FD ratio"))])
@@ -199,4 +228,22 @@ def tables_markdown(tables: dict) -> str:
             "same test split (chance 20%; a cue at or above chance + 0.5 * (1 - chance) is a shortcut).",
             "",
         ]
+    if tables.get("robustness"):
+        lines += robustness_lines(tables["robustness"])
     return "\n".join(lines)
+
+
+def robustness_lines(robustness: dict) -> list[str]:
+    """`gfp demo --all`: the immunisation table (Atk / Dfs per attack) of the five-source task."""
+    from gfcore.bench.render import robustness_table
+
+    holder = BenchResults(dataset={"classes": []}, split="test", seed=0, methods=[], created="", versions={})
+    holder.robustness = [RobustnessRow.from_dict(r) for r in robustness["rows"]]
+    return [
+        f"## robustness: {robustness['task']} task under the paper's attacks",
+        "",
+        "Atk: the trained method on attacked test images; Dfs: the learned network immunized against that "
+        f"attack (`gfp immunize`). Severity curves: [{robustness['figure']}]({robustness['figure']}).",
+        "",
+        to_markdown(robustness_table(holder)),
+    ]

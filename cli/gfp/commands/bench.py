@@ -26,11 +26,29 @@ METHOD_HELP = (
     help="Folder of run folders, one per method: a finished run there that matches the dataset, "
     "method, parameters and seed is reused, an unfinished one resumed. Default: OUT/runs.",
 )
+@click.option(
+    "--attacks",
+    default=None,
+    metavar="NAME,NAME,...",
+    help="Add the robustness table: accuracy under each attack (noise,blur,crop,jpeg,relight,combo) at "
+    "the paper's ranges, for the original runs (Atk) and runs immunized against it (Dfs, methods that "
+    "train by gradient descent), plus accuracy-versus-severity curves (severity.png, severity.json).",
+)
+@click.option(
+    "--immunize-epochs",
+    type=click.IntRange(1),
+    default=5,
+    show_default=True,
+    help="Fine-tuning epochs of each immunized run (with --attacks).",
+)
+@click.option(
+    "--curves/--no-curves", default=True, show_default=True, help="Severity curves (with --attacks)."
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
-def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
+def bench(dataset, out, methods, runs_dir, attacks, immunize_epochs, curves, seed, device, as_json, progress):
     import sys
 
     from gfcore.bench import run_bench, write_results
@@ -46,7 +64,16 @@ def bench(dataset, out, methods, runs_dir, seed, device, as_json, progress):
     torch_device = resolve_device(device)
     with progress_reporter(progress) as reporter:
         results = run_bench(
-            data, out, specs, runs_dir=runs_dir, seed=seed, device=torch_device, reporter=reporter
+            data,
+            out,
+            specs,
+            runs_dir=runs_dir,
+            seed=seed,
+            device=torch_device,
+            reporter=reporter,
+            attacks=[a.strip() for a in attacks.split(",") if a.strip()] if attacks else None,
+            immunize_epochs=immunize_epochs,
+            curves=curves,
         )
         write_results(results, out)
     if as_json:

@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, fmt_pct, json_option, progress_option, stdout_console
+from gfp.common import (
+    device_option,
+    emit_json,
+    fmt_pct,
+    json_option,
+    progress_option,
+    seed_option,
+    stdout_console,
+)
 
 
 def print_report(report: dict, title: str) -> None:
@@ -30,31 +38,45 @@ def print_report(report: dict, title: str) -> None:
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("dataset", type=click.Path(file_okay=False))
 @click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option(
+    "--attack",
+    "attack_spec",
+    metavar="NAME[:key=value,...]",
+    default=None,
+    help="Perturb the images on the fly first (noise, blur, crop, jpeg, relight, combo), e.g. jpeg:quality=30.",
+)
+@seed_option
 @device_option
 @json_option
 @progress_option
-def evaluate(run, dataset, split, device, as_json, progress):
-    """Accuracy, per-class accuracy, confusion matrix and macro-F1 of RUN on a DATASET split."""
+def evaluate(run, dataset, split, attack_spec, seed, device, as_json, progress):
+    """Accuracy, per-class accuracy, confusion matrix and macro-F1 of RUN on a DATASET split, optionally
+    on images perturbed by --attack (seeded: the same seed gives the same perturbed images)."""
+    from gfcore.attacking import build_attack, describe_attack
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
     from gfcore.evaluation import REPORT_VERSION, evaluate_split
     from gfcore.progress import progress_reporter
     from gfcore.runs import check_compatible, load_run
 
+    attack = build_attack(attack_spec) if attack_spec else None
     data = load_dataset(dataset)
     attributor, info = load_run(run, resolve_device(device))
     check_compatible(info, data, run)
     with progress_reporter(progress) as reporter:
-        report = evaluate_split(attributor, data.split(split), reporter)
+        report = evaluate_split(attributor, data.split(split), reporter, attack=attack, seed=seed)
     report = {
         "version": REPORT_VERSION,
         "run": str(run),
         "method": info["method"],
         "dataset": str(dataset),
         "split": split,
+        "attack": describe_attack(attack, attack_spec) if attack else None,
+        "seed": seed,
         **report,
     }
     if as_json:
         emit_json(report)
     else:
-        print_report(report, f"{info['method']} on {dataset} [{split}]")
+        under = f", attack {attack_spec} (seed {seed})" if attack else ""
+        print_report(report, f"{info['method']} on {dataset} [{split}{under}]")

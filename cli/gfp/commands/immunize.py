@@ -1,0 +1,90 @@
+import click
+
+from gfp.common import (
+    device_option,
+    emit_json,
+    fmt_pct,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.argument("dataset", type=click.Path(file_okay=False))
+@click.option(
+    "--attack",
+    "attack_spec",
+    metavar="NAME[:key=value,...]",
+    default=None,
+    help="The attack to immunize against (noise, blur, crop, jpeg, relight, combo). Required for a new run.",
+)
+@out_option("Folder for the immunized run (a new run; RUN is left as it is).")
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    default=None,
+    help="Fine-tuning epochs (default 5; with --resume, the new total).",
+)
+@seed_option
+@device_option
+@click.option("--resume", is_flag=True, help="Continue the immunized run in --out from its last checkpoint.")
+@json_option
+@progress_option
+def immunize(run, dataset, attack_spec, out, epochs, seed, device, resume, as_json, progress):
+    """Fine-tune the trained network of RUN on DATASET's training images perturbed on the fly by --attack,
+    validating on perturbed validation images, into a new run --out.
+
+    The new run keeps RUN's class order and settings and records the attack and RUN in its run.json;
+    `gfp evaluate OUT DATASET --attack NAME` then measures it. Methods that train by gradient descent
+    (learned, cnn) can be immunized; others are refused in one line.
+    """
+    from gfcore.dataset import load_dataset
+    from gfcore.device import resolve_device
+    from gfcore.errors import NothingToDo
+    from gfcore.immunize import immunize_run
+    from gfcore.progress import progress_reporter
+
+    data = load_dataset(dataset)
+    try:
+        with progress_reporter(progress) as reporter:
+            result = immunize_run(
+                run,
+                data,
+                attack_spec,
+                out,
+                epochs=epochs,
+                seed=seed,
+                device=resolve_device(device),
+                resume=resume,
+                reporter=reporter,
+            )
+    except NothingToDo as exc:
+        if as_json:
+            emit_json({"run": str(out), "nothing_to_do": str(exc)})
+        else:
+            click.echo(str(exc))
+        return
+    info = result.info
+    summary = {
+        "run": str(out),
+        "parent": info["parent"],
+        "attack": info["attack"],
+        "method": info["method"],
+        "config": info["config"],
+        "classes": info["classes"],
+        "best": info.get("best"),
+        "history": info["history"],
+        "train_seconds": info["train_seconds"],
+    }
+    if as_json:
+        emit_json(summary)
+        return
+    best = info.get("best") or {}
+    click.echo(
+        f"immunized {info['method']} against {info['attack']['spec']} into {out} in "
+        f"{info['train_seconds']:.1f}s; best validation accuracy on attacked images "
+        f"{fmt_pct(best.get('val_accuracy'))}"
+    )

@@ -1,0 +1,52 @@
+"""A real JPEG round trip (Pillow's libjpeg encoder and decoder, 4:2:0 chroma subsampling, its default),
+quality drawn from U[10, 75] per image (paper-notes §6). Encoding runs on the CPU; the result goes back
+to the images' device."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from PIL import Image
+
+from gfcore.config import bounded
+from gfcore.interfaces import Attack
+
+from .draws import uniform
+
+
+def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
+    """uint8 [H, W, 3] -> the same image encoded as JPEG at ``quality`` and decoded."""
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, format="JPEG", quality=int(quality))
+    buffer.seek(0)
+    with Image.open(buffer) as decoded:
+        return np.asarray(decoded.convert("RGB"))
+
+
+class Jpeg(Attack):
+    name = "jpeg"
+    description = "JPEG encode/decode round trip (Pillow), quality ~ U[10, 75] (the paper's)."
+
+    @dataclass
+    class Config:
+        quality: int | None = bounded(None, min=1, max=95)  # a fixed quality (a severity sweep)
+        quality_min: int = bounded(10, min=1, max=95)
+        quality_max: int = bounded(75, min=1, max=95)
+
+        def validate(self):
+            if self.quality_min > self.quality_max:
+                raise ValueError(
+                    f"quality_min={self.quality_min} is larger than quality_max={self.quality_max}"
+                )
+
+    def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        # integer qualities, each of quality_min..quality_max equally likely
+        draws = uniform(generator, len(images), c.quality_min, c.quality_max + 1, None).floor().long()
+        qualities = [c.quality if c.quality is not None else min(int(q), c.quality_max) for q in draws]
+        host = images.detach().cpu().permute(0, 2, 3, 1).numpy()
+        out = np.stack([jpeg_round_trip(np.ascontiguousarray(im), q) for im, q in zip(host, qualities)])
+        return torch.from_numpy(out).permute(0, 3, 1, 2).contiguous().to(images.device)

@@ -1,0 +1,34 @@
+"""Additive i.i.d. Gaussian noise (paper-notes §6)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from gfcore.config import bounded
+from gfcore.interfaces import Attack
+
+from .draws import check_range, to_float, to_uint8, uniform
+
+
+class Noise(Attack):
+    name = "noise"
+    description = "i.i.d. Gaussian noise, std ~ U[5, 20] on the 0-255 scale, then clipped (the paper's)."
+
+    @dataclass
+    class Config:
+        std: float | None = bounded(None, min=0)  # fixed std (a severity sweep); None: drawn per image
+        std_min: float = bounded(5.0, min=0)
+        std_max: float = bounded(20.0, min=0)
+
+        def validate(self):
+            check_range(self.std_min, self.std_max, "std")
+
+    def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+        c = self.config
+        n = len(images)
+        std = uniform(generator, n, c.std_min, c.std_max, c.std).float()
+        # the noise is drawn on the CPU (the generator's device) and moved: identical on every device
+        noise = torch.randn(tuple(images.shape), generator=generator) * std[:, None, None, None]
+        return to_uint8(to_float(images) + noise.to(images.device))
