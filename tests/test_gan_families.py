@@ -76,6 +76,7 @@ def test_progan_growth_phases_have_a_fixed_length_so_an_extended_run_stays_at_fu
     assert growth_phase(250, 1600, 4, 200) == growth_phase(250, 8000, 4, 200) == (1, 0.25)
     assert growth_phase(1600, 8000, 4, 200) == (3, 1.0)
     assert growth_phase(250, 8000, 4, 0) == (0, 1.0)  # derived from iters: the shipped runs' schedule
+    assert growth_phase(250, 800, 4, 200) == (1, 1.0)  # too short for 200-iteration phases: 100 each
 
 
 def test_mix_rq_1dot_kernel_matches_a_hand_computation():

@@ -38,8 +38,8 @@ class ProGanConfig(GanConfig):
     ema_beta: float = 0.99
     reset_optimizer_per_level: bool = True  # the original resets Adam's moments when a new level starts
     # Iterations per growth phase (stabilise or fade-in), fixed as the original's 600 kimg are, so that a
-    # run extended with ``--resume --iters`` keeps its schedule and trains on at full resolution.
-    # 0 derives it from ``iters`` (``iters // (2 * levels)``): the schedule of runs made before this field.
+    # run extended with ``--resume --iters`` keeps its schedule (see growth_phase). 0 derives it from
+    # ``iters`` alone (``iters // (2 * levels)``): the schedule of runs made before this field.
     phase_iters: int = 200
     # "linear": toRGB is a plain 1x1 conv, as in the official G_paper; "tanh" squashes it (the shipped
     # 1,600-iteration generators were trained so; their run.json says so).
@@ -49,10 +49,14 @@ class ProGanConfig(GanConfig):
 def growth_phase(step: int, iters: int, n_levels: int, phase_iters: int = 0) -> tuple[int, float]:
     """``(level, alpha)`` for an iteration. The paper alternates equal-length phases (600 kimg each):
     stabilise 4x4, fade in 8x8, stabilise 8x8, ..., fade in the top level, then stays at full resolution.
-    Each phase gets ``phase_iters`` iterations, or, when that is 0, ``iters // (2 * n_levels)`` (then the
-    final stabilisation at full resolution gets the rest, about two phases' worth)."""
+    Each phase gets ``iters // (2 * n_levels)`` iterations (the final stabilisation at full resolution
+    gets the rest, about two phases' worth), or ``phase_iters`` when that is shorter: then the schedule is
+    fixed for every run long enough to grow fully (``iters >= 2 * n_levels * phase_iters``), so extending
+    such a run with ``--resume --iters`` trains on at full resolution."""
     top = n_levels - 1
-    phase = phase_iters if phase_iters > 0 else iters // (2 * n_levels)
+    phase = iters // (2 * n_levels)
+    if phase_iters > 0:  # fixed, but never so long that the run ends before it has grown to full size
+        phase = min(phase, phase_iters)
     if top == 0 or phase == 0:
         return top, 1.0
     k, into = divmod(step, phase)
