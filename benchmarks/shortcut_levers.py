@@ -97,10 +97,17 @@ def real_images(counts: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
     return {split: sample_patches(n, 32, seed=seed, split=split) for split, n in counts.items()}
 
 
-def generated_images(run_dir: Path, counts: dict[str, int]) -> dict[str, np.ndarray]:
-    from gfcore.ganruns import load_gan
+def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -> dict[str, np.ndarray]:
+    """Samples of the run's sampling generator (the EMA copy where the family keeps one), or with ``raw``
+    of the trained generator itself, from the resumable checkpoint (the EMA lever at no training cost)."""
+    from gfcore.ganruns import LAST_FILE, load_gan
+    from gfcore.tensorio import load_tensors
 
     gan = load_gan(run_dir)
+    if raw:
+        tensors, _ = load_tensors(run_dir / LAST_FILE)
+        gan.G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
+        gan.G_ema = None
     return {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
 
 
@@ -153,11 +160,15 @@ def command_train(args) -> None:
     reals = real_images(counts)
     spec = args.family + (":" + args.params if args.params else "")
     for iters in args.iters:
-        fakes, seconds = {}, {}
+        if any((r["tag"], r["iters"]) == (args.tag, iters) for r in results):
+            continue  # measured already
+        fakes, raw, seconds = {}, {}, {}
         for seed in args.seeds:
             run_dir = runs / f"{args.tag}_seed{seed}"
             seconds[seed] = train_to(run_dir, spec, real, seed, iters)
             fakes[f"seed{seed}"] = generated_images(run_dir, counts)
+            if args.raw_g:
+                raw[f"seed{seed}"] = generated_images(run_dir, counts, raw=True)
         row = {
             "tag": args.tag,
             "family": spec,
@@ -165,6 +176,9 @@ def command_train(args) -> None:
             "train_seconds": {str(s): round(t, 1) for s, t in seconds.items()},
             "real_and_generators": measure({"real": reals, **fakes}),
             "generators_only": measure(fakes) if len(fakes) > 1 else None,
+            "raw_g": {"real_and_generators": measure({"real": reals, **raw}), "generators_only": measure(raw)}
+            if raw and len(raw) > 1
+            else None,
             "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         results = [r for r in results if (r["tag"], r["iters"]) != (args.tag, iters)] + [row]
@@ -208,6 +222,7 @@ def main() -> None:
     train.add_argument("--tag", default="progan")
     train.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     train.add_argument("--iters", type=int, nargs="+", default=[1600, 4000, 8000])
+    train.add_argument("--raw-g", action="store_true", help="also measure the trained G without its EMA")
     train.add_argument("--train", type=int, default=1000, help="images per source to fit on")
     train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")
     train.add_argument("--test", type=int, default=500, help="images per source to score on")

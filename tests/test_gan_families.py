@@ -143,3 +143,20 @@ def test_shipped_generators_sample_what_they_sampled_before_the_faithful_familie
     for name, before in reference.items():
         diff = (load_pretrained(name).sample(4, seed=0).int() - before.int()).abs()
         assert diff.max() <= 1 and (diff > 0).float().mean() < 0.01, name
+
+
+def test_each_shipped_run_command_names_the_config_it_was_trained_with():
+    """The defaults moved to the official choices, so each shipped command spells out its old ones."""
+    import json
+    import shlex
+
+    from gfcore.config import config_from_dict, config_to_dict
+    from gfcore.ganruns import resolve_family
+    from gfp_gans.pretrained import pretrained_dir, pretrained_names
+
+    for name in pretrained_names():
+        run = json.loads((pretrained_dir(name) / "run.json").read_text())
+        argv = shlex.split(run["command"].split("&&")[-1])
+        family = resolve_family(argv[argv.index("train") + 1])
+        saved = config_from_dict(family.cls.Config, run["config"])
+        assert config_to_dict(family.config) == config_to_dict(saved), name
