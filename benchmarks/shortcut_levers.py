@@ -12,8 +12,9 @@ points).
 
     python benchmarks/shortcut_levers.py train --runs /work/gan-runs --family progan --seeds 0 1 \\
         --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
-    python benchmarks/shortcut_levers.py plot --results docs/figures/shortcut_curve.json \\
-        --out docs/figures/shortcut_curve.png
+    python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
+    python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
+        --out docs/figures/shortcut_curve_progan.png
 
 Every GAN run is trained by ``gfp gan train`` (``--resume --iters M`` to extend), one torch thread, one
 job at a time; results are appended to ``RUNS/results.json`` after every measurement, so the script can be
@@ -186,6 +187,23 @@ def command_train(args) -> None:
         print(json.dumps(row), flush=True)
 
 
+def command_shipped(args) -> None:
+    """The same two measures on shipped generators (the reference point of the curve)."""
+    import torch
+
+    from gfp_gans.pretrained import load_pretrained
+
+    torch.set_num_threads(1)
+    counts = {"train": args.train, "val": args.val, "test": args.test}
+    fakes = {}
+    for name in args.names:
+        gan = load_pretrained(name)
+        fakes[name] = {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
+    row = {"shipped": args.names, "real_and_generators": measure({"real": real_images(counts), **fakes})}
+    row["generators_only"] = measure(fakes) if len(fakes) > 1 else None
+    print(json.dumps(row))
+
+
 def command_plot(args) -> None:
     import matplotlib
 
@@ -199,15 +217,27 @@ def command_plot(args) -> None:
         axes, ("real_and_generators", "generators_only"), ("{real, seeds}", "seeds only")
     ):
         its = [r["iters"] for r in rows if r[key]]
-        for metric, style in (("audit", "o-"), ("knn", "s-")):
-            ax.plot(its, [100 * r[key][metric] for r in rows if r[key]], style, label=metric)
+        for metric, style, colour in (("audit", "o", "C0"), ("knn", "s", "C1")):
+            ax.plot(
+                its, [100 * r[key][metric] for r in rows if r[key]], style + "-", color=colour, label=metric
+            )
+            raw = [(r["iters"], 100 * r["raw_g"][key][metric]) for r in rows if r.get("raw_g")]
+            if raw:
+                ax.plot(
+                    *zip(*raw),
+                    style + "--",
+                    color=colour,
+                    alpha=0.5,
+                    mfc="none",
+                    label=f"{metric}, G without EMA",
+                )
         if its:
             ax.axhline(100 * rows[0][key]["chance"], color="grey", ls=":", label="chance")
         ax.set_xscale("log")
         ax.set_title(f"{rows[0]['family']} {title}" if rows else title, fontsize=9)
         ax.set_xlabel("training iterations")
     axes[0].set_ylabel("held-out accuracy (%)")
-    axes[0].legend()
+    axes[0].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(args.out, dpi=120)
 
@@ -227,6 +257,11 @@ def main() -> None:
     train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")
     train.add_argument("--test", type=int, default=500, help="images per source to score on")
     train.set_defaults(run=command_train)
+    shipped = sub.add_parser("shipped", help="measure shipped generators the same way")
+    shipped.add_argument("names", nargs="+")
+    for name, default in (("--train", 1000), ("--val", 300), ("--test", 500)):
+        shipped.add_argument(name, type=int, default=default)
+    shipped.set_defaults(run=command_shipped)
     plot = sub.add_parser("plot", help="plot audit and kNN accuracy against iterations for one tag")
     plot.add_argument("--results", required=True)
     plot.add_argument("--tag", default="progan")
