@@ -119,6 +119,13 @@ class AdversarialGan(GanSource):
     def critic(self, images: torch.Tensor) -> torch.Tensor:
         return self.D(images)
 
+    def draw_latents(self, n: int, generator: torch.Generator) -> torch.Tensor:
+        """Latent vectors ``[n, z_dim]`` on CPU (standard normal; the MMD-GAN code's families draw U(-1, 1))."""
+        return torch.randn(n, self.config.z_dim, generator=generator)
+
+    def clip_gradients(self, module: nn.Module) -> None:
+        """Hook run between ``backward`` and the optimiser step of ``module`` (the G or the critic)."""
+
     def sampling_forward(self, net: nn.Module, z: torch.Tensor) -> torch.Tensor:
         """How :meth:`sample` runs the sampling generator (ProGAN adds its growth phase)."""
         return net(z)
@@ -153,7 +160,7 @@ class AdversarialGan(GanSource):
     # --- random draws (all from self.rng, on CPU, then moved) ----------------------------------------------
 
     def noise(self, n: int) -> torch.Tensor:
-        return torch.randn(n, self.config.z_dim, generator=self.rng).to(self.device)
+        return self.draw_latents(n, self.rng).to(self.device)
 
     def uniform(self, n: int) -> torch.Tensor:
         """One U(0, 1) weight per sample, shaped to broadcast over images."""
@@ -215,12 +222,14 @@ class AdversarialGan(GanSource):
             loss, logs_d = self.critic_loss(self._real_batch(real))
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
+            self.clip_gradients(self.D)
             self.opt_d.step()
             logs.update(logs_d)
         self.D.requires_grad_(False)  # no critic gradients are needed for the generator's update
         loss, logs_g = self.generator_loss(self._real_batch(real))
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        self.clip_gradients(self.G)
         self.opt_g.step()
         self.D.requires_grad_(True)
         logs.update(logs_g)
@@ -273,7 +282,7 @@ class AdversarialGan(GanSource):
         r = self.config.resolution
         # All latents are drawn at once: torch's CPU normal sampler gives different numbers for
         # different request sizes, so chunked draws would make the images depend on the chunking.
-        z = torch.randn(n, self.config.z_dim, generator=torch.Generator().manual_seed(seed))
+        z = self.draw_latents(n, torch.Generator().manual_seed(seed))
         net = self.sampler
         was_training = net.training
         net.eval()

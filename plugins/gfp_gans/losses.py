@@ -9,7 +9,9 @@ from collections.abc import Callable, Sequence
 import torch
 import torch.nn.functional as F
 
-MIX_RQ_ALPHAS = (0.2, 0.5, 1.0, 2.0, 5.0)
+#: ``_mix_rq_1dot_kernel``'s default alphas in the MMD-GAN code (``core/mmd.py``); the MMD-GAN paper's
+#: experiments list 0.2, 0.5, 1, 2, 5, which the first shipped MMDGAN run used (its run.json says so).
+MIX_RQ_ALPHAS = (0.1, 1.0, 10.0)
 
 
 def safe_norm(x: torch.Tensor, dim: int = 1, eps: float = 1e-12) -> torch.Tensor:
@@ -22,10 +24,16 @@ def interpolate(real: torch.Tensor, fake: torch.Tensor, u: torch.Tensor) -> torc
     return (u * real + (1 - u) * fake).detach().requires_grad_(True)
 
 
-def gradient_penalty(fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor) -> torch.Tensor:
+def gradient_penalty(
+    fn: Callable[[torch.Tensor], torch.Tensor], points: torch.Tensor, over: str = "image"
+) -> torch.Tensor:
     """Mean of ``(||grad_x fn(x)|| - 1)^2`` at ``points`` (Gulrajani et al. 2017), differentiable in the
-    critic's parameters."""
+    critic's parameters. ``over="image"`` takes the norm over each whole image; ``over="height"`` over the
+    height axis alone, one norm per (image, channel, column), as the MMD-GAN code does (its
+    ``safer_norm(gradients, axis=1)`` on NHWC tensors, with 1e-5 inside the root)."""
     (grad,) = torch.autograd.grad(fn(points).sum(), points, create_graph=True)
+    if over == "height":
+        return (safe_norm(grad, dim=2, eps=1e-5) - 1).pow(2).mean()
     return (safe_norm(grad.flatten(1)) - 1).pow(2).mean()
 
 
@@ -78,7 +86,8 @@ def cramer_critic_loss(h_real: torch.Tensor, h_fake: torch.Tensor, h_fake2: torc
 def mix_rq_dot_kernel(
     x: torch.Tensor, y: torch.Tensor, alphas: Sequence[float] = MIX_RQ_ALPHAS
 ) -> torch.Tensor:
-    """``k(x, y) = sum_a (1 + ||x - y||^2 / (2a))^-a + <x, y>`` for every pair of rows -> ``[len(x), len(y)]``."""
+    """``k(x, y) = sum_a (1 + ||x - y||^2 / (2a))^-a + <x, y>`` for every pair of rows -> ``[len(x), len(y)]``
+    (``mix_rq_1dot``: the RQ mixture with unit weights plus the dot product with weight 1)."""
     dot = x @ y.T
     sq_dist = (x.pow(2).sum(1, keepdim=True) + y.pow(2).sum(1)[None, :] - 2 * dot).clamp_min(0)
     rq = sum((1 + sq_dist / (2 * a)).pow(-a) for a in alphas)
@@ -86,15 +95,26 @@ def mix_rq_dot_kernel(
 
 
 def mmd2_unbiased(
-    h_real: torch.Tensor, h_fake: torch.Tensor, alphas: Sequence[float] = MIX_RQ_ALPHAS
+    h_real: torch.Tensor,
+    h_fake: torch.Tensor,
+    alphas: Sequence[float] = MIX_RQ_ALPHAS,
+    constant_diagonal: bool = False,
 ) -> torch.Tensor:
-    """The unbiased estimate of MMD^2 between two samples of features (diagonal terms excluded)."""
+    """The unbiased estimate of MMD^2 between two samples of features (diagonal terms excluded).
+
+    ``constant_diagonal`` does what the MMD-GAN code does for its ``mix_rq`` kernels: it removes
+    ``len(alphas)`` per diagonal entry (each RQ term is 1 at distance 0) rather than the true diagonal, so
+    the dot term's ``||h||^2`` on the diagonal stays in the estimate."""
     m, n = len(h_real), len(h_fake)
     k_rr = mix_rq_dot_kernel(h_real, h_real, alphas)
     k_ff = mix_rq_dot_kernel(h_fake, h_fake, alphas)
     k_rf = mix_rq_dot_kernel(h_real, h_fake, alphas)
-    term_rr = (k_rr.sum() - k_rr.diagonal().sum()) / (m * (m - 1))
-    term_ff = (k_ff.sum() - k_ff.diagonal().sum()) / (n * (n - 1))
+    if constant_diagonal:
+        trace_rr, trace_ff = m * float(len(alphas)), n * float(len(alphas))
+    else:
+        trace_rr, trace_ff = k_rr.diagonal().sum(), k_ff.diagonal().sum()
+    term_rr = (k_rr.sum() - trace_rr) / (m * (m - 1))
+    term_ff = (k_ff.sum() - trace_ff) / (n * (n - 1))
     return term_rr + term_ff - 2 * k_rf.mean()
 
 

@@ -8,10 +8,14 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from gfcore.errors import GfpError
+
 from .base import AdversarialGan, GanConfig
 from .layers import downscale2x, upscale2x
 from .losses import gradient_penalty, interpolate, wgan_critic_loss, wgan_generator_loss
 from .progan_nets import ProGanDiscriminator, ProGanGenerator, level_resolutions
+
+OUTPUTS = ("linear", "tanh")
 
 
 @dataclass
@@ -33,15 +37,26 @@ class ProGanConfig(GanConfig):
     # few thousand, that EMA would still hold much of the untrained top level, so the half-life is shorter.
     ema_beta: float = 0.99
     reset_optimizer_per_level: bool = True  # the original resets Adam's moments when a new level starts
+    # Iterations per growth phase (stabilise or fade-in), fixed as the original's 600 kimg are, so that a
+    # run extended with ``--resume --iters`` keeps its schedule (see growth_phase). 0 derives it from
+    # ``iters`` alone (``iters // (2 * levels)``): the schedule of runs made before this field.
+    phase_iters: int = 200
+    # "linear": toRGB is a plain 1x1 conv, as in the official G_paper; "tanh" squashes it (the shipped
+    # 1,600-iteration generators were trained so; their run.json says so).
+    output: str = "linear"
 
 
-def growth_phase(step: int, iters: int, n_levels: int) -> tuple[int, float]:
+def growth_phase(step: int, iters: int, n_levels: int, phase_iters: int = 0) -> tuple[int, float]:
     """``(level, alpha)`` for an iteration. The paper alternates equal-length phases (600 kimg each):
-    stabilise 4x4, fade in 8x8, stabilise 8x8, ..., fade in the top level; here each phase gets
-    ``iters // (2 * n_levels)`` iterations and the final stabilisation at full resolution gets the rest
-    (about two phases' worth)."""
+    stabilise 4x4, fade in 8x8, stabilise 8x8, ..., fade in the top level, then stays at full resolution.
+    Each phase gets ``iters // (2 * n_levels)`` iterations (the final stabilisation at full resolution
+    gets the rest, about two phases' worth), or ``phase_iters`` when that is shorter: then the schedule is
+    fixed for every run long enough to grow fully (``iters >= 2 * n_levels * phase_iters``), so extending
+    such a run with ``--resume --iters`` trains on at full resolution."""
     top = n_levels - 1
     phase = iters // (2 * n_levels)
+    if phase_iters > 0:  # fixed, but never so long that the run ends before it has grown to full size
+        phase = min(phase, phase_iters)
     if top == 0 or phase == 0:
         return top, 1.0
     k, into = divmod(step, phase)
@@ -63,18 +78,23 @@ class ProGan(AdversarialGan):
     conformance_overrides = {**AdversarialGan.conformance_overrides, "width": 0.02}
 
     def __init__(self, config: ProGanConfig, device: torch.device | None = None):
+        if config.output not in OUTPUTS:
+            raise GfpError(f"progan: output must be one of {', '.join(OUTPUTS)}, got {config.output!r}")
+        if config.phase_iters < 0:
+            raise GfpError(f"progan: phase_iters must be at least 0, got {config.phase_iters}")
         self.n_levels = len(level_resolutions(config.resolution))
         self.level, self.alpha = self.n_levels - 1, 1.0
         super().__init__(config, device)
 
     def build_generator(self):
-        return ProGanGenerator(self.config.resolution, self.config.z_dim, self.config.width)
+        cfg = self.config
+        return ProGanGenerator(cfg.resolution, cfg.z_dim, cfg.width, tanh=cfg.output == "tanh")
 
     def build_critic(self):
         return ProGanDiscriminator(self.config.resolution, self.config.width, self.config.mbstd_group)
 
     def before_iteration(self) -> None:
-        level, alpha = growth_phase(self.step, self.config.iters, self.n_levels)
+        level, alpha = self._phase(self.step)
         if level != self.level and self.config.reset_optimizer_per_level:
             self.opt_g.state.clear()
             self.opt_d.state.clear()
@@ -82,7 +102,10 @@ class ProGan(AdversarialGan):
 
     def on_resume(self) -> None:
         # The phase of the last iteration run, so a resume at a phase boundary still resets the optimiser.
-        self.level, self.alpha = growth_phase(max(0, self.step - 1), self.config.iters, self.n_levels)
+        self.level, self.alpha = self._phase(max(0, self.step - 1))
+
+    def _phase(self, step: int) -> tuple[int, float]:
+        return growth_phase(step, self.config.iters, self.n_levels, self.config.phase_iters)
 
     def prepare_real(self, real: torch.Tensor) -> torch.Tensor:
         """Reals at the current level's resolution, blended like the generator's output during fade-in."""

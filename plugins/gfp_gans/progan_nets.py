@@ -47,8 +47,12 @@ class _GeneratorBlock(nn.Module):
 
 
 class ProGanGenerator(nn.Module):
-    def __init__(self, resolution: int, z_dim: int, width: float):
+    """G_paper. Its toRGB layers are linear (the official output); ``tanh=True`` squashes the picture into
+    [-1, 1] instead, the architecture of the generators shipped before the official output was restored."""
+
+    def __init__(self, resolution: int, z_dim: int, width: float, tanh: bool = False):
         super().__init__()
+        self.tanh = tanh
         self.resolutions = level_resolutions(resolution)
         self.max_level = len(self.resolutions) - 1
         ch = [progan_channels(r, width) for r in self.resolutions]
@@ -70,7 +74,7 @@ class ProGanGenerator(nn.Module):
         rgb = self.to_rgb[level](x)
         if level > 0 and alpha < 1.0:  # fade-in: blend with the lower level's picture, upscaled
             rgb = torch.lerp(upscale2x(self.to_rgb[level - 1](previous)), rgb, alpha)
-        return torch.tanh(rgb)
+        return torch.tanh(rgb) if self.tanh else rgb
 
 
 class _DiscriminatorBlock(nn.Module):

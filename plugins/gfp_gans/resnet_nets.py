@@ -46,7 +46,8 @@ class _GeneratorResBlock(nn.Module):
 
 
 class ResNetGenerator(nn.Module):
-    """z -> dense 4x4 -> one up-sampling residual block per doubling -> BN, ReLU, 3x3 conv to RGB, tanh."""
+    """SNGAN's generator: z -> dense 4x4 -> one up-sampling residual block per doubling -> BN, ReLU, 3x3
+    conv to RGB, tanh. (The first CramerGAN/MMDGAN runs used it too: ``generator="resnet_4x4"``.)"""
 
     def __init__(self, resolution: int, z_dim: int, ch: int):
         super().__init__()
@@ -118,8 +119,9 @@ class SNResNetDiscriminator(nn.Module):
 
 
 class DCGANCritic(nn.Module):
-    """The MMD-GAN code's ``dcgan5`` critic: 5x5 stride-2 convs with leaky ReLU down to 4x4, then a linear
-    map to ``out_dim`` features (the kernel's input). No normalisation, since a gradient penalty is used."""
+    """The critic of the first CramerGAN/MMDGAN runs (``critic="dcgan_4x4"``): 5x5 stride-2 convs with
+    leaky ReLU down to 4x4 (three at 32x32, not the original's five), then a linear map to ``out_dim``
+    features (the kernel's input). No normalisation, since a gradient penalty is used."""
 
     def __init__(self, resolution: int, ch: int, out_dim: int):
         super().__init__()
@@ -134,5 +136,66 @@ class DCGANCritic(nn.Module):
         self.convs = nn.Sequential(*layers)
         self.linear = nn.Linear(in_ch * 16, out_dim)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.linear(self.convs(x).flatten(1))
+    def forward(self, x: torch.Tensor, return_layers: bool = False):
+        layers = []
+        for layer in self.convs:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                layers.append(x)
+        out = self.linear(x.flatten(1))
+        return (out, [*layers, out]) if return_layers else out
+
+
+def _g_resnet5_layout(resolution: int) -> tuple[int, int]:
+    """``(base size, doublings)``: ``g_resnet5`` starts at ``resolution / 32`` and doubles five times (four
+    residual blocks, then the output deconvolution). Below 32 (tiny test networks) it starts at 1x1 and
+    has one block fewer per halving."""
+    levels = _check_resolution(resolution)
+    return max(1, resolution // 32), min(5, levels)
+
+
+class GResNet5Generator(nn.Module):
+    """The MMD-GAN code's ``g_resnet5`` generator (CramerGAN and MMDGAN in the paper): a dense layer to
+    16*ch maps at resolution/32, four up-sampling residual blocks (16ch -> 8ch -> 4ch -> 2ch -> ch), BN,
+    ReLU, and a 5x5 stride-2 transposed convolution to RGB with a sigmoid, rescaled to [-1, 1]."""
+
+    def __init__(self, resolution: int, z_dim: int, ch: int):
+        super().__init__()
+        self.base, doublings = _g_resnet5_layout(resolution)
+        widths = [ch * 2 ** (doublings - 1 - i) for i in range(doublings)]  # 16ch, 8ch, 4ch, 2ch, ch
+        self.base_ch = widths[0]
+        self.dense = nn.Linear(z_dim, widths[0] * self.base**2)
+        self.blocks = nn.Sequential(*(_GeneratorResBlock(a, b) for a, b in itertools.pairwise(widths)))
+        self.bn = nn.BatchNorm2d(ch)
+        # TF's deconv2d (5x5, stride 2, SAME padding) doubles the size; so does this padding.
+        self.to_rgb = nn.ConvTranspose2d(ch, 3, 5, stride=2, padding=2, output_padding=1)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        x = self.dense(z).view(-1, self.base_ch, self.base, self.base)
+        x = self.blocks(x)
+        # The original emits sigmoid pixels in [0, 1]; 2 * sigmoid - 1 is the same picture in gfp's [-1, 1].
+        return 2 * torch.sigmoid(self.to_rgb(F.relu(self.bn(x)))) - 1
+
+
+class DCGAN5Critic(nn.Module):
+    """The MMD-GAN code's ``dcgan5`` discriminator, the critic of ``g_resnet5``: five 5x5 stride-2 convs
+    (ch, 2ch, 4ch, 8ch, 16ch maps) with leaky ReLU 0.2, no normalisation (a gradient penalty is used), then
+    a linear map to ``out_dim`` features. ``return_layers`` also gives every layer's output, which MMDGAN's
+    L2 penalty needs."""
+
+    def __init__(self, resolution: int, ch: int, out_dim: int):
+        super().__init__()
+        base, doublings = _g_resnet5_layout(resolution)
+        widths = [3] + [ch * 2**i for i in range(doublings)]  # 3, ch, 2ch, 4ch, 8ch, 16ch
+        self.convs = nn.ModuleList(
+            nn.Conv2d(a, b, 5, stride=2, padding=2) for a, b in itertools.pairwise(widths)
+        )
+        self.linear = nn.Linear(widths[-1] * base**2, out_dim)
+
+    def forward(self, x: torch.Tensor, return_layers: bool = False):
+        layers = []
+        for conv in self.convs:
+            x = F.leaky_relu(conv(x), 0.2)
+            layers.append(x)
+        out = self.linear(x.flatten(1))
+        return (out, [*layers, out]) if return_layers else out

@@ -1,0 +1,275 @@
+"""How shortcut cues fade as GANs train: train (or extend) GAN runs, sample them, and measure on {real,
+generators} and on the generators alone the two shortcuts issue 8 names.
+
+* ``audit``: a standardised logistic regression on eight global statistics per image (mean and standard
+  deviation of each RGB channel, mean absolute horizontal and vertical neighbour difference);
+* ``knn``: raw-pixel k-nearest neighbours, k picked on a validation split from (1, 3, 5, 9, 15).
+
+Images are split the way `gfp demo` splits them: real patches from the photographs' disjoint train / val /
+test regions, generated images from disjoint latent seeds (101 / 202 / 303). Accuracies are on the test
+part (``--test`` images per source; with 500 per source and 3 classes the standard error is about 1.2
+points).
+
+    python benchmarks/shortcut_levers.py train --runs /work/gan-runs --family progan --seeds 0 1 \\
+        --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
+    python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
+    python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
+        --out docs/figures/shortcut_curve_progan.png
+
+Every GAN run is trained by ``gfp gan train`` (``--resume --iters M`` to extend), one torch thread, one
+job at a time; results are appended to ``RUNS/results.json`` after every measurement, so the script can be
+stopped and restarted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}
+K_CHOICES = (1, 3, 5, 9, 15)
+
+
+# --- the two shortcut measures --------------------------------------------------------------------------
+
+
+def global_statistics(images: np.ndarray) -> np.ndarray:
+    """uint8 [N, 3, H, W] -> [N, 8]: per-channel mean and std, mean |horizontal| and |vertical| difference."""
+    x = images.astype(np.float32) / 255.0
+    dh = np.abs(np.diff(x, axis=3)).mean(axis=(1, 2, 3))
+    dv = np.abs(np.diff(x, axis=2)).mean(axis=(1, 2, 3))
+    return np.column_stack([x.mean(axis=(2, 3)), x.std(axis=(2, 3)), dh, dv])
+
+
+def audit_accuracy(train: tuple, test: tuple) -> float:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=5000))
+    model.fit(global_statistics(train[0]), train[1])
+    return float((model.predict(global_statistics(test[0])) == test[1]).mean())
+
+
+def knn_accuracy(train: tuple, val: tuple, test: tuple) -> tuple[float, int]:
+    from sklearn.neighbors import KNeighborsClassifier
+
+    flat = lambda x: x.reshape(len(x), -1).astype(np.float32)  # noqa: E731
+    scores = {}
+    for k in K_CHOICES:
+        scores[k] = KNeighborsClassifier(k).fit(flat(train[0]), train[1]).score(flat(val[0]), val[1])
+    best = max(K_CHOICES, key=lambda k: (scores[k], -k))
+    model = KNeighborsClassifier(best).fit(
+        flat(np.concatenate([train[0], val[0]])), np.concatenate([train[1], val[1]])
+    )
+    return float(model.score(flat(test[0]), test[1])), best
+
+
+def measure(sources: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
+    """``sources[name][split]`` -> accuracies of both cues with ``chance`` = 1 / number of sources."""
+    names = list(sources)
+    parts = {}
+    for split in ("train", "val", "test"):
+        images = np.concatenate([sources[n][split] for n in names])
+        labels = np.concatenate([np.full(len(sources[n][split]), i) for i, n in enumerate(names)])
+        parts[split] = (images, labels)
+    knn, k = knn_accuracy(parts["train"], parts["val"], parts["test"])
+    return {
+        "audit": audit_accuracy(parts["train"], parts["test"]),
+        "knn": knn,
+        "knn_k": k,
+        "chance": 1 / len(names),
+    }
+
+
+# --- sources --------------------------------------------------------------------------------------------
+
+
+def real_images(counts: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+    from gfp_photos.patches import sample_patches
+
+    return {split: sample_patches(n, 32, seed=seed, split=split) for split, n in counts.items()}
+
+
+def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -> dict[str, np.ndarray]:
+    """Samples of the run's sampling generator (the EMA copy where the family keeps one), or with ``raw``
+    of the trained generator itself, from the resumable checkpoint (the EMA lever at no training cost)."""
+    from gfcore.ganruns import LAST_FILE, load_gan
+    from gfcore.tensorio import load_tensors
+
+    gan = load_gan(run_dir)
+    if raw:
+        tensors, _ = load_tensors(run_dir / LAST_FILE)
+        gan.G.load_state_dict({k[2:]: v for k, v in tensors.items() if k.startswith("G.")})
+        gan.G_ema = None
+    return {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
+
+
+# --- training -------------------------------------------------------------------------------------------
+
+
+def gfp(*args: str) -> None:
+    exe = Path(sys.executable).with_name("gfp")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    subprocess.run([str(exe), *args, "--no-progress"], check=True, env=env)
+
+
+def iterations_done(run_dir: Path) -> int:
+    run = run_dir / "run.json"
+    return json.loads(run.read_text())["iterations_done"] if run.is_file() else 0
+
+
+def train_to(run_dir: Path, family: str, real: Path, seed: int, iters: int) -> float:
+    """Train (or extend) ``run_dir`` to ``iters`` iterations; returns the run's total training seconds."""
+    done = iterations_done(run_dir)
+    if done < iters:
+        if done == 0:
+            gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--seed", str(seed),
+                "--iters", str(iters), "--device", "cpu")  # fmt: skip
+        else:
+            gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--resume",
+                "--iters", str(iters), "--device", "cpu")  # fmt: skip
+    return float(json.loads((run_dir / "run.json").read_text())["train_seconds"])
+
+
+def write_json(path: Path, data) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    tmp.replace(path)
+
+
+def command_train(args) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    runs = Path(args.runs)
+    runs.mkdir(parents=True, exist_ok=True)
+    real = runs / "real32"
+    if not real.is_dir():
+        gfp("data", "photos", "--out", str(real), "-n", "20000", "--resolution", "32", "--seed", "0",
+            "--split", "train")  # fmt: skip
+    counts = {"train": args.train, "val": args.val, "test": args.test}
+    results_path = runs / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.is_file() else []
+    reals = real_images(counts)
+    spec = args.family + (":" + args.params if args.params else "")
+    for iters in args.iters:
+        if any((r["tag"], r["iters"]) == (args.tag, iters) for r in results):
+            continue  # measured already
+        fakes, raw, seconds = {}, {}, {}
+        for seed in args.seeds:
+            run_dir = runs / f"{args.tag}_seed{seed}"
+            seconds[seed] = train_to(run_dir, spec, real, seed, iters)
+            fakes[f"seed{seed}"] = generated_images(run_dir, counts)
+            if args.raw_g:
+                raw[f"seed{seed}"] = generated_images(run_dir, counts, raw=True)
+        row = {
+            "tag": args.tag,
+            "family": spec,
+            "iters": iters,
+            "train_seconds": {str(s): round(t, 1) for s, t in seconds.items()},
+            "real_and_generators": measure({"real": reals, **fakes}),
+            "generators_only": measure(fakes) if len(fakes) > 1 else None,
+            "raw_g": {"real_and_generators": measure({"real": reals, **raw}), "generators_only": measure(raw)}
+            if raw and len(raw) > 1
+            else None,
+            "measured": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        results = [r for r in results if (r["tag"], r["iters"]) != (args.tag, iters)] + [row]
+        write_json(results_path, results)
+        print(json.dumps(row), flush=True)
+
+
+def command_shipped(args) -> None:
+    """The same two measures on shipped generators (the reference point of the curve)."""
+    import torch
+
+    from gfp_gans.pretrained import load_pretrained
+
+    torch.set_num_threads(1)
+    counts = {"train": args.train, "val": args.val, "test": args.test}
+    fakes = {}
+    for name in args.names:
+        gan = load_pretrained(name)
+        fakes[name] = {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
+    row = {"shipped": args.names, "real_and_generators": measure({"real": real_images(counts), **fakes})}
+    row["generators_only"] = measure(fakes) if len(fakes) > 1 else None
+    print(json.dumps(row))
+
+
+def command_plot(args) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [r for r in json.loads(Path(args.results).read_text()) if r["tag"] == args.tag]
+    rows.sort(key=lambda r: r["iters"])
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6), sharey=True)
+    for ax, key, title in zip(
+        axes, ("real_and_generators", "generators_only"), ("{real, seeds}", "seeds only")
+    ):
+        its = [r["iters"] for r in rows if r[key]]
+        for metric, style, colour in (("audit", "o", "C0"), ("knn", "s", "C1")):
+            ax.plot(
+                its, [100 * r[key][metric] for r in rows if r[key]], style + "-", color=colour, label=metric
+            )
+            raw = [(r["iters"], 100 * r["raw_g"][key][metric]) for r in rows if r.get("raw_g")]
+            if raw:
+                ax.plot(
+                    *zip(*raw),
+                    style + "--",
+                    color=colour,
+                    alpha=0.5,
+                    mfc="none",
+                    label=f"{metric}, G without EMA",
+                )
+        if its:
+            ax.axhline(100 * rows[0][key]["chance"], color="grey", ls=":", label="chance")
+        ax.set_xscale("log")
+        ax.set_title(f"{rows[0]['family']} {title}" if rows else title, fontsize=9)
+        ax.set_xlabel("training iterations")
+    axes[0].set_ylabel("held-out accuracy (%)")
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(args.out, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    train = sub.add_parser("train", help="train/extend runs to each --iters and measure both cues")
+    train.add_argument("--runs", default="/work/gan-runs")
+    train.add_argument("--family", default="progan")
+    train.add_argument("--params", default="", help="family parameters, e.g. width=0.125")
+    train.add_argument("--tag", default="progan")
+    train.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    train.add_argument("--iters", type=int, nargs="+", default=[1600, 4000, 8000])
+    train.add_argument("--raw-g", action="store_true", help="also measure the trained G without its EMA")
+    train.add_argument("--train", type=int, default=1000, help="images per source to fit on")
+    train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")
+    train.add_argument("--test", type=int, default=500, help="images per source to score on")
+    train.set_defaults(run=command_train)
+    shipped = sub.add_parser("shipped", help="measure shipped generators the same way")
+    shipped.add_argument("names", nargs="+")
+    for name, default in (("--train", 1000), ("--val", 300), ("--test", 500)):
+        shipped.add_argument(name, type=int, default=default)
+    shipped.set_defaults(run=command_shipped)
+    plot = sub.add_parser("plot", help="plot audit and kNN accuracy against iterations for one tag")
+    plot.add_argument("--results", required=True)
+    plot.add_argument("--tag", default="progan")
+    plot.add_argument("--out", required=True)
+    plot.set_defaults(run=command_plot)
+    args = parser.parse_args()
+    args.run(args)
+
+
+if __name__ == "__main__":
+    main()
