@@ -31,6 +31,12 @@ def bounded(default, *, min=None, max=None, min_open=False, max_open=False):  # 
     return dataclasses.field(default=default, metadata={"range": (min, max, min_open, max_open)})
 
 
+def changed_default(default, *, saved_before):
+    """A field added to an existing config with a new default: a config saved before the field existed
+    (its run.json lacks the key) meant ``saved_before``, so old runs load and behave as they were trained."""
+    return dataclasses.field(default=default, metadata={"saved_before": saved_before})
+
+
 def positive(default):
     return bounded(default, min=0, min_open=True)
 
@@ -181,6 +187,9 @@ def config_from_dict(config_cls: type, data: dict[str, Any], owner: str = "saved
             if typing.get_origin(hints[k]) is tuple and isinstance(v, list):
                 v = tuple(v)
             values[k] = v
+    for f in dataclasses.fields(config_cls):
+        if f.name not in data and "saved_before" in f.metadata:  # the file predates this field
+            values[f.name] = f.metadata["saved_before"]
     config = config_cls(**values)
     check_config(config, owner)
     return config

@@ -160,3 +160,30 @@ def test_each_shipped_run_command_names_the_config_it_was_trained_with():
         family = resolve_family(argv[argv.index("train") + 1])
         saved = config_from_dict(family.cls.Config, run["config"])
         assert config_to_dict(family.config) == config_to_dict(saved), name
+
+
+@pytest.mark.parametrize(
+    "family, before",
+    [
+        (
+            "cramergan",
+            {"generator": "resnet_4x4", "critic": "dcgan_4x4", "latent": "normal", "official_details": False},
+        ),
+        (
+            "mmdgan",
+            {"generator": "resnet_4x4", "critic": "dcgan_4x4", "latent": "normal", "official_details": False},
+        ),
+        ("progan", {"output": "tanh", "phase_iters": 0}),
+    ],
+)
+def test_a_run_saved_before_the_faithful_fields_loads_as_it_was_trained(family, before):
+    """A run.json written by an earlier gfp lacks the new fields: it means the first choices, not the
+    new defaults (which would build another architecture and fail to load its weights)."""
+    from gfcore.config import config_from_dict
+    from gfcore.plugins import get_registries
+
+    cls = get_registries().gan_sources.get(family)
+    old = config_from_dict(cls.Config, {"resolution": 16, "iters": 10}, "old run.json")
+    assert {k: getattr(old, k) for k in before} == before
+    new = cls.Config()
+    assert any(getattr(new, k) != v for k, v in before.items())  # the defaults did change

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gfcore.config import changed_default
 from gfcore.errors import GfpError
 
 from .base import AdversarialGan, GanConfig
@@ -27,13 +28,17 @@ LATENTS = ("uniform", "normal")
 @dataclass
 class FeatureCriticConfig(GanConfig):
     resolution: int = 32
-    generator: str = "g_resnet5"  # the paper's; "resnet_4x4" = SNGAN's generator (first shipped runs)
-    critic: str = "dcgan5"  # the paper's; "dcgan_4x4" = three convs at 32x32 (first shipped runs)
-    latent: str = "uniform"  # z ~ U(-1, 1) as in the MMD-GAN code; "normal" for the first shipped runs
+    # Runs saved before these fields existed load with the first choices (``saved_before``).
+    # the paper's; "resnet_4x4" = SNGAN's generator (first shipped runs)
+    generator: str = changed_default("g_resnet5", saved_before="resnet_4x4")
+    # the paper's; "dcgan_4x4" = three convs at 32x32 (first shipped runs)
+    critic: str = changed_default("dcgan5", saved_before="dcgan_4x4")
+    # z ~ U(-1, 1) as in the MMD-GAN code; "normal" for the first shipped runs
+    latent: str = changed_default("uniform", saved_before="normal")
     # The MMD-GAN code's training details: every gradient tensor clipped to norm 1 (G and critic), the
     # penalty's gradient norm taken over the image-height axis only (its NHWC ``axis=1``), and, for MMDGAN,
     # the kernel's diagonal taken as constant in the unbiased MMD^2 and the L2 penalty on every critic layer.
-    official_details: bool = True
+    official_details: bool = changed_default(True, saved_before=False)
     ch: int = 16  # generator feature maps at full resolution (the paper's gf_dim: 64)
     critic_ch: int = 16  # critic feature maps after its first conv (the paper's df_dim: 64)
     z_dim: int = 128

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from gfcore.config import changed_default
 from gfcore.errors import GfpError
 
 from .base import AdversarialGan, GanConfig
@@ -40,10 +41,10 @@ class ProGanConfig(GanConfig):
     # Iterations per growth phase (stabilise or fade-in), fixed as the original's 600 kimg are, so that a
     # run extended with ``--resume --iters`` keeps its schedule (see growth_phase). 0 derives it from
     # ``iters`` alone (``iters // (2 * levels)``): the schedule of runs made before this field.
-    phase_iters: int = 200
+    phase_iters: int = changed_default(200, saved_before=0)
     # "linear": toRGB is a plain 1x1 conv, as in the official G_paper; "tanh" squashes it (the shipped
     # 1,600-iteration generators were trained so; their run.json says so).
-    output: str = "linear"
+    output: str = changed_default("linear", saved_before="tanh")
 
 
 def growth_phase(step: int, iters: int, n_levels: int, phase_iters: int = 0) -> tuple[int, float]:
