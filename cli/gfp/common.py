@@ -87,3 +87,13 @@ def stdout_console():
     from rich.console import Console
 
     return Console(markup=False)  # tables and lines hold user names ("[red]", "[/b]"): printed literally
+
+
+def emit_run_summary(out, info: dict, as_json: bool, done: str, **extra) -> None:
+    """What ``gfp train`` and ``gfp immunize`` print: with ``--json`` the run folder and the essentials of
+    its run.json (plus ``extra``), else the line ``done``."""
+    if as_json:
+        keys = ("method", "config", "classes", "best", "history", "train_seconds")
+        emit_json({"run": str(out), **extra, **{k: info.get(k) for k in keys}})
+    else:
+        click.echo(done)

@@ -2,7 +2,7 @@ import click
 
 from gfp.common import (
     device_option,
-    emit_json,
+    emit_run_summary,
     fmt_pct,
     json_option,
     out_option,
@@ -46,6 +46,7 @@ def immunize(run, dataset, attack_spec, out, epochs, seed, device, resume, as_js
     from gfcore.errors import NothingToDo
     from gfcore.immunize import immunize_run
     from gfcore.progress import progress_reporter
+    from gfcore.runs import read_run_json
 
     data = load_dataset(dataset)
     try:
@@ -61,30 +62,14 @@ def immunize(run, dataset, attack_spec, out, epochs, seed, device, resume, as_js
                 resume=resume,
                 reporter=reporter,
             )
-    except NothingToDo as exc:
-        if as_json:
-            emit_json({"run": str(out), "nothing_to_do": str(exc)})
-        else:
-            click.echo(str(exc))
+    except NothingToDo as exc:  # a finished run: say so, rewrite nothing
+        emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
         return
     info = result.info
-    summary = {
-        "run": str(out),
-        "parent": info["parent"],
-        "attack": info["attack"],
-        "method": info["method"],
-        "config": info["config"],
-        "classes": info["classes"],
-        "best": info.get("best"),
-        "history": info["history"],
-        "train_seconds": info["train_seconds"],
-    }
-    if as_json:
-        emit_json(summary)
-        return
     best = info.get("best") or {}
-    click.echo(
+    done = (
         f"immunized {info['method']} against {info['attack']['spec']} into {out} in "
         f"{info['train_seconds']:.1f}s; best validation accuracy on attacked images "
         f"{fmt_pct(best.get('val_accuracy'))}"
     )
+    emit_run_summary(out, info, as_json, done, parent=info["parent"], attack=info["attack"])

@@ -3,7 +3,7 @@ import click
 from gfp.common import (
     FiniteFloatRange,
     device_option,
-    emit_json,
+    emit_run_summary,
     fmt_pct,
     json_option,
     out_option,
@@ -63,39 +63,13 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
                 overrides={k: v for k, v in overrides.items() if v is not None},
                 reporter=reporter,
             )
-    except NothingToDo as exc:
-        if as_json:
-            info = read_run_json(out)
-            emit_json(
-                {
-                    "run": str(out),
-                    "method": info["method"],
-                    "nothing_to_do": str(exc),
-                    "config": info["config"],
-                    "classes": info["classes"],
-                    "best": info.get("best"),
-                    "history": info.get("history", []),
-                    "train_seconds": info.get("train_seconds"),
-                }
-            )
-        else:
-            click.echo(str(exc))
+    except NothingToDo as exc:  # a finished run: say so, rewrite nothing
+        emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
         return
     info = result.info
-    summary = {
-        "run": str(out),
-        "method": info["method"],
-        "config": info["config"],
-        "classes": info["classes"],
-        "best": info.get("best"),
-        "history": info["history"],
-        "train_seconds": info["train_seconds"],
-    }
-    if as_json:
-        emit_json(summary)
-        return
     best = info.get("best") or (info["history"][-1] if info["history"] else {})
-    click.echo(
+    done = (
         f"trained {info['method']} into {out} in {info['train_seconds']:.1f}s; "
         f"best validation accuracy {fmt_pct(best.get('val_accuracy'))}"
     )
+    emit_run_summary(out, info, as_json, done)
