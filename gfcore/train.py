@@ -79,6 +79,26 @@ class NeuralAttributor(Attributor):
     def loss(self, logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         return F.cross_entropy(logits, labels)
 
+    # -- the training step: override both for a method with several networks (visNet's critic) ----------
+    def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
+        """The optimisers the loop checkpoints and resumes, by name (the name prefixes their tensors).
+        Default: one, ``"optim"``, from :meth:`make_optimizer` over the whole network."""
+        return {"optim": self.make_optimizer(self.network.parameters())}
+
+    def train_step(
+        self,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        optimizers: dict[str, torch.optim.Optimizer],
+        generator: torch.Generator,
+    ) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """One update on a float batch in [-1, 1] (augmented and flipped): ``(loss, logits, skipped)``, with
+        ``skipped`` the number of updates left out for non-finite gradients. Random draws come from
+        ``generator`` (seeded per epoch, so a resumed run draws what an uninterrupted one would)."""
+        logits = self.network(x)
+        loss = self.loss(logits, y)
+        return loss, logits, 0 if step_if_finite(optimizers["optim"], loss, self.network.parameters()) else 1
+
     # -- inference -------------------------------------------------------------------------------
     def _batched(self, images: torch.Tensor, fn) -> torch.Tensor:
         self.network.eval()
@@ -112,6 +132,22 @@ class NeuralAttributor(Attributor):
         train_network(self, train, val, ctx)
 
 
+def step_if_finite(opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> bool:
+    """Backward ``loss`` and step ``opt``, unless a gradient is non-finite (the paper's code skips such
+    updates); True when it stepped."""
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    grads = [p.grad for p in params if p.grad is not None]
+    if grads and not torch.isfinite(torch.stack([g.detach().abs().sum() for g in grads]).sum()):
+        return False
+    opt.step()
+    return True
+
+
+def _meta_key(name: str) -> str:
+    return "optimizer" if name == "optim" else f"optimizer.{name}"
+
+
 def split_accuracy(
     attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
 ) -> float:
@@ -135,19 +171,23 @@ def split_accuracy(
 def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitContext) -> None:
     """Epochs of minibatch training with validation and a checkpoint after each epoch."""
     cfg, net, device = method.config, method.network, method.device
-    opt = method.make_optimizer(net.parameters())
+    opts = method.make_optimizers()
     start_epoch, best_val, best_epoch = 0, -1.0, 0
     if ctx.resume is not None:  # 1) pick up where the last checkpoint left off
         tensors, meta = ctx.resume
         check_checkpoint_meta(meta)
         model = {k[6:]: v for k, v in tensors.items() if k.startswith("model.")}
         # the config is the truth for hyper-parameters (a resume may change --lr); the checkpoint for state
-        settings = [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+        settings = {
+            name: [{k: v for k, v in g.items() if k != "params"} for g in opt.param_groups]
+            for name, opt in opts.items()
+        }
         try:
             net.load_state_dict(model)
-            optimizer_from_tensors(opt, tensors, meta["optimizer"], "optim")
-            for group, setting in zip(opt.param_groups, settings, strict=True):
-                group.update(setting)
+            for name, opt in opts.items():
+                optimizer_from_tensors(opt, tensors, meta[_meta_key(name)], name)
+                for group, setting in zip(opt.param_groups, settings[name], strict=True):
+                    group.update(setting)
         except (RuntimeError, KeyError, ValueError, TypeError, IndexError) as exc:
             why = describe_weight_mismatch(net.state_dict(), model, len(method.classes))
             raise GfpError(
@@ -164,6 +204,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
         aug_gen = attack_generator(ctx.seed, epoch, 1)  # a stream of its own: flips stay as they were
+        step_gen = attack_generator(ctx.seed, epoch, 2)  # draws inside train_step (visNet's penalty)
         order = rng.permutation(n)
         net.train()
         t0 = time.perf_counter()
@@ -183,15 +224,8 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
                 mask = (torch.rand(len(idx), generator=flip_gen) < 0.5).to(device)
                 x = torch.where(mask[:, None, None, None], x.flip(3), x)
             # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
-            logits = net(x)
-            loss = method.loss(logits, y)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            grads = [p.grad for p in net.parameters() if p.grad is not None]
-            if grads and not torch.isfinite(torch.stack([g.detach().abs().sum() for g in grads]).sum()):
-                skipped += 1
-            else:
-                opt.step()
+            loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
+            skipped += step_skipped
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == y).sum()
             task.advance()
@@ -231,15 +265,16 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         )
         if is_best and not np.isnan(val_acc):
             best_val, best_epoch = val_acc, epoch + 1
-        opt_tensors, opt_meta = optimizer_to_tensors(opt, "optim")
-        tensors = {f"model.{k}": v for k, v in net.state_dict().items()} | opt_tensors
+        tensors = {f"model.{k}": v for k, v in net.state_dict().items()}
         meta = {
             "epoch": epoch + 1,
             "best_val_accuracy": best_val,
             "best_epoch": best_epoch,
             "history": ctx.history,
-            "optimizer": opt_meta,
         }
+        for name, opt in opts.items():
+            opt_tensors, meta[_meta_key(name)] = optimizer_to_tensors(opt, name)
+            tensors |= opt_tensors
         ctx.checkpoint(epoch + 1, tensors, meta, record, is_best)
         task.update(status=f"epoch {epoch + 1}: val acc {val_acc:.3f}")
         ctx.progress.log(
