@@ -6,6 +6,20 @@ from click.testing import CliRunner
 from gfcore.synthetic import write_fingerprint_folders
 
 
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """These tensors are tiny: on a shared 2-core machine, torch's thread pool spends far longer waiting for
+    busy cores than computing (100x slower measured), so such a module runs single-threaded. Module-scoped,
+    so the module's own trained fixtures run single-threaded too; use it as
+    ``pytestmark = pytest.mark.usefixtures("one_torch_thread")``."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture
 def run_cli():
     """Invoke the gfp CLI in-process; returns the click Result (``.stdout`` holds only stdout)."""

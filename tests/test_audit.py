@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from gfcore.audit import AUDIT_FORMAT, chance_level, far_threshold, is_far_above_chance, pixel_audit
@@ -14,15 +13,10 @@ from gfcore.audit.files import MajorityPerValue, stratified_split
 from gfcore.interfaces import Split
 from gfcore.synthetic import fingerprint_task, smooth_content
 
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CLASSES = ["a", "b", "c"]
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def splits(images, labels, seed=0):

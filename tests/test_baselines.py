@@ -19,17 +19,10 @@ from gfcore.plugins import get_registries
 from gfcore.progress import NullReporter
 from gfcore.tensorio import load_tensors, save_tensors
 
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 CLASSES = ["a", "b", "c"]
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """These tensors are tiny: on a shared 2-core machine, torch's thread pool spends far longer waiting for
-    busy cores than computing (100x slower measured), so the tests run single-threaded."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # -- synthetic tasks ---------------------------------------------------------------------------------

@@ -27,6 +27,9 @@ from gfcore.plugins import register_plugin, unregister_plugin
 from gfcore.progress import NullReporter
 from gfcore.synthetic import write_fingerprint_folders
 
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 LEARNED = "learned:width=0.125,epochs=2"
 METHODS = [LEARNED, "knn", "eigenface", "dct", "prnu"]
 FINGERPRINTED = {LEARNED, "prnu"}
@@ -43,15 +46,6 @@ ROW_FIELDS = {
     "images_per_second",
     "error",
 }
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_torch_thread():
-    """Tiny tensors on a shared 2-core machine: one thread is much faster than a contended pool."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def method_options(specs):

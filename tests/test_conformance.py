@@ -16,14 +16,8 @@ from gfcore.testing import (
     registered_params,
 )
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models are slower with several threads on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("kind,name", registered_params())

@@ -17,15 +17,10 @@ from gfp_gans.progan import ProGan, growth_phase
 from gfp_gans.progan_nets import ProGanGenerator
 from gfp_gans.resnet_nets import DCGAN5Critic, GResNet5Generator, _GeneratorResBlock
 
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 DATA_DIR = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def test_g_resnet5_has_four_upsampling_residual_blocks_and_a_sigmoid_output():

@@ -28,20 +28,14 @@ from gfcore.plugins import get_registries, register_plugin, unregister_plugin
 from gfcore.progress import NullReporter
 from gfp_gans.base import AdversarialGan, GanConfig
 
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
 PAPER_FAMILIES = {"progan", "sngan", "cramergan", "mmdgan"}
 #: Every registered family built on the shared adversarial loop (these tests look at its G and D); every
 #: family, third-party ones included, also gets tests/test_conformance.py.
 FAMILIES = [e.name for e in get_registries().gan_sources.entries() if issubclass(e.item, AdversarialGan)]
 SHIPPED = ["cramergan", "mmdgan", "progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3", "sngan"]
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny convolutions are slower with several threads on a shared CPU.
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def family_cls(name):

@@ -12,13 +12,8 @@ from gfcore.synthetic import fingerprint_task, source_patterns
 from gfp_visnet.method import VisNetAttributor, VisNetConfig
 from gfp_visnet.network import VisNet, VisNetAE
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("resolution", [16, 32, 64])
