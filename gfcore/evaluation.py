@@ -68,10 +68,17 @@ def evaluate_split(
 ) -> dict:
     """Accuracy, per-class accuracy, confusion matrix, macro-F1 and attribution speed (with ``attack``:
     on attacked images, the attack's time included)."""
+    return evaluate_logits(attributor, split, reporter, attack=attack, seed=seed)[0]
+
+
+def evaluate_logits(
+    attributor: Attributor, split: Split, reporter: Reporter | None = None, attack=None, seed: int = 0
+) -> tuple[dict, np.ndarray]:
+    """:func:`evaluate_split`'s report and the logits ``[N, L]`` it was computed from."""
     logits, seconds = predict_split(attributor, split, reporter, attack=attack, seed=seed)
     report = classification_report(split.labels, logits.argmax(1), attributor.classes)
     report["images_per_second"] = round(len(split) / seconds, 1) if seconds > 0 else None
-    return report
+    return report, logits
 
 
 @dataclass
@@ -79,6 +86,8 @@ class Attribution:
     path: str
     predicted: str
     probabilities: dict[str, float]
+    logits: list[float] = field(default_factory=list)  # what calibration and the open-set rule start from
+    score: float | None = None  # the open-set score, when the rule was applied (gfcore.openset)
 
 
 @dataclass
@@ -110,13 +119,15 @@ def attribute_files(
             arrays.append(fit_to_size(rgb, attributor.resolution, size_policy).transpose(2, 0, 1))
             paths.append(path)
         if arrays:
-            probs = torch.softmax(attributor.logits(torch.from_numpy(np.stack(arrays))), dim=1).numpy()
-            for path, p in zip(paths, probs):
+            logits = attributor.logits(torch.from_numpy(np.stack(arrays)))
+            probs = torch.softmax(logits, dim=1).numpy()
+            for path, p, z in zip(paths, probs, logits.tolist()):
                 batch.results.append(
                     Attribution(
                         str(path),
                         attributor.classes[int(p.argmax())],
                         {c: float(v) for c, v in zip(attributor.classes, p)},
+                        logits=z,
                     )
                 )
         task.advance(len(files[start : start + chunk]))

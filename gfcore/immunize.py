@@ -45,6 +45,7 @@ def immunize_run(
     device=None,
     resume: bool = False,
     reporter: Reporter | None = None,
+    false_unknown_rate: float | None = None,
 ) -> TrainResult:
     import torch
 
@@ -109,4 +110,6 @@ def immunize_run(
     attack = build_attack(attack_spec)
     attributor.attack = attack
     info["attack"] = describe_attack(attack, attack_spec)
-    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter)
+    return fit_into_run(
+        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate
+    )

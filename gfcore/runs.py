@@ -146,6 +146,7 @@ def train_run(
     resume: bool = False,
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
+    false_unknown_rate: float | None = None,
 ) -> TrainResult:
     """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
 
@@ -196,12 +197,25 @@ def train_run(
             "seed": seed,
             "history": [],
         }
-    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter)
+    return fit_into_run(
+        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate
+    )
 
 
-def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, resume_state, reporter):
+def fit_into_run(
+    run: RunDir,
+    info: dict,
+    attributor,
+    dataset,
+    seed,
+    device,
+    resume_state,
+    reporter,
+    false_unknown_rate=None,
+):
     """Fit ``attributor`` on the dataset's train/val splits into ``run``, checkpointing each epoch and
-    keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``."""
+    keeping ``info`` (the run.json being written) up to date, then calibrate the best weights on the
+    validation split (:func:`calibrate_run`). Shared by ``gfp train`` and ``gfp immunize``."""
     out = run.path
     info.update(status="running", device=str(device), versions=package_versions())
     out.mkdir(parents=True, exist_ok=True)
@@ -236,7 +250,10 @@ def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, res
         save_tensors(run.weights_path, attributor.state_dict())
     info.update(status="complete", history=list(ctx.history))
     run.write(info)
-    return TrainResult(out, info, attributor)
+    from .openset import calibrate_run  # the temperature and open-set threshold of the best weights
+
+    calibrate_run(out, dataset, device, false_unknown_rate, reporter=reporter)
+    return TrainResult(out, read_run_json(out), attributor)
 
 
 def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:

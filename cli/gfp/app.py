@@ -23,6 +23,8 @@ BUILTIN_COMMANDS = {
     "audit": "gfp.commands.audit:audit",
     "attack": "gfp.commands.attack:attack",
     "immunize": "gfp.commands.immunize:immunize",
+    "calibrate": "gfp.commands.calibrate:calibrate",
+    "openset": "gfp.commands.openset:openset",
 }
 
 

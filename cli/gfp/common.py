@@ -65,6 +65,18 @@ def out_option(help: str, required: bool = True, **kwargs):
     )
 
 
+def false_unknown_rate_option(help: str = ""):
+    """``--false-unknown-rate R``: the share of known-source images the open-set rule may call unknown,
+    which sets its threshold on the validation split (default: the run's own, else gfcore.openset's 5%)."""
+    return click.option(
+        "--false-unknown-rate",
+        type=FiniteFloatRange(min=0, max=0.5, min_open=True),
+        default=None,
+        help=help
+        or "Share of validation images of the known sources the open-set rule may call unknown (default 0.05).",
+    )
+
+
 def count_option(help: str):
     """``-n N``: how many items to write (at least 1)."""
     return click.option("-n", "n", required=True, type=click.IntRange(min=1), help=help)

@@ -6,20 +6,30 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--open-set/--closed-set",
+    "open_set",
+    default=None,
+    help="Open set: answer `unknown` for an image that scores below the run's threshold (the default when "
+    "the run stores one, see `gfp calibrate`). Closed set: always name one of the run's sources.",
+)
 @device_option
 @json_option
 @progress_option
-def attribute(run, paths, device, as_json, progress):
-    """Say which source made each image in PATHS (files, folders, globs)."""
+def attribute(run, paths, open_set, device, as_json, progress):
+    """Say which source made each image in PATHS (files, folders, globs), with probabilities calibrated by
+    the run's temperature, or `unknown` when it matches none of the run's sources (open set)."""
     from gfcore.device import resolve_device
     from gfcore.errors import GfpError
     from gfcore.evaluation import attribute_files
     from gfcore.images import expand_paths
+    from gfcore.openset import UNKNOWN, apply_to_batch, open_set_choice, run_calibration
     from gfcore.progress import progress_reporter
     from gfcore.runs import load_run
 
     files, missing = expand_paths(list(paths))
     attributor, info = load_run(run, resolve_device(device))
+    open_set_choice(run_calibration(info, run), open_set, run)  # refused before any work
     with progress_reporter(progress) as reporter:
         for m in missing:
             reporter.warn(f"{m}: no such file, folder or matching glob")
@@ -27,7 +37,11 @@ def attribute(run, paths, device, as_json, progress):
             raise GfpError("no image files found in " + ", ".join(paths))
         size_policy = info.get("preprocessing", {}).get("size_policy", "crop")
         batch = attribute_files(attributor, files, size_policy, reporter)
+        applied = apply_to_batch(batch, info, open_set, run)  # calibrated probabilities, `unknown`
+        if not applied["calibrated"]:
+            reporter.warn(applied["note"])
     classes = info["classes"]
+    labels = classes + [UNKNOWN] if applied["open_set"] else classes
     skipped = batch.skipped + [{"path": m, "reason": "not found"} for m in missing]
     if as_json:
         emit_json(
@@ -36,7 +50,8 @@ def attribute(run, paths, device, as_json, progress):
                 "method": info["method"],
                 "classes": classes,
                 "images": [vars(r) for r in batch.results],
-                "shares": batch.shares(classes),
+                "shares": batch.shares(labels),
+                "calibration": applied,
                 "skipped": skipped,
             }
         )
@@ -52,7 +67,18 @@ def attribute(run, paths, device, as_json, progress):
         for r in batch.results:
             table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes))
         console.print(table)
-        shares = batch.shares(classes)
+        rule = applied["open_set"]
+        console.print(
+            f"probabilities calibrated: {applied['note']}"
+            + (
+                f"; open set: {rule['score']} below {rule['threshold']:.4g} is {UNKNOWN}"
+                if rule
+                else "; closed set"
+            ),
+            highlight=False,
+            markup=False,
+        )
+        shares = batch.shares(labels)
         console.print(
             "share of images per source: " + ", ".join(f"{c} {100 * s:.1f}%" for c, s in shares.items()),
             highlight=False,

@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import click
 
 from gfp.common import (
@@ -34,6 +36,37 @@ def print_report(report: dict, title: str) -> None:
     )
 
 
+def print_extras(report: dict) -> None:
+    """Calibration, open-set and realistic-subset lines under the confusion matrix."""
+    console = stdout_console()
+    c = report["calibration"]
+    console.print(
+        f"calibration ({c['note']}): ECE {fmt_pct(c['ece_before'])} before, {fmt_pct(c['ece_after'])} after "
+        f"({c['ece_bins']} equal-width bins); NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}",
+        highlight=False,
+        markup=False,
+    )
+    if (o := report["open_set"]) is not None:
+        console.print(
+            f"open set ({o['score']} below {o['threshold']:.4g} is unknown): "
+            f"{fmt_pct(o['false_unknown_rate_measured'])} of these known-source images called unknown (chosen "
+            f"for {fmt_pct(o['false_unknown_rate'])} on validation); accuracy counting them wrong "
+            f"{fmt_pct(o['accuracy_open_set'])}",
+            highlight=False,
+            markup=False,
+        )
+    if (r := report["realistic_subset"]) is not None:
+        console.print(
+            f"realistic subset ({100 * r['fraction']:.0f}% of each generated source nearest a real training "
+            f"image; {r['feature_space']}): accuracy {fmt_pct(r['accuracy'])} on {r['n']} images, against "
+            f"{fmt_pct(r['accuracy_generated'])} on all {r['n_generated']} generated images",
+            highlight=False,
+            markup=False,
+        )
+    if report["reliability_png"]:
+        console.print(f"reliability diagram: {report['reliability_png']}", highlight=False, markup=False)
+
+
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("dataset", type=click.Path(file_okay=False))
@@ -45,26 +78,79 @@ def print_report(report: dict, title: str) -> None:
     default=None,
     help="Perturb the images on the fly first (noise, blur, crop, jpeg, relight, combo), e.g. jpeg:quality=30.",
 )
+@click.option(
+    "--reliability-png",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write a reliability diagram (accuracy against confidence, before and after the run's temperature) "
+    "to this new PNG file.",
+)
+@click.option(
+    "--realistic-subset",
+    is_flag=True,
+    help="Also report the accuracy on the 10%% of each generated source's images nearest to a real training "
+    "image (raw pixels downsampled to 8x8; paper-notes section 4).",
+)
+@click.option(
+    "--real-class",
+    default="real",
+    show_default=True,
+    help="The class of real images, for --realistic-subset.",
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
-def evaluate(run, dataset, split, attack_spec, seed, device, as_json, progress):
+def evaluate(
+    run,
+    dataset,
+    split,
+    attack_spec,
+    reliability_png,
+    realistic_subset,
+    real_class,
+    seed,
+    device,
+    as_json,
+    progress,
+):
     """Accuracy, per-class accuracy, confusion matrix and macro-F1 of RUN on a DATASET split, optionally
-    on images perturbed by --attack (seeded: the same seed gives the same perturbed images)."""
+    on images perturbed by --attack (seeded: the same seed gives the same perturbed images).
+
+    Also the expected calibration error (15 equal-width bins) before and after the run's temperature
+    (a run without one: T = 1, said so), and, when the run stores an open-set threshold, the share of
+    these known-source images it calls unknown."""
     from gfcore.attacking import build_attack, describe_attack
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
-    from gfcore.evaluation import REPORT_VERSION, evaluate_split
+    from gfcore.errors import GfpError
+    from gfcore.evaluation import REPORT_VERSION, evaluate_logits
+    from gfcore.openset import split_report
     from gfcore.progress import progress_reporter
     from gfcore.runs import check_compatible, load_run
 
+    if reliability_png is not None and reliability_png.exists():
+        raise GfpError(f"{reliability_png} exists; gfp does not overwrite files: choose another name")
     attack = build_attack(attack_spec) if attack_spec else None
     data = load_dataset(dataset)
     attributor, info = load_run(run, resolve_device(device))
     check_compatible(info, data, run)
     with progress_reporter(progress) as reporter:
-        report = evaluate_split(attributor, data.split(split), reporter, attack=attack, seed=seed)
+        chosen = data.split(split)
+        report, logits = evaluate_logits(attributor, chosen, reporter, attack=attack, seed=seed)
+        calibration, open_set = split_report(logits, chosen.labels, info, run)
+        realistic = None
+        if realistic_subset:
+            from gfcore.realistic import realistic_report
+
+            realistic = realistic_report(
+                chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
+            )
+    if reliability_png is not None:
+        from gfcore.calibration import save_reliability_png
+
+        title = f"{info['method']} on {Path(dataset).name} [{split}], {len(chosen)} images, 15 bins"
+        save_reliability_png(reliability_png, logits, chosen.labels, calibration["temperature"], title)
     report = {
         "version": REPORT_VERSION,
         "run": str(run),
@@ -74,9 +160,14 @@ def evaluate(run, dataset, split, attack_spec, seed, device, as_json, progress):
         "attack": describe_attack(attack, attack_spec) if attack else None,
         "seed": seed,
         **report,
+        "calibration": calibration,
+        "open_set": open_set,
+        "realistic_subset": realistic,
+        "reliability_png": str(reliability_png) if reliability_png is not None else None,
     }
     if as_json:
         emit_json(report)
     else:
         under = f", attack {attack_spec} (seed {seed})" if attack else ""
         print_report(report, f"{info['method']} on {dataset} [{split}{under}]")
+        print_extras(report)

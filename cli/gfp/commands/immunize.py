@@ -3,6 +3,7 @@ import click
 from gfp.common import (
     device_option,
     emit_run_summary,
+    false_unknown_rate_option,
     fmt_pct,
     json_option,
     out_option,
@@ -28,12 +29,15 @@ from gfp.common import (
     default=None,
     help="Fine-tuning epochs (default 5; with --resume, the new total).",
 )
+@false_unknown_rate_option()
 @seed_option
 @device_option
 @click.option("--resume", is_flag=True, help="Continue the immunized run in --out from its last checkpoint.")
 @json_option
 @progress_option
-def immunize(run, dataset, attack_spec, out, epochs, seed, device, resume, as_json, progress):
+def immunize(
+    run, dataset, attack_spec, out, epochs, false_unknown_rate, seed, device, resume, as_json, progress
+):
     """Fine-tune the trained network of RUN on DATASET's training images perturbed on the fly by --attack,
     validating on perturbed validation images, into a new run --out.
 
@@ -61,6 +65,7 @@ def immunize(run, dataset, attack_spec, out, epochs, seed, device, resume, as_js
                 device=resolve_device(device),
                 resume=resume,
                 reporter=reporter,
+                false_unknown_rate=false_unknown_rate,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
         emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))

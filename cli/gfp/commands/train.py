@@ -4,6 +4,7 @@ from gfp.common import (
     FiniteFloatRange,
     device_option,
     emit_run_summary,
+    false_unknown_rate_option,
     fmt_pct,
     json_option,
     out_option,
@@ -25,13 +26,28 @@ from gfp.common import (
 @click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
 @click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
 @click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@false_unknown_rate_option()
 @seed_option
 @device_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
 @click.pass_context
-def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_json, progress):
+def train(
+    ctx,
+    dataset,
+    out,
+    spec,
+    epochs,
+    batch_size,
+    lr,
+    false_unknown_rate,
+    seed,
+    device,
+    resume,
+    as_json,
+    progress,
+):
     """Train a method on a prepared DATASET; writes run.json and safetensors weights to --out.
 
     --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
@@ -62,6 +78,7 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
                 resume=resume,
                 overrides={k: v for k, v in overrides.items() if v is not None},
                 reporter=reporter,
+                false_unknown_rate=false_unknown_rate,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
         emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
