@@ -236,3 +236,12 @@ def split_report(logits: np.ndarray, labels: np.ndarray, info: dict, run) -> tup
         "false_unknown_rate_measured": float((predicted < 0).mean()),
         "accuracy_open_set": float((predicted == labels).mean()),
     }
+
+
+def describe_rule(rule: dict) -> str:
+    """``"top probability below 0.572 is unknown"`` (msp thresholds are stored as log-odds) or
+    ``"energy below 3.2 is unknown"``."""
+    if rule["score"] == "msp":
+        p = 1 / (1 + math.exp(-rule["threshold"])) if rule["threshold"] > -700 else 0.0
+        return f"top calibrated probability below {p:.4g} is {UNKNOWN}"
+    return f"{rule['score']} below {rule['threshold']:.4g} is {UNKNOWN}"

@@ -248,6 +248,8 @@ FAILURES = {
         "missing",
         None,
     ),
+    ("calibrate",): (["{tmp}/missing", "{tmp}/missing"], "not a prepared dataset", None),
+    ("openset",): (["{tmp}/missing", "--out", "{tmp}/os"], "not a prepared dataset", None),
 }
 
 

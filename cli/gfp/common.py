@@ -47,10 +47,10 @@ class FiniteFloatRange(click.FloatRange):
     name = "finite float range"
 
     def convert(self, value, param, ctx):
-        number = super().convert(value, param, ctx)
+        number = click.types.FloatParamType.convert(self, value, param, ctx)  # finiteness before the range
         if not math.isfinite(number):
             self.fail(f"{number} is not a finite number.", param, ctx)
-        return number
+        return super().convert(number, param, ctx)
 
 
 def out_option(help: str, required: bool = True, **kwargs):

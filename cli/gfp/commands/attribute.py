@@ -23,7 +23,7 @@ def attribute(run, paths, open_set, device, as_json, progress):
     from gfcore.errors import GfpError
     from gfcore.evaluation import attribute_files
     from gfcore.images import expand_paths
-    from gfcore.openset import UNKNOWN, apply_to_batch, open_set_choice, run_calibration
+    from gfcore.openset import UNKNOWN, apply_to_batch, describe_rule, open_set_choice, run_calibration
     from gfcore.progress import progress_reporter
     from gfcore.runs import load_run
 
@@ -70,11 +70,7 @@ def attribute(run, paths, open_set, device, as_json, progress):
         rule = applied["open_set"]
         console.print(
             f"probabilities calibrated: {applied['note']}"
-            + (
-                f"; open set: {rule['score']} below {rule['threshold']:.4g} is {UNKNOWN}"
-                if rule
-                else "; closed set"
-            ),
+            + (f"; open set: {describe_rule(rule)}" if rule else "; closed set"),
             highlight=False,
             markup=False,
         )

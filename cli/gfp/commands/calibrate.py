@@ -23,7 +23,7 @@ def calibrate(run, dataset, false_unknown_rate, score, device, as_json, progress
     from gfcore.dataset import load_dataset
     from gfcore.device import resolve_device
     from gfcore.errors import GfpError
-    from gfcore.openset import calibrate_run
+    from gfcore.openset import calibrate_run, describe_rule
     from gfcore.progress import progress_reporter
     from gfcore.runs import read_run_json
 
@@ -42,7 +42,7 @@ def calibrate(run, dataset, false_unknown_rate, score, device, as_json, progress
     click.echo(
         f"{run}: temperature {record['temperature']:.4g} (validation NLL {record['nll_before']:.4f} -> "
         f"{record['nll_after']:.4f}, ECE {100 * record['ece_before']:.2f}% -> {100 * record['ece_after']:.2f}%, "
-        f"{record['ece_bins']} bins, {record['n']} images); open set: {rule['score']} below "
-        f"{rule['threshold']:.4g} is unknown ({100 * rule['val_false_unknown_rate']:.1f}% of validation "
+        f"{record['ece_bins']} bins, {record['n']} images); open set: {describe_rule(rule)} "
+        f"({100 * rule['val_false_unknown_rate']:.1f}% of validation "
         f"images, target {100 * rule['false_unknown_rate']:.1f}%)"
     )

@@ -38,6 +38,8 @@ def print_report(report: dict, title: str) -> None:
 
 def print_extras(report: dict) -> None:
     """Calibration, open-set and realistic-subset lines under the confusion matrix."""
+    from gfcore.openset import describe_rule
+
     console = stdout_console()
     c = report["calibration"]
     console.print(
@@ -48,7 +50,7 @@ def print_extras(report: dict) -> None:
     )
     if (o := report["open_set"]) is not None:
         console.print(
-            f"open set ({o['score']} below {o['threshold']:.4g} is unknown): "
+            f"open set ({describe_rule(o)}): "
             f"{fmt_pct(o['false_unknown_rate_measured'])} of these known-source images called unknown (chosen "
             f"for {fmt_pct(o['false_unknown_rate'])} on validation); accuracy counting them wrong "
             f"{fmt_pct(o['accuracy_open_set'])}",
@@ -135,6 +137,11 @@ def evaluate(
     data = load_dataset(dataset)
     attributor, info = load_run(run, resolve_device(device))
     check_compatible(info, data, run)
+    if realistic_subset and real_class not in info["classes"]:  # refused before any work
+        raise GfpError(
+            f"no class named {real_class!r} to measure realism against (--real-class; classes: "
+            f"{', '.join(info['classes'])})"
+        )
     with progress_reporter(progress) as reporter:
         chosen = data.split(split)
         report, logits = evaluate_logits(attributor, chosen, reporter, attack=attack, seed=seed)

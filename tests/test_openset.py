@@ -1,0 +1,201 @@
+"""Calibration (temperature scaling, ECE), the open-set rule and its leave-one-source-out evaluation,
+and the realistic-subset check."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gfcore.calibration import ECE_BINS, expected_calibration_error, fit_temperature, nll, softmax
+from gfcore.dataset import write_dataset
+from gfcore.openset import auroc, fit_calibration, known_score, pick_threshold
+from gfcore.realistic import realistic_subset
+from gfcore.synthetic import fingerprint_task
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def calibrated_set(n: int, seed: int = 0):
+    """Logits and labels drawn from softmax(logits): calibrated at T = 1 by construction."""
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(0, 2.0, size=(n, 5))
+    p = softmax(logits)
+    labels = (rng.random(n)[:, None] > np.cumsum(p, axis=1)).sum(axis=1)
+    return logits, labels
+
+
+def test_ece_of_a_calibrated_set_is_about_zero_and_of_a_known_case_exact():
+    logits, labels = calibrated_set(50_000)
+    # each bin's accuracy is a binomial mean: |noise| ~ sqrt(p(1-p)/n_bin) <= sqrt(0.25/3333) ~ 0.009
+    assert expected_calibration_error(softmax(logits), labels) < 0.015
+    # every image 80% confident, 60% right: ECE exactly 0.2
+    probs = np.tile([0.8, 0.2], (10, 1))
+    assert math.isclose(expected_calibration_error(probs, np.array([0] * 6 + [1] * 4)), 0.2)
+    assert ECE_BINS == 15
+
+
+def test_temperature_scaling_undoes_over_confidence():
+    logits, labels = calibrated_set(20_000, seed=1)
+    over = 3.0 * logits  # the same model three times too sure: the right temperature is 3
+    t = fit_temperature(over, labels)
+    assert abs(t - 3.0) < 0.15, t  # the MLE of T on 20000 images, not a machine's digits
+    assert nll(over, labels, t) < nll(over, labels) - 0.1
+    before = expected_calibration_error(softmax(over), labels)
+    after = expected_calibration_error(softmax(over, t), labels)
+    assert before > 0.1 and after < 0.02
+    assert (softmax(over, t).argmax(1) == over.argmax(1)).all()  # accuracy unchanged
+
+
+def test_threshold_gives_the_stated_false_unknown_rate():
+    rng = np.random.default_rng(2)
+    val, test = rng.normal(size=2000), rng.normal(size=20_000)  # scores of known images
+    threshold = pick_threshold(val, 0.05)
+    assert (val < threshold).mean() == 100 / 2000  # floor(0.05 * 2000) below it, no ties
+    # on new known images: the quantile's own error sqrt(.05*.95/2000) = 0.0049 and the test's 0.0015
+    assert abs((test < threshold).mean() - 0.05) < 4 * math.hypot(0.0049, 0.0015)
+
+
+def test_auroc_known_answers():
+    rng = np.random.default_rng(3)
+    assert auroc([2, 3, 4], [0, 1]) == 1.0 and auroc([0, 1], [2, 3]) == 0.0
+    assert auroc([1, 1], [1, 1]) == 0.5  # ties count one half
+    a, b = rng.normal(1, 1, 300), rng.normal(0, 1, 200)
+    brute = np.mean([(x > y) + 0.5 * (x == y) for x in a for y in b])
+    assert math.isclose(auroc(a, b), brute)
+
+
+def test_msp_score_keeps_its_order_when_probabilities_round_to_one():
+    logits = np.array([[60.0, 0.0], [50.0, 0.0], [40.0, 0.0]])
+    assert (softmax(logits).max(1) == 1.0).all()
+    s = known_score(logits, 1.0, "msp")
+    assert s[0] > s[1] > s[2]
+    record = fit_calibration(*calibrated_set(1000), 0.1, "energy")
+    assert record["open_set"]["score"] == "energy" and record["temperature"] > 0
+
+
+def test_realistic_subset_picks_the_images_nearest_a_real_one():
+    rng = np.random.default_rng(4)
+    real = rng.integers(0, 256, size=(5, 3, 16, 16), dtype=np.uint8)
+    # source 1: 20 images at growing noise around a real image; the 2 least noisy are the 10%
+    noise = [rng.normal(0, 1, size=(3, 16, 16)) for _ in range(20)]
+    levels = rng.permutation(20)
+    test = np.stack(
+        [np.clip(real[i % 5] + 4.0 * (1 + lv) * nz, 0, 255) for i, (lv, nz) in enumerate(zip(levels, noise))]
+    )
+    test = np.concatenate([real[:3], test.astype(np.uint8)])  # three real test images, label 0
+    labels = np.array([0] * 3 + [1] * 20)
+    chosen, distances = realistic_subset(test, labels, real, real_label=0)
+    assert sorted(chosen.tolist()) == sorted((3 + np.argsort(levels)[:2]).tolist())
+    assert np.isnan(distances[:3]).all()
+
+
+# --- a learned model on a tiny synthetic task: trained once for the tests below -----------------------------
+
+
+@pytest.fixture(scope="module")
+def three_of_four(tmp_path_factory):
+    """A learned run trained on three of four synthetic sources, its dataset, and the fourth source's images."""
+    from gfcore.runs import train_run
+
+    root = tmp_path_factory.mktemp("openset")
+    counts = {"train": 300, "val": 60, "test": 60}
+    splits, unseen = {}, None
+    for i, (split, n) in enumerate(counts.items()):
+        images, labels = fingerprint_task(4, n, 16, 24.0, seed=i)
+        splits[split] = (images[labels < 3], labels[labels < 3])
+        unseen = images[labels == 3]
+    data = write_dataset(root / "ds", ["a", "b", "c"], splits)
+    train_run(data, root / "run", "learned:width=0.25", overrides={"epochs": 6})
+    return root, data, unseen
+
+
+def test_an_unseen_source_is_called_unknown(three_of_four):
+    from gfcore.evaluation import predict_split
+    from gfcore.interfaces import Split
+    from gfcore.openset import run_calibration
+    from gfcore.runs import load_run, read_run_json
+
+    root, data, unseen = three_of_four
+    info = read_run_json(root / "run")
+    record = info["calibration"]  # stored by train at the end
+    assert record["open_set"]["false_unknown_rate"] == 0.05 and record["n"] == 180
+    attributor, info = load_run(root / "run")
+    t = run_calibration(info, "run")["temperature"]
+    known, _ = predict_split(attributor, data.split("test"))
+    assert (known.argmax(1) == data.split("test").labels).mean() > 0.9  # it learned the three sources
+    unknown, _ = predict_split(attributor, Split(images=unseen, labels=np.zeros(len(unseen), np.int64)))
+    assert auroc(known_score(known, t, "max-logit"), known_score(unknown, t, "max-logit")) > 0.9
+
+
+def test_attribute_says_unknown_and_an_old_run_loads_uncalibrated(
+    three_of_four, run_cli, cli_error, tmp_path
+):
+    from gfcore.images import save_png
+
+    root, data, unseen = three_of_four
+    for i, img in enumerate(unseen[:20]):
+        save_png(tmp_path / "unseen" / f"{i}.png", img)
+    for i, img in enumerate(np.asarray(data.split("test").images[:20])):
+        save_png(tmp_path / "known" / f"{i}.png", img)
+    run_cli("calibrate", root / "run", root / "ds", "--score", "max-logit", "--no-progress")
+
+    def share_unknown(folder, *flags):
+        result = run_cli("attribute", root / "run", tmp_path / folder, "--json", "--no-progress", *flags)
+        assert result.exit_code == 0, result.output
+        doc = json.loads(result.stdout)
+        return doc["shares"].get("unknown"), doc
+
+    unseen_share, doc = share_unknown("unseen")
+    known_share, _ = share_unknown("known")
+    assert doc["calibration"]["open_set"]["score"] == "max-logit" and doc["calibration"]["calibrated"]
+    assert unseen_share > 0.6 and known_share < 0.3 and unseen_share > known_share + 0.4
+    assert all(math.isclose(sum(r["probabilities"].values()), 1.0) for r in doc["images"])
+    closed, _ = share_unknown("unseen", "--closed-set")
+    assert closed is None
+
+    # a run made before calibration existed: no "calibration" field -> T = 1, closed set, said so
+    run_json = root / "run" / "run.json"
+    saved = run_json.read_text()
+    try:
+        info = json.loads(saved)
+        del info["calibration"]
+        run_json.write_text(json.dumps(info))
+        result = run_cli("attribute", root / "run", tmp_path / "known", "--json", "--no-progress")
+        assert result.exit_code == 0 and "T = 1" in result.stderr
+        doc = json.loads(result.stdout)
+        assert doc["calibration"]["temperature"] == 1.0 and doc["calibration"]["open_set"] is None
+        assert "stores no open-set threshold" in cli_error(
+            1, "attribute", root / "run", tmp_path / "known", "--open-set"
+        )
+    finally:
+        run_json.write_text(saved)
+
+
+def test_evaluate_reports_ece_realistic_subset_and_a_reliability_diagram(
+    three_of_four, run_cli, cli_error, tmp_path
+):
+    root, data, _ = three_of_four
+    png = tmp_path / "rel.png"
+    result = run_cli(
+        "evaluate",
+        root / "run",
+        root / "ds",
+        "--json",
+        "--no-progress",
+        "--reliability-png",
+        png,
+        "--realistic-subset",
+        "--real-class",
+        "a",
+    )
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    c = doc["calibration"]
+    assert c["ece_bins"] == 15 and 0 <= c["ece_after"] <= 1 and c["stored"]
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    r = doc["realistic_subset"]
+    assert r["n"] == 2 * 6 and set(r["per_source"]) == {"b", "c"}  # 10% of 60 per generated source
+    assert doc["open_set"]["false_unknown_rate_measured"] < 0.3
+    assert "exists" in cli_error(1, "evaluate", root / "run", root / "ds", "--reliability-png", png)
+    assert "no class named" in cli_error(1, "evaluate", root / "run", root / "ds", "--realistic-subset")
