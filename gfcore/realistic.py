@@ -85,6 +85,17 @@ def _features_in_chunks(images, rows=None, chunk: int = 2048) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 3 * FEATURE_SIDE**2), np.float32)
 
 
+def wilson_interval(correct: int, n: int, z: float = 1.959964) -> list[float] | None:
+    """The 95% Wilson score interval of a binomial proportion (None for n = 0): how far an accuracy on
+    ``n`` images may be from the accuracy on unlimited images of the same kind."""
+    if n == 0:
+        return None
+    p = correct / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return [float(centre - half), float(centre + half)]
+
+
 def realistic_report(split, train, classes: list[str], predicted: np.ndarray, real_class: str) -> dict:
     """Accuracy on the realistic subset of ``split`` next to the accuracy on all its generated images."""
     if real_class not in classes:
@@ -114,9 +125,15 @@ def realistic_report(split, train, classes: list[str], predicted: np.ndarray, re
         "real_training_images": int(len(real_rows)),
         "n": int(len(subset)),
         "accuracy": float((predicted[subset] == labels[subset]).mean()) if len(subset) else float("nan"),
+        "accuracy_interval_95": wilson_interval(
+            int((predicted[subset] == labels[subset]).sum()), len(subset)
+        ),
         "n_generated": int(len(generated)),
         "accuracy_generated": float((predicted[generated] == labels[generated]).mean())
         if len(generated)
         else float("nan"),
+        "accuracy_generated_interval_95": wilson_interval(
+            int((predicted[generated] == labels[generated]).sum()), len(generated)
+        ),
         "per_source": per_source,
     }

@@ -10,7 +10,7 @@ import pytest
 from gfcore.calibration import ECE_BINS, expected_calibration_error, fit_temperature, nll, softmax
 from gfcore.dataset import write_dataset
 from gfcore.openset import auroc, fit_calibration, known_score, pick_threshold
-from gfcore.realistic import realistic_subset
+from gfcore.realistic import realistic_subset, wilson_interval
 from gfcore.synthetic import fingerprint_task
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -88,6 +88,9 @@ def test_realistic_subset_picks_the_images_nearest_a_real_one():
     chosen, distances = realistic_subset(test, labels, real, real_label=0)
     assert sorted(chosen.tolist()) == sorted((3 + np.argsort(levels)[:2]).tolist())
     assert np.isnan(distances[:3]).all()
+    low, high = wilson_interval(5, 10)
+    assert math.isclose(low + high, 1.0) and 0.23 < low < 0.24  # the textbook 95% interval for 5/10
+    assert abs(wilson_interval(0, 10)[0]) < 1e-12 and wilson_interval(0, 0) is None
 
 
 # --- a learned model on a tiny synthetic task: trained once for the tests below -----------------------------

@@ -36,6 +36,10 @@ def print_report(report: dict, title: str) -> None:
     )
 
 
+def interval(bounds) -> str:
+    return f"{fmt_pct(bounds[0])} to {fmt_pct(bounds[1])}" if bounds else "-"
+
+
 def print_extras(report: dict) -> None:
     """Calibration, open-set and realistic-subset lines under the confusion matrix."""
     from gfcore.openset import describe_rule
@@ -60,8 +64,9 @@ def print_extras(report: dict) -> None:
     if (r := report["realistic_subset"]) is not None:
         console.print(
             f"realistic subset ({100 * r['fraction']:.0f}% of each generated source nearest a real training "
-            f"image; {r['feature_space']}): accuracy {fmt_pct(r['accuracy'])} on {r['n']} images, against "
-            f"{fmt_pct(r['accuracy_generated'])} on all {r['n_generated']} generated images",
+            f"image; {r['feature_space']}): accuracy {fmt_pct(r['accuracy'])} on {r['n']} images "
+            f"(95% interval {interval(r['accuracy_interval_95'])}), against {fmt_pct(r['accuracy_generated'])} "
+            f"on all {r['n_generated']} generated images ({interval(r['accuracy_generated_interval_95'])})",
             highlight=False,
             markup=False,
         )

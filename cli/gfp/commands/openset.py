@@ -27,9 +27,9 @@ from gfp.common import (
 @click.option(
     "--score",
     type=click.Choice(["msp", "max-logit", "energy"]),
-    default="msp",
-    show_default=True,
-    help="The score whose threshold the table's accuracy and detection rates use (AUROC: all three).",
+    default=None,
+    help="The score whose threshold the table's accuracy and detection rates use (default: gfp's default "
+    "open-set score; AUROC: all three).",
 )
 @seed_option
 @device_option
@@ -48,7 +48,7 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
     from gfcore.device import resolve_device
     from gfcore.formatting import fmt_pct
     from gfcore.loso import markdown, run_loso
-    from gfcore.openset import DEFAULT_FALSE_UNKNOWN_RATE
+    from gfcore.openset import DEFAULT_FALSE_UNKNOWN_RATE, DEFAULT_SCORE
     from gfcore.progress import progress_reporter
 
     data = load_dataset(dataset)
@@ -62,7 +62,7 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
             device=resolve_device(device),
             overrides=overrides,
             false_unknown_rate=false_unknown_rate or DEFAULT_FALSE_UNKNOWN_RATE,
-            score=score,
+            score=score or DEFAULT_SCORE,
             reporter=reporter,
         )
     if as_json:
@@ -70,6 +70,7 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
         return
     console = stdout_console()
     console.print(markdown(results), markup=False, highlight=False)
+    score = results["score"]
     mean = results["mean"][score]
     console.print(
         f"mean over held-out sources: AUROC {mean['auroc']:.4f} ({score}); unseen source called unknown "
