@@ -91,13 +91,18 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, false_unknown_rate: 
     if score not in SCORES:
         raise GfpError(f"unknown open-set score {score!r}; use one of {', '.join(SCORES)}")
     temperature = fit_temperature(logits, labels)
+    # at the lower bound the NLL had no minimum: every validation image is right with a margin, and a
+    # colder softmax always looks better there; such a T says nothing about new images, so T = 1 is kept
+    separated = temperature / T_RANGE[0] < 1.01
+    temperature = 1.0 if separated else temperature
     scores = known_score(logits, temperature, score)
     threshold = pick_threshold(scores, false_unknown_rate)
     return {
         "fitted_on": "val",
         **calibration_summary(logits, labels, temperature),
-        # at a bound of the search: the validation set is (nearly) separated, and the NLL keeps falling
-        "at_bound": bool(min(temperature / T_RANGE[0], T_RANGE[1] / temperature) < 1.01),
+        "temperature_fit": "not identifiable (validation images separated): T = 1 kept"
+        if separated
+        else "NLL",
         "open_set": {
             "score": score,
             "threshold": threshold,
@@ -160,6 +165,8 @@ def run_calibration(info: dict, where) -> dict:
                 "finite threshold"
             )
     note = f"temperature T = {temperature:.4g} fitted on the validation split"
+    if record.get("temperature_fit", "NLL") != "NLL":
+        note = f"temperature {record['temperature_fit']}"
     return {"temperature": float(temperature), "open_set": rule, "note": note, "stored": True}
 
 
@@ -242,6 +249,9 @@ def describe_rule(rule: dict) -> str:
     """``"top probability below 0.572 is unknown"`` (msp thresholds are stored as log-odds) or
     ``"energy below 3.2 is unknown"``."""
     if rule["score"] == "msp":
-        p = 1 / (1 + math.exp(-rule["threshold"])) if rule["threshold"] > -700 else 0.0
-        return f"top calibrated probability below {p:.4g} is {UNKNOWN}"
+        t = rule["threshold"]
+        shown = (
+            f"1 - {math.exp(-t):.2g}" if t > 7 else f"{1 / (1 + math.exp(-t)):.4g}"
+        )  # near 1: its distance to 1
+        return f"top calibrated probability below {shown} is {UNKNOWN}"
     return f"{rule['score']} below {rule['threshold']:.4g} is {UNKNOWN}"
