@@ -147,7 +147,8 @@ def run_calibration(info: dict, where) -> dict:
     checked field by field (run.json may be edited by hand); a run without one has T = 1 and no rule."""
     record = info.get("calibration")
     if record is None:
-        return {"temperature": 1.0, "open_set": None, "note": NO_TEMPERATURE, "stored": False}
+        note = NO_TEMPERATURE if "calibration" not in info else "no validation images to calibrate on: T = 1"
+        return {"temperature": 1.0, "open_set": None, "note": note, "stored": False}
     temperature = record.get("temperature")
     if not _positive(temperature):
         raise GfpError(

@@ -202,3 +202,34 @@ def test_evaluate_reports_ece_realistic_subset_and_a_reliability_diagram(
     assert doc["open_set"]["false_unknown_rate_measured"] < 0.3
     assert "exists" in cli_error(1, "evaluate", root / "run", root / "ds", "--reliability-png", png)
     assert "no class named" in cli_error(1, "evaluate", root / "run", root / "ds", "--realistic-subset")
+
+
+def test_openset_command_leaves_each_source_out_and_reuses_its_runs(
+    tiny_dataset, run_cli, cli_error, tmp_path
+):
+    out = tmp_path / "loso"
+    args = ("openset", tiny_dataset.path, "--out", out, "--method", "knn:k=3", "--json", "--no-progress")
+    first = run_cli(*args)
+    assert first.exit_code == 0, first.output
+    doc = json.loads(first.stdout)
+    assert [r["held_out"] for r in doc["held_out"]] == tiny_dataset.classes
+    for row in doc["held_out"]:
+        info = json.loads((out / "runs" / f"without-{row['held_out']}" / "run.json").read_text())
+        assert row["held_out"] not in info["classes"] and len(info["classes"]) == 2
+        assert info["calibration"]["open_set"]["false_unknown_rate"] == 0.05
+        assert set(row["scores"]) == {"msp", "max-logit", "energy"} and not row["reused"]
+        assert row["n_unknown"] == int(
+            (tiny_dataset.split("test").labels == tiny_dataset.classes.index(row["held_out"])).sum()
+        )
+        assert all(0 <= s["auroc"] <= 1 for s in row["scores"].values())
+    assert "| held-out source |" in (out / "results.md").read_text()
+    again = json.loads(run_cli(*args).stdout)
+    assert all(r["reused"] for r in again["held_out"])
+    assert [r["scores"] for r in again["held_out"]] == [r["scores"] for r in doc["held_out"]]
+    run = out / "runs" / f"without-{tiny_dataset.classes[0]}"
+    assert "another dataset" in cli_error(1, "calibrate", run, tiny_dataset.path)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("mine")
+    assert "gfp does not write into folders" in cli_error(
+        1, "openset", tiny_dataset.path, "--out", tmp_path / "other"
+    )
