@@ -134,7 +134,8 @@ def calibrate_run(run_dir, dataset, device=None, false_unknown_rate=None, score=
 
     attributor, info = load_run(run_dir, device)
     check_compatible(info, dataset, run_dir)
-    old = (info.get("calibration") or {}).get("open_set") or {}
+    old = (info.get("calibration") or {}).get("open_set")
+    old = old if isinstance(old, dict) else {}  # a damaged record is simply refitted
     rate = false_unknown_rate or old.get("false_unknown_rate") or DEFAULT_FALSE_UNKNOWN_RATE
     score = score or old.get("score") or DEFAULT_SCORE
     info["calibration"] = calibrate_attributor(attributor, dataset.split("val"), rate, score, reporter)
