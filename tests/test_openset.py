@@ -128,7 +128,8 @@ def test_an_unseen_source_is_called_unknown(three_of_four):
     known, _ = predict_split(attributor, data.split("test"))
     assert (known.argmax(1) == data.split("test").labels).mean() > 0.9  # it learned the three sources
     unknown, _ = predict_split(attributor, Split(images=unseen, labels=np.zeros(len(unseen), np.int64)))
-    assert auroc(known_score(known, t, "max-logit"), known_score(unknown, t, "max-logit")) > 0.9
+    # 0.93 measured (seed 0); chance is 0.5, and an untrained network's scores do not separate the sources
+    assert auroc(known_score(known, t, "max-logit"), known_score(unknown, t, "max-logit")) > 0.85
 
 
 def test_attribute_says_unknown_and_an_old_run_loads_uncalibrated(
