@@ -40,8 +40,7 @@ def confusion_figure(
     side = max(3.2, 0.75 * n + 1.6)
     fig, ax = plt.subplots(figsize=(side + 0.6, side))
     shown = np.ma.masked_where(np.repeat(totals[:, None] == 0, n, axis=1), shares)
-    cmap = plt.get_cmap(SEQUENTIAL).copy()
-    cmap.set_bad("#e1e1e1")  # a source without test images
+    cmap = plt.get_cmap(SEQUENTIAL).with_extremes(bad="#e1e1e1")  # grey: a source without test images
     ax.imshow(shown, cmap=cmap, vmin=0, vmax=1)
     for i in range(n):
         for j in range(n):
