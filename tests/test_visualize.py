@@ -121,3 +121,29 @@ def test_the_confusion_picture_is_drawn_with_matplotlib(tmp_path):
         assert image.format == "PNG" and image.width > 200
     with pytest.raises(ValueError, match="shape"):
         save_confusion_png(tmp_path / "d.png", [[1, 2]], ["a", "b"])
+
+
+def test_the_demo_figure_step_trains_visnet_and_records_its_figures(tiny):
+    """`gfp demo --all`'s visNet step on a tiny dataset; its section lands in tables.md."""
+    import torch
+
+    from gfcore.dataset import load_dataset
+    from gfcore.progress import NullReporter
+    from gfp_demo.figures import add_figure_section, figures_lines, visnet_figures
+    from gfp_demo.tasks import DemoSettings
+
+    settings = DemoSettings(visnet="visnet:width=0.0625,lr=0.01,epochs=1", visnet_tsne_per_source=3)
+    out = tiny / "demo"
+    datasets = {"existence": load_dataset(tiny / "ds")}
+    section = visnet_figures(out, datasets, settings, torch.device("cpu"), NullReporter())
+    assert section["files"] == [
+        "figures/visnet/model_fingerprints.png",
+        "figures/visnet/response_grid.png",
+        "figures/visnet/tsne.png",
+    ]
+    assert all((out / f).is_file() for f in section["files"]) and 0 <= section["accuracy"] <= 1
+    assert section["response_grid"]["diagonal_dominance"] > 0 and section["tsne"]["images"] == 9
+    tables = {}
+    add_figure_section(tables, "visnet", section)
+    markdown = "\n".join(figures_lines(tables))
+    assert "## visNet on the existence task" in markdown and "(figures/visnet/response_grid.png)" in markdown
