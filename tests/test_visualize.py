@@ -62,6 +62,7 @@ def tiny(tmp_path_factory, one_torch_thread):
     gfp("prepare", root / "src", "--out", root / "ds", "--resolution", 16, "--no-progress")
     for name, spec in (("visnet", "visnet:width=0.0625,lr=0.01"), ("learned", "learned:width=0.0625")):
         gfp("train", root / "ds", "--out", root / name, "--method", spec, "--epochs", 1, "--no-progress")
+    gfp("train", root / "ds", "--out", root / "knn", "--method", "knn", "--no-progress")
     return root
 
 
@@ -103,6 +104,11 @@ def test_a_method_without_image_sized_fingerprints_gets_the_tsne_and_a_line_on_t
     assert result.exit_code == 0, result.output
     assert sorted(p.name for p in out.iterdir()) == ["tsne.png", "visualize.json"]
     assert "skipped the model fingerprint picture" in result.stderr
+
+
+def test_a_method_without_fingerprints_is_one_line_and_writes_nothing(tiny, cli_error):
+    line = cli_error(1, "visualize", tiny / "knn", "--out", tiny / "knn-figures")
+    assert "has no fingerprints" in line and not (tiny / "knn-figures").exists()
 
 
 def test_visualize_never_writes_into_a_folder_gfp_did_not_create(tiny, cli_error):

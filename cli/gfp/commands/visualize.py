@@ -33,12 +33,15 @@ def visualize(run, paths, out, dataset, per_source, seed, device, as_json, progr
     from pathlib import Path
 
     from gfcore.device import resolve_device
+    from gfcore.errors import GfpError
     from gfcore.outfolder import claim_out_folder
     from gfcore.progress import progress_reporter
     from gfcore.runs import load_run
     from gfcore.visualize.report import GRID_PNG, MODEL_PNG, TSNE_PNG, image_png_name, write_visuals
 
     attributor, info = load_run(run, resolve_device(device))
+    if not attributor.has_fingerprints:
+        raise GfpError(f"method {info['method']!r} has no fingerprints: nothing to visualize")
     test_split, dataset_note = _test_split(dataset, info, run)
     out = Path(out)
     with progress_reporter(progress) as reporter:
