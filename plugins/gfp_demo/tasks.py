@@ -63,7 +63,8 @@ class DemoSettings:
     attacks: list[str] = field(default_factory=lambda: list(ROBUSTNESS_ATTACKS))
     immunize_epochs: int = 8
     # `gfp demo --all` also trains visNet on the five-source task and draws its figures (figures.py)
-    visnet: str = "visnet:width=0.125,lr=0.01,epochs=10"
+    # measured on this task: 96.5% test accuracy after 8 epochs (README, "Seeing fingerprints")
+    visnet: str = "visnet:width=0.125,lr=0.01,epochs=8"
     visnet_tsne_per_source: int = 200
 
     def counts(self) -> dict[str, int]:
