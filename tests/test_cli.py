@@ -229,6 +229,7 @@ FAILURES = {
     ("evaluate",): (["{tmp}/missing", "{tmp}/missing"], "missing", None),
     ("attribute",): (["{tmp}/missing", "{tmp}/a.png"], "not a gfp run", None),
     ("fingerprints",): (["{tmp}/missing", "--out", "{tmp}/fp"], "not a gfp run", None),
+    ("visualize",): (["{tmp}/missing", "--out", "{tmp}/vis"], "not a gfp run", None),
     ("bench",): (["{tmp}/missing", "--out", "{tmp}/bench"], "not a prepared dataset", None),
     ("audit",): (["{tmp}/old-demo"], "found 1 source folder", None),
     ("demo",): (["--out", "{tmp}/old-demo"], "already holds a demo", None),

@@ -25,6 +25,7 @@ BUILTIN_COMMANDS = {
     "immunize": "gfp.commands.immunize:immunize",
     "calibrate": "gfp.commands.calibrate:calibrate",
     "openset": "gfp.commands.openset:openset",
+    "visualize": "gfp.commands.visualize:visualize",
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..atomic import atomic_path, write_text
+from ..atomic import write_text
 from .render import to_json
 from .rows import BenchResults
 
@@ -38,11 +38,9 @@ def write_severity(results: BenchResults, out_dir: str | Path) -> dict[str, Path
 
 
 def _plot(results: BenchResults, path: Path) -> None:
-    import matplotlib
+    from ..figures import pyplot, save_figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     attacks = list(dict.fromkeys(c.attack for c in results.curves))
     fig, axes = plt.subplots(1, len(attacks), figsize=(4.2 * len(attacks), 3.8), squeeze=False)
     specs = list(dict.fromkeys(c.spec for c in results.curves))
@@ -70,6 +68,4 @@ def _plot(results: BenchResults, path: Path) -> None:
     handles, labels = list(legend.values()), list(legend)
     fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.tight_layout(rect=(0, 0.06 + 0.04 * (len(labels) // 5), 1, 1))
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -33,8 +33,9 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     "everything",
     is_flag=True,
     help="Also the robustness table of the five-source task: every method under the paper's six attacks "
-    "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves "
-    "(about 30 more minutes on 2 CPU cores).",
+    "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves; "
+    "and visNet trained on the five-source task with its model fingerprints, response grid and t-SNE "
+    "(gfp visualize) (about 30 + 60 more minutes on 2 CPU cores).",
 )
 @seed_option
 @json_option
