@@ -43,7 +43,9 @@ def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tup
     p = correct / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(centre - half, 0.0), min(centre + half, 1.0)
+    low = 0.0 if correct == 0 else max(centre - half, 0.0)  # exact ends: round-off must not move them
+    high = 1.0 if correct == n else min(centre + half, 1.0)
+    return low, high
 
 
 def mcnemar_exact(b: int, c: int) -> float:
