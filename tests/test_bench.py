@@ -207,7 +207,9 @@ def test_fd_ratio_only_for_methods_with_fingerprints(first_bench):
             assert m["fd_ratio"] > 0 and m["fd"]["images"] == 48 and m["fd"]["subsampled"] is False
             # 8 test images per half-class: the common dimension drops to 8 // 4 = 2 for every method,
             # with the PCA fitted on the 60 training images
-            assert m["fd"]["dims"] == 2 and m["fd"]["requested_dims"] == 32 and m["fd"]["pca_fit_images"] == 60
+            assert (
+                m["fd"]["dims"] == 2 and m["fd"]["requested_dims"] == 32 and m["fd"]["pca_fit_images"] == 60
+            )
         else:
             assert m["fd_ratio"] is None and m["fd"] is None
     # PRNU residuals carry the synthetic sources' fixed noise patterns: the classes separate (ratio > 1)
