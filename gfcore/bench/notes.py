@@ -61,9 +61,10 @@ def method_notes(results: BenchResults) -> list[str]:
         )
         out += [paired_note(r) for r in rows if r.paired]
     if results.fd_dim:
+        dims = (results.fd_reference or {}).get("dims", results.fd_dim)
         out.append(
-            f"FD ratio: features reduced to {results.fd_dim} dimensions (or fewer, see `dims` in results.json) "
-            "by a PCA fitted on training features, so every method is compared at one dimension; "
+            f"FD ratio: features reduced to {dims} dimensions (--fd-dim {results.fd_dim}; fewer when a "
+            "half-class has under 4 images a dimension) by a PCA fitted on training features, so every method is compared at one dimension; "
             f"'{PIXELS}' is the same ratio of the pixels (the paper's Inception reference needs pretrained "
             "weights, not available offline)"
         )
