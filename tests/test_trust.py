@@ -29,6 +29,10 @@ def test_t_interval_of_known_values():
         0.92 + 0.0496827, abs=1e-6
     )
     assert t_interval([0.5, 0.5]) == (0.5, 0.5)  # no spread, no width
+    # an accuracy's interval stays inside [0, 1]: 0.96 and 0.98 give 0.97 +- 12.7 * 0.01 unclipped
+    from gfcore.bench.repeats import accuracy_interval
+
+    assert accuracy_interval([0.96, 0.98], 100)[0] == [pytest.approx(0.97 - 0.127062, abs=1e-5), 1.0]
     with pytest.raises(ValueError):
         t_interval([0.9])
 

@@ -59,9 +59,9 @@ def decode_correct(text: str) -> np.ndarray:
 
 def accuracy_interval(accuracies: list[float], n: int) -> tuple[list[float], str]:
     """The 95% interval of the mean accuracy and how it was computed (see the module docstring)."""
-    if len(accuracies) >= 2:
+    if len(accuracies) >= 2:  # clipped to [0, 1]: with few repeats t * s / sqrt(K) can pass 100%
         low, high = t_interval(accuracies)
-        return [low, high], f"t-interval over {len(accuracies)} repeats (training seeds)"
+        return [max(low, 0.0), min(high, 1.0)], f"t-interval over {len(accuracies)} repeats (training seeds)"
     low, high = wilson_interval(round(accuracies[0] * n), n)
     return [low, high], f"Wilson interval over {n} test images (one run)"
 
