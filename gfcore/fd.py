@@ -20,6 +20,13 @@ Very high-dimensional features (PRNU residuals have H*W dimensions) cannot have 
 from a few hundred images, so features with more than ``max_dim`` (256) dimensions are first projected
 onto their top ``max_dim`` principal components, fitted on all features of all classes together (one
 shared projection, so distances stay comparable). The result says whether and to how many dims.
+
+Comparable ratios (:func:`pca_fd_ratio`): the estimation bias of every FD grows with the dimension (about
+d^2 / n for the covariance term), and it sits in both the numerator and the denominator, so the ratio of
+two well-separated sources falls towards 1 as d grows. Ratios of feature spaces of different dimension
+(64-d fingerprints against 256-d residuals) are therefore not comparable. The bench reduces every
+method's features to the same ``d`` by a PCA fitted on *training* features (the test images are only
+projected) and measures every method on the same test images, so the bias is the same for all.
 """
 
 from __future__ import annotations
@@ -83,6 +90,48 @@ def project_features(features: torch.Tensor, max_dim: int = DEFAULT_MAX_DIM) -> 
     values, vectors = torch.linalg.eigh(x.t() @ x)
     top = values.argsort(descending=True)[:k]
     return x @ vectors[:, top]
+
+
+def fit_pca(features: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean ``[D]`` and the top ``dim`` principal directions ``[D, dim]`` of ``features [n, D]``
+    (float64, exact: through the smaller of the ``n x n`` Gram matrix and the ``D x D`` scatter matrix)."""
+    x = features.double().reshape(len(features), -1)
+    mean = x.mean(0)
+    x = x - mean
+    k = min(dim, x.shape[1], max(x.shape[0] - 1, 1))
+    if x.shape[0] <= x.shape[1]:
+        values, vectors = torch.linalg.eigh(x @ x.t())  # X X^T u = l u  =>  X^T u / sqrt(l) is a direction
+        top = values.argsort(descending=True)[:k]
+        basis = x.t() @ vectors[:, top] / values[top].clamp_min(1e-300).sqrt()
+    else:
+        values, vectors = torch.linalg.eigh(x.t() @ x)
+        basis = vectors[:, values.argsort(descending=True)[:k]]
+    return mean, basis
+
+
+def pca_fd_ratio(
+    fit_features: torch.Tensor,
+    features: torch.Tensor,
+    labels,
+    num_classes: int,
+    dim: int,
+    seed: int = 0,
+) -> dict:
+    """:func:`fd_ratio` of ``features`` after projecting them onto the top ``dim`` principal directions
+    of ``fit_features`` (the training split's features), so that every feature space is compared at one
+    dimension (see the module docstring). Adds ``fit_images`` and ``feature_dims`` (before projection)."""
+    features = torch.as_tensor(features).detach().reshape(len(features), -1).cpu()
+    fit_features = torch.as_tensor(fit_features).detach().reshape(len(fit_features), -1).cpu()
+    if fit_features.shape[1] != features.shape[1]:
+        raise GfpError(f"PCA fitted on {fit_features.shape[1]}-d features, applied to {features.shape[1]}-d")
+    mean, basis = fit_pca(fit_features, dim)
+    result = fd_ratio((features.double() - mean) @ basis, labels, num_classes, seed=seed, max_dim=dim)
+    return {
+        **result,
+        "projected": True,
+        "fit_images": int(len(fit_features)),
+        "feature_dims": features.shape[1],
+    }
 
 
 def fd_ratio(

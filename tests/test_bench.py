@@ -38,12 +38,16 @@ ROW_FIELDS = {
     "method",
     "run",
     "accuracy",
+    "accuracy_ci95",
+    "ci_method",
     "macro_f1",
     "per_class_accuracy",
     "confusion_matrix",
     "fd_ratio",
     "train_seconds",
     "images_per_second",
+    "repeats",
+    "paired",
     "error",
 }
 
@@ -142,7 +146,7 @@ def test_fd_subsample_is_stratified_and_deterministic():
 # -- the bench end to end -------------------------------------------------------------------------
 def test_bench_writes_well_formed_results(first_bench, bench_dataset):
     _, out, _, results = first_bench
-    assert results["format"] == "gfp-bench" and results["version"] == 2 and results["split"] == "test"
+    assert results["format"] == "gfp-bench" and results["version"] == 3 and results["split"] == "test"
     assert results["dataset"]["hash"] == bench_dataset.hash
     assert results["dataset"]["classes"] == bench_dataset.classes
     assert results["dataset"]["counts"]["test"] == {c: 16 for c in bench_dataset.classes}
@@ -157,6 +161,18 @@ def test_bench_writes_well_formed_results(first_bench, bench_dataset):
         assert cm.shape == (3, 3) and cm.sum() == 48
         assert m["accuracy"] == pytest.approx(np.trace(cm) / 48)
         assert 0 <= m["macro_f1"] <= 1 and m["train_seconds"] >= 0 and m["images_per_second"] > 0
+        # one repeat: its per-image correctness is the row's accuracy, and the interval is Wilson's
+        (repeat,) = m["repeats"]
+        assert repeat["seed"] == 0 and len(repeat["correct"]) == 48
+        assert repeat["correct"].count("1") == np.trace(cm)
+        low, high = m["accuracy_ci95"]
+        assert "Wilson" in m["ci_method"] and low <= m["accuracy"] <= high and high - low > 0.02
+        if m["spec"] == LEARNED:
+            assert m["paired"] is None and results["reference"] == LEARNED
+        else:  # discordant counts agree with the two rows' correctness strings
+            ref = results["methods"][0]["repeats"][0]["correct"]
+            only_ref = sum(a == "1" and b == "0" for a, b in zip(ref, repeat["correct"]))
+            assert m["paired"]["reference_only"] == [only_ref] and 0 <= m["paired"]["p_value"] <= 1
         run_info = json.loads((out.parent / "runs" / m["slug"] / "run.json").read_text())
         assert run_info["status"] == "complete" and run_info["train_seconds"] == m["train_seconds"]
         with Image.open(out / f"confusion_{m['slug']}.png") as png:
@@ -184,23 +200,38 @@ def test_bench_results_carry_the_shortcut_audit(first_bench):
 
 
 def test_fd_ratio_only_for_methods_with_fingerprints(first_bench):
-    rows = {m["spec"]: m for m in first_bench[3]["methods"]}
+    results = first_bench[3]
+    rows = {m["spec"]: m for m in results["methods"]}
     for spec, m in rows.items():
         if spec in FINGERPRINTED:
             assert m["fd_ratio"] > 0 and m["fd"]["images"] == 48 and m["fd"]["subsampled"] is False
+            # 8 test images per half-class: the common dimension drops to 8 // 4 = 2 for every method,
+            # with the PCA fitted on the 60 training images
+            assert (
+                m["fd"]["dims"] == 2 and m["fd"]["requested_dims"] == 32 and m["fd"]["pca_fit_images"] == 60
+            )
         else:
             assert m["fd_ratio"] is None and m["fd"] is None
     # PRNU residuals carry the synthetic sources' fixed noise patterns: the classes separate (ratio > 1)
     assert rows["prnu"]["fd_ratio"] > 1.2
-    assert rows["prnu"]["fd"]["projected"] is False and rows["prnu"]["fd"]["feature_dims"] == 16 * 16
+    assert rows["prnu"]["fd"]["projected"] is True and rows["prnu"]["fd"]["feature_dims"] == 16 * 16
+    # the reference row: the raw pixels, reduced the same way
+    pixels = results["fd_reference"]
+    assert results["fd_dim"] == 32 and pixels["dims"] == 2 and pixels["feature_dims"] == 3 * 16 * 16
+    assert pixels["fd_ratio"] > 0
 
 
 def _expected_cells(m: dict) -> list[str]:
     """Display strings computed here, independently of the formatter under test."""
     fd = "-" if m["fd_ratio"] is None else f"{m['fd_ratio']:.3f}"
+    low, high = m["accuracy_ci95"]
+    p = "reference" if m["paired"] is None else m["paired"]["p_value"]
+    p = p if isinstance(p, str) else (f"{p:.4f}" if p >= 1e-4 else f"{p:.1e}")
     return [
         m["spec"],
         f"{100 * m['accuracy']:.2f}%",
+        f"{100 * low:.2f}-{100 * high:.2f}%",
+        p,
         f"{m['macro_f1']:.4f}",
         fd,
         f"{m['train_seconds']:.1f}",
@@ -212,7 +243,7 @@ def _table_rows(text: str, separator: str) -> dict[str, list[str]]:
     rows = {}
     for line in text.splitlines():
         cells = [c.strip() for c in line.strip().strip(separator).split(separator)]
-        if len(cells) >= 6 and cells[0] not in rows:  # the first table of each output is the main one
+        if len(cells) >= 8 and cells[0] not in rows:  # the first table of each output is the main one
             rows[cells[0]] = cells
     return rows
 
@@ -223,8 +254,8 @@ def test_printed_table_and_markdown_match_results_json(first_bench):
     markdown = _table_rows((out / "results.md").read_text(), "|")
     for m in results["methods"]:
         expected = _expected_cells(m)
-        assert printed[m["spec"]][:6] == expected
-        assert markdown[m["spec"]][:6] == expected
+        assert printed[m["spec"]][:8] == expected
+        assert markdown[m["spec"]][:8] == expected
         per_class = [f"{100 * m['per_class_accuracy'][c]:.2f}%" for c in results["dataset"]["classes"]]
         assert f"| {m['spec']} | " + " | ".join(per_class) + " |" in (out / "results.md").read_text()
 

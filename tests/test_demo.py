@@ -51,8 +51,20 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert (real_kept + gan_caught) / 2 >= 0.7, cm  # measured 0.77 with these settings
     assert existence["accuracy"] >= 0.6, cm  # five sources: chance is 0.2; measured 0.81
     assert tables["tasks"]["uniqueness"]["classes"][1:] == [f"ProGAN_seed{i}" for i in range(4)]
-    methods = [row["method"] for row in tables["superiority"] if not row.get("audit")]
+    methods = [
+        row["method"] for row in tables["superiority"] if not row.get("audit") and not row.get("reference")
+    ]
     assert methods[0].startswith("learned:") and methods[1:] == ["knn", "dct"]
+    # every accuracy carries its interval; every baseline its paired test against the learned network
+    rows = {row["method"]: row for row in tables["superiority"]}
+    for task in ("existence", "uniqueness"):
+        assert rows[methods[0]][f"{task}_verdict"] == "reference"
+        for method in methods:
+            low, high = rows[method][f"{task}_ci95"]
+            assert low <= rows[method][f"{task}_accuracy"] <= high
+        for method in methods[1:]:
+            assert 0 <= rows[method][f"{task}_p_value"] <= 1 and rows[method][f"{task}_paired_note"]
+        assert rows["reference: raw pixels"][f"{task}_fd_ratio"] > 0
     audit = {row["method"]: row for row in tables["superiority"] if row.get("audit")}
     assert set(audit) == {"audit: global stats", "audit: colour histogram", "audit: raw-pixel kNN"}
     # kNN in the audit is the knn baseline on the same splits: the same accuracy as its row

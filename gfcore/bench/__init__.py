@@ -10,19 +10,24 @@ The package, one job a module:
 
 * :mod:`.spec` -- canonical method specs and their run-folder names;
 * :mod:`.plan` -- every spec checked before anything trains; reuse / resume / train of each run;
-* :mod:`.separability` -- the FD ratio on a class-stratified subsample;
+* :mod:`.separability` -- the FD ratio on a class-stratified subsample, at one PCA dimension for all;
+* :mod:`.one` -- one method's repeats trained, evaluated and summed up in one row;
+* :mod:`.repeats` -- repeat seeds and run folders, intervals, paired McNemar tests;
 * :mod:`.orchestrate` -- the bench itself, and writing its files;
+* :mod:`.notes` -- the notes under the tables (how sure each number is);
 * :mod:`.rows` -- the typed results (:class:`BenchRow`, :class:`BenchResults`; the results.json schema);
 * :mod:`.render` -- one renderer per format (Markdown, rich, JSON) for every table gfp prints.
 """
 
-from .orchestrate import SPLIT, bench_one, run_bench, write_results
+from .one import bench_one
+from .orchestrate import SPLIT, run_bench, write_results
 from .plan import MethodPlan, obtain_run, plan_methods
 from .rows import RESULTS_FORMAT, RESULTS_VERSION, BenchResults, BenchRow
-from .separability import DEFAULT_MAX_FD_IMAGES, fd_sample_indices, fingerprint_separability
+from .separability import DEFAULT_FD_DIM, DEFAULT_MAX_FD_IMAGES, fd_sample_indices, fingerprint_separability
 from .spec import canonical_spec, spec_slug
 
 __all__ = [
+    "DEFAULT_FD_DIM",
     "DEFAULT_MAX_FD_IMAGES",
     "RESULTS_FORMAT",
     "RESULTS_VERSION",

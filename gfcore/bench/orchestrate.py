@@ -1,6 +1,7 @@
-"""Running a bench: every method trained (or reused), evaluated on the test split, timed and -- when it
-has image fingerprints -- scored with the FD ratio; the shortcut audit (:mod:`gfcore.audit`) on the same
-split; then results.json, results.md and the confusion PNGs.
+"""Running a bench: every method trained (or reused) ``repeats`` times, evaluated on the test split, timed
+and -- when it has image fingerprints -- scored with the FD ratio (:mod:`.one`); paired tests against the
+learned network (:mod:`.repeats`); the raw pixels' FD ratio as a reference; the shortcut audit
+(:mod:`gfcore.audit`) on the same split; then results.json, results.md and the confusion PNGs.
 
 One method failing does not lose the others: its row carries the error and the bench goes on."""
 
@@ -12,26 +13,19 @@ from pathlib import Path
 from ..atomic import write_text
 from ..dataset import PreparedDataset
 from ..errors import GfpError
-from ..evaluation import evaluate_split
 from ..formatting import fmt_num, fmt_pct
-from ..interfaces import Split
 from ..progress import NullReporter, Reporter
 from ..rundir import package_versions
 from .curves import write_severity
-from .plan import MethodPlan, Overrides, obtain_run, plan_methods
+from .one import _one_line, bench_one
+from .plan import Overrides, plan_methods
 from .render import results_markdown, to_json
+from .repeats import choose_reference, paired_tests
 from .robustness import DEFAULT_IMMUNIZE_EPOCHS, check_attack_names, run_robustness
-from .rows import BenchResults, BenchRow
-from .separability import DEFAULT_MAX_FD_IMAGES, fingerprint_separability
+from .rows import BenchResults
+from .separability import DEFAULT_FD_DIM, DEFAULT_MAX_FD_IMAGES, pixel_separability
 
 SPLIT = "test"
-_REPORT_KEYS = ("n", "accuracy", "macro_f1", "per_class_accuracy", "confusion_matrix", "images_per_second")
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    message = text.splitlines()[0] if text else type(exc).__name__
-    return message if isinstance(exc, GfpError) else f"{type(exc).__name__}: {message}"
 
 
 def check_out_dir(out_dir: Path, runs_root: Path) -> None:
@@ -51,66 +45,6 @@ def check_out_dir(out_dir: Path, runs_root: Path) -> None:
     )
 
 
-def bench_one(
-    plan: MethodPlan,
-    dataset: PreparedDataset,
-    test: Split,
-    *,
-    seed: int,
-    device,
-    reporter: Reporter,
-    max_fd_images: int,
-    position: str = "",
-) -> BenchRow:
-    """Train or reuse, evaluate and fingerprint one method; errors are recorded in the row, not raised."""
-    from ..runs import check_compatible, load_run
-
-    row = BenchRow(spec=plan.spec, method=plan.method, slug=plan.slug, run=str(plan.run_dir))
-    task = reporter.task(f"{position}{plan.spec}", total=3)
-    step = "training"
-    try:
-        task.update(status="training")
-        row.reused = obtain_run(plan, dataset, seed, device, reporter)
-        task.advance()
-
-        step = "evaluating"
-        task.update(status="evaluating")
-        attributor, info = load_run(plan.run_dir, device)  # the best weights, as `gfp evaluate` uses
-        check_compatible(info, dataset, plan.run_dir)
-        row.train_seconds = info.get("train_seconds")
-        report = evaluate_split(attributor, test, reporter)
-        for key in _REPORT_KEYS:
-            setattr(row, key, report[key])
-        task.advance()
-
-        step = "fingerprints"
-        if attributor.has_fingerprints:
-            task.update(status="FD ratio")
-            try:
-                fd = fingerprint_separability(attributor, test, seed, max_fd_images, reporter)
-            except GfpError as exc:  # e.g. too few test images per class: the accuracy still stands
-                fd = {"fd_ratio": None, "note": str(exc)}
-                reporter.warn(f"{plan.spec}: no FD ratio: {exc}")
-            row.fd_ratio, row.fd = fd.pop("fd_ratio"), fd
-            if fd.get("subsampled"):
-                reporter.log(
-                    f"{plan.spec}: FD ratio on a class-stratified subsample of {fd['images']} of "
-                    f"{len(test)} test images"
-                )
-        task.advance()
-        task.update(status="done")
-        fd_text = f", FD ratio {fmt_num(row.fd_ratio, 3)}" if attributor.has_fingerprints else ""
-        reporter.log(
-            f"{plan.spec}: accuracy {fmt_pct(row.accuracy)}, macro-F1 {fmt_num(row.macro_f1, 4)}"
-            f"{fd_text}, {fmt_num(row.images_per_second, 1)} images/s"
-        )
-    except Exception as exc:  # one method's failure, whatever it is, must not end the bench
-        row.error = f"{step}: {_one_line(exc)}"
-        task.update(status="failed")
-        reporter.warn(f"{plan.spec} failed while {step}: {_one_line(exc)}")
-    return row
-
-
 def run_bench(
     dataset: PreparedDataset,
     out_dir: str | Path,
@@ -126,6 +60,8 @@ def run_bench(
     attacks: list[str] | None = None,
     immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS,
     curves: bool = True,
+    repeats: int = 1,
+    fd_dim: int = DEFAULT_FD_DIM,
 ) -> BenchResults:
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
@@ -138,6 +74,10 @@ def run_bench(
     each trainable method immunized for ``immunize_epochs`` epochs, and severity curves unless ``curves``
     is false. With
     ``audit`` the shortcut cues of :func:`gfcore.audit.pixel_audit` are measured on the same splits.
+
+    ``repeats`` trains every method that many times (seeds ``seed``, ``seed + 1``, ...; see
+    :mod:`.repeats` for the intervals and the paired tests against the learned network). FD ratios are
+    measured after a PCA to ``fd_dim`` dimensions fitted on training features, next to the raw pixels'.
     """
     import torch
 
@@ -161,10 +101,15 @@ def run_bench(
             device=device,
             reporter=reporter,
             max_fd_images=max_fd_images,
+            repeats=repeats,
+            fd_dim=fd_dim,
             position=f"[{i}/{len(plans)}] ",
         )
         for i, plan in enumerate(plans, 1)
     ]
+    reference = choose_reference(plans)
+    paired_tests(rows, reference)
+    fd_reference = pixel_reference(dataset, seed, max_fd_images, fd_dim, reporter)
     audit_rows = bench_audit(dataset, seed, device, reporter) if audit else []
     results = BenchResults(
         dataset={
@@ -179,12 +124,16 @@ def run_bench(
         device=str(device),
         runs=str(runs_root.resolve()),
         max_fd_images=max_fd_images,
+        repeats=repeats,
+        reference=reference,
+        fd_dim=fd_dim,
+        fd_reference=fd_reference,
         methods=rows,
         audit=audit_rows,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions=package_versions(),
     )
-    if attacks:  # robustness: a block of its own after the clean comparison
+    if attacks:  # robustness: a block of its own after the clean comparison (repeat 0's runs)
         run_robustness(
             results,
             dataset,
@@ -200,6 +149,25 @@ def run_bench(
         failed = ", ".join(r.spec for r in results.failed)
         reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
     return results
+
+
+def pixel_reference(dataset: PreparedDataset, seed: int, max_images: int, dim: int, reporter: Reporter):
+    """The raw pixels' FD ratio (the reference row), or a note why there is none."""
+    try:
+        result = pixel_separability(
+            dataset.split("train"),
+            dataset.split(SPLIT),
+            len(dataset.classes),
+            seed,
+            max_images,
+            reporter,
+            dim,
+        )
+    except GfpError as exc:
+        reporter.warn(f"raw pixels: no FD ratio: {exc}")
+        return {"fd_ratio": None, "note": str(exc)}
+    reporter.log(f"raw pixels (reference): FD ratio {fmt_num(result['fd_ratio'], 3)}")
+    return result
 
 
 def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter) -> list:

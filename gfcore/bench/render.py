@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..audit.result import AuditRow, far_threshold, verdict
 from ..formatting import fmt_num, fmt_pct
 from ..jsonio import json_safe
+from .notes import PIXELS, fmt_interval, fmt_p, notes
 from .rows import BenchResults, BenchRow
 
 
@@ -62,14 +63,23 @@ def to_json(document) -> str:
 
 
 # -- the tables of a bench ------------------------------------------------------------------------
-COLUMNS = ("method", "accuracy", "macro-F1", "FD ratio", "train s", "images/s")
+COLUMNS = ("method", "accuracy", "95% interval", "McNemar p", "macro-F1", "FD ratio", "train s", "images/s")
 
 
-def row_cells(row: BenchRow) -> list[str]:
+def p_cell(row: BenchRow, reference: str | None) -> str:
+    """The McNemar p-value against the reference, ``reference`` in the reference's own row."""
+    if row.spec == reference and not row.error:
+        return "reference"
+    return fmt_p((row.paired or {}).get("p_value"))
+
+
+def row_cells(row: BenchRow, reference: str | None = None) -> list[str]:
     """The display strings of one method, in :data:`COLUMNS` order."""
     return [
         row.spec,
         fmt_pct(row.accuracy),
+        fmt_interval(row.accuracy_ci95),
+        p_cell(row, reference),
         fmt_num(row.macro_f1, 4),
         fmt_num(row.fd_ratio, 3),
         fmt_num(row.train_seconds, 1),
@@ -94,9 +104,14 @@ def summary_table(results: BenchResults, *, detailed_status: bool = True) -> Tex
     )
     for row in results.methods:
         status = f"failed: {row.error}" if row.error and detailed_status else row.status
-        table.rows.append([*row_cells(row), status])
+        table.rows.append([*row_cells(row, results.reference), status])
+    if results.fd_reference is not None:
+        ratio = fmt_num(results.fd_reference.get("fd_ratio"), 3)
+        table.rows.append([PIXELS, "-", "-", "-", "-", ratio, "-", "-", "FD reference"])
     for row in results.audit:
-        table.rows.append([row.label, fmt_pct(row.accuracy), "-", "-", "-", "-", audit_status(row)])
+        interval = [row.accuracy - row.ci95, row.accuracy + row.ci95] if row.ci95 is not None else None
+        cells = [row.label, fmt_pct(row.accuracy), fmt_interval(interval), "-", "-", "-", "-", "-"]
+        table.rows.append([*cells, audit_status(row)])
     return table
 
 
@@ -139,28 +154,6 @@ def confusion_table(classes: list[str], matrix, per_class: dict, title: str = ""
     for c, counts in zip(classes, matrix or []):
         table.rows.append([c, *map(str, counts), fmt_pct((per_class or {}).get(c))])
     return table
-
-
-def notes(results: BenchResults) -> list[str]:
-    """Plain-text remarks per method: subsampled FD ratios, missing FD ratios, failures."""
-    out = []
-    for row in results.methods:
-        fd = row.fd or {}
-        if fd.get("subsampled"):
-            out.append(
-                f"{row.spec}: FD ratio on a class-stratified subsample of {fd['images']} "
-                f"{results.split} images (seed {results.seed})"
-            )
-        if fd.get("note"):
-            out.append(f"{row.spec}: no FD ratio ({fd['note']})")
-        if row.error:
-            out.append(f"{row.spec} failed: {row.error}")
-    if results.audit:
-        out.append(
-            "audit rows: what a trivial cue alone reaches on the same split (gfp audit; chance = the share of "
-            "the most frequent class; SHORTCUT = accuracy >= chance + 0.5 * (1 - chance))"
-        )
-    return out
 
 
 # -- robustness (``--attacks``): a section of its own -------------------------------------------------
@@ -229,12 +222,18 @@ def results_markdown(results: BenchResults) -> str:
         f"# gfp bench: {len(results.methods)} method(s) on `{ds['path']}`",
         "",
         f"Classes: {', '.join(ds['classes'])}; {ds.get('resolution')}x{ds.get('resolution')} images; "
-        f"{sum(test_counts.values())} {results.split} images; seed {results.seed}; "
-        f"created {results.created}.",
+        f"{sum(test_counts.values())} {results.split} images; seed {results.seed}"
+        + (
+            f", {results.repeats} repeats (seeds {results.seed} to {results.seed + results.repeats - 1})"
+            if results.repeats > 1
+            else ""
+        )
+        + f"; created {results.created}.",
         "",
-        "Accuracy and macro-F1 on the test split; FD ratio (paper §7) of the image fingerprints, for methods "
-        "that have them (higher = sources more separable); train time from the run; attribution speed "
-        "measured while evaluating.",
+        "Accuracy (mean over the repeats) with its 95% interval and macro-F1 on the test split; McNemar p "
+        "against the reference method on the same images; FD ratio (paper §7) of the image fingerprints, for "
+        "methods that have them (higher = sources more separable); train time from the run; attribution "
+        "speed measured while evaluating. How each is computed: see the notes.",
         "",
         to_markdown(summary_table(results)),
         "## Per-class accuracy",

@@ -102,7 +102,7 @@ def run_robustness(
     for row in (r for r in results.methods if not r.error):
         attributor, _ = load_run(row.run, device)
         trainable = isinstance(attributor, NeuralAttributor)
-        clean = row.accuracy
+        clean = row.repeats[0]["accuracy"] if row.repeats else row.accuracy  # the attacked run's (seed S)
         for attack in attacks:
             cell = RobustnessRow(row.spec, attack, clean=clean)
             try:

@@ -1,11 +1,14 @@
 """The typed results of a bench: one :class:`BenchRow` per method inside one :class:`BenchResults`.
 
-``to_dict`` gives exactly the JSON of ``results.json`` (format ``gfp-bench``, version 2)::
+``to_dict`` gives exactly the JSON of ``results.json`` (format ``gfp-bench``, version 3)::
 
-    {"format": "gfp-bench", "version": 1, "dataset": {path, hash, classes, resolution, counts},
+    {"format": "gfp-bench", "version": 3, "dataset": {path, hash, classes, resolution, counts},
      "split": "test", "seed": S, "device": D, "runs": R, "max_fd_images": M,
-     "methods": [{spec, method, slug, run, reused, n, accuracy, macro_f1, per_class_accuracy,
-                  confusion_matrix, fd_ratio, fd, train_seconds, images_per_second, error}],
+     "repeats": K, "reference": SPEC, "fd_dim": d, "fd_reference": {fd_ratio, dims, ...} | null,
+     "methods": [{spec, method, slug, run, reused, n, accuracy, accuracy_ci95, ci_method, macro_f1,
+                  per_class_accuracy, confusion_matrix, fd_ratio, fd_ratio_ci95, fd, train_seconds,
+                  images_per_second, repeats: [{seed, run, reused, accuracy, macro_f1, fd_ratio,
+                  train_seconds, images_per_second, correct}], paired, error}],
      "audit": [{cue, classifier, n, accuracy, chance, far_above_chance, ci95, details, error}],
      "created": ISO time, "versions": {...},
      "robustness": [{spec, attack, clean, atk, dfs, immunized_run, error}],   (only with --attacks)
@@ -13,6 +16,13 @@
 
 ``audit`` (new in version 2) holds what each shortcut cue of :mod:`gfcore.audit` reaches on the same test
 split; tables show these rows under the methods as ``audit: <cue>``. Version 1 files read as having none.
+
+Version 3 (issue 11): a method is trained ``repeats`` times (seeds S, S+1, ...). Its accuracy, macro-F1,
+per-class accuracy, FD ratio and timings are means over the repeats, its confusion matrix the sum;
+``accuracy_ci95`` is a t-interval over the repeats (K >= 2) or a Wilson interval over the test images
+(K = 1), as ``ci_method`` says; ``paired`` is the exact McNemar test against the ``reference`` method
+(:mod:`gfcore.bench.repeats`). FD ratios are after a PCA to ``fd_dim`` dimensions fitted on training
+features; ``fd_reference`` is the raw pixels' ratio. Older files read with these empty.
 
 and ``from_dict`` reads it back (the bench command, its renderers and the demo all work on these types).
 """
@@ -29,7 +39,7 @@ from ..errors import GfpError
 from ..jsonio import read_document
 
 RESULTS_FORMAT = "gfp-bench"
-RESULTS_VERSION = 2
+RESULTS_VERSION = 3
 
 
 @dataclass
@@ -43,13 +53,18 @@ class BenchRow:
     reused: bool | None = None
     n: int | None = None
     accuracy: float | None = None
+    accuracy_ci95: list[float] | None = None  # [low, high]
+    ci_method: str | None = None
     macro_f1: float | None = None
     per_class_accuracy: dict[str, float | None] | None = None
     confusion_matrix: list[list[int]] | None = None
     fd_ratio: float | None = None
+    fd_ratio_ci95: list[float] | None = None  # t-interval over repeats (K >= 2)
     fd: dict[str, Any] | None = None  # how the FD ratio was measured, or a note why there is none
     train_seconds: float | None = None
     images_per_second: float | None = None
+    repeats: list[dict[str, Any]] = field(default_factory=list)  # one entry per seed
+    paired: dict[str, Any] | None = None  # exact McNemar against the reference method
     error: str | None = None
 
     @property
@@ -112,6 +127,10 @@ class BenchResults:
     device: str | None = None
     runs: str | None = None
     max_fd_images: int | None = None
+    repeats: int = 1
+    reference: str | None = None  # the method every other one is paired against
+    fd_dim: int | None = None
+    fd_reference: dict[str, Any] | None = None  # the raw pixels' FD ratio
     audit: list[AuditRow] = field(default_factory=list)  # shortcut cues on the same split (gfcore.audit)
     format: str = RESULTS_FORMAT
     version: int = RESULTS_VERSION
@@ -144,6 +163,10 @@ class BenchResults:
             "device": self.device,
             "runs": self.runs,
             "max_fd_images": self.max_fd_images,
+            "repeats": self.repeats,
+            "reference": self.reference,
+            "fd_dim": self.fd_dim,
+            "fd_reference": self.fd_reference,
             "methods": [row.to_dict() for row in self.methods],
             "audit": [row.to_dict() for row in self.audit],
             "created": self.created,

@@ -20,6 +20,7 @@ import numpy as np
 
 from gfcore.atomic import write_json, write_text
 from gfcore.bench import BenchResults
+from gfcore.bench.notes import PIXELS, fmt_interval, fmt_p, paired_note
 from gfcore.bench.render import TextTable, confusion_table, to_markdown
 from gfcore.bench.rows import RobustnessRow
 from gfcore.dataset import SPLITS, write_dataset
@@ -58,6 +59,7 @@ class DemoSettings:
     epochs: int = 20
     baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
     seed: int = 0
+    repeats: int = 1  # `gfp demo --repeats K`: every method trained K times (seeds seed .. seed+K-1)
     # `gfp demo --all`: the robustness table (paper §6) on the five-source task
     robustness: bool = False
     attacks: list[str] = field(default_factory=lambda: list(ROBUSTNESS_ATTACKS))
@@ -136,6 +138,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
             reporter=reporter,
             attacks=settings.attacks if robust else None,
             immunize_epochs=settings.immunize_epochs,
+            repeats=settings.repeats,
         )
         write_results(results, out / "bench" / task)  # results.json/.md + a confusion PNG per method
         tasks[task] = results
@@ -164,6 +167,9 @@ def _headline(results: BenchResults, learned_spec: str) -> dict:
         "method": learned_spec,
         "classes": results.classes,
         "accuracy": row.accuracy,
+        "accuracy_ci95": row.accuracy_ci95,
+        "ci_method": row.ci_method,
+        "repeats": len(row.repeats),
         "macro_f1": row.macro_f1,
         "per_class_accuracy": row.per_class_accuracy,
         "confusion_matrix": row.confusion_matrix,
@@ -178,8 +184,17 @@ def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
         for m in results.methods:
             row = rows.setdefault(m.spec, {"method": m.spec})
             row[f"{task}_accuracy"] = m.accuracy
+            row[f"{task}_ci95"] = m.accuracy_ci95
+            row[f"{task}_p_value"] = (m.paired or {}).get("p_value")
+            row[f"{task}_verdict"] = (
+                "reference" if m.spec == results.reference else (m.paired or {}).get("verdict")
+            )
+            row[f"{task}_paired_note"] = paired_note(m) if m.paired else None
             row[f"{task}_fd_ratio"] = m.fd_ratio
             row[f"{task}_error"] = m.error
+        if results.fd_reference is not None:  # the raw pixels' FD ratio, at the same dimension
+            row = rows.setdefault(PIXELS, {"method": PIXELS, "reference": True})
+            row[f"{task}_fd_ratio"] = results.fd_reference.get("fd_ratio")
         for a in results.audit:  # what a trivial cue alone reaches on the same test split (gfcore.audit)
             row = rows.setdefault(a.label, {"method": a.label, "audit": True})
             row[f"{task}_accuracy"] = a.accuracy
@@ -203,13 +218,24 @@ def _robustness(results: BenchResults | None) -> dict | None:
     }
 
 
+SUPERIORITY = ("accuracy", "95% interval", "McNemar p", "FD ratio")
+
+
 def superiority_table(tables: dict) -> TextTable:
-    """Every method on both tasks: test accuracy and FD ratio; under them the shortcut audit's rows."""
-    table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in ("accuracy", "FD ratio"))])
+    """Every method on both tasks: test accuracy with its interval, the paired test against the learned
+    network and the FD ratio; under them the raw pixels' FD ratio and the shortcut audit's rows."""
+    table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in SUPERIORITY)])
     for r in tables["superiority"]:
         cells = [r["method"]]
         for task in TASKS:
-            cells += [fmt_pct(r.get(f"{task}_accuracy")), fmt_num(r.get(f"{task}_fd_ratio"), 2)]
+            verdict = r.get(f"{task}_verdict")
+            p = "reference" if verdict == "reference" else fmt_p(r.get(f"{task}_p_value"))
+            cells += [
+                fmt_pct(r.get(f"{task}_accuracy")),
+                fmt_interval(r.get(f"{task}_ci95")),
+                p,
+                fmt_num(r.get(f"{task}_fd_ratio"), 2),
+            ]
         table.rows.append(cells)
     return table
 
@@ -226,12 +252,18 @@ def tables_markdown(tables: dict) -> str:
         lines += [
             f"## {task}: {', '.join(t['classes'])}",
             "",
-            f"Test accuracy **{fmt_pct(t['accuracy'])}**, macro-F1 {fmt_num(t['macro_f1'], 2)} "
+            f"Test accuracy **{fmt_pct(t['accuracy'])}** (95% interval {fmt_interval(t.get('accuracy_ci95'))}: "
+            f"{t.get('ci_method')}), macro-F1 {fmt_num(t['macro_f1'], 2)} "
             f"({sum(test_counts.values())} test images, {min(test_counts.values(), default=0)} per source)",
             "",
             to_markdown(confusion_table(t["classes"], t["confusion_matrix"], t["per_class_accuracy"])),
         ]
-    lines += ["## superiority: every method on both tasks", "", to_markdown(superiority_table(tables))]
+    lines += [
+        "## superiority: every method on both tasks",
+        "",
+        to_markdown(superiority_table(tables)),
+        *superiority_notes(tables),
+    ]
     if any(r.get("audit") for r in tables["superiority"]):
         lines += [
             "Rows `audit: ...` are the shortcut audit (`gfp audit`): what one trivial cue alone reaches on the "
@@ -245,6 +277,24 @@ def tables_markdown(tables: dict) -> str:
 
         lines += figures_lines(tables)
     return "\n".join(lines)
+
+
+def superiority_notes(tables: dict) -> list[str]:
+    """How sure the superiority table is: the intervals, the paired tests and the FD ratios."""
+    repeats = tables["settings"].get("repeats", 1)
+    how = f"mean of {repeats} runs (seeds {tables['settings']['seed']} and up), t-interval over them"
+    how = how if repeats > 1 else "one run, with the Wilson interval over its test images"
+    lines = [
+        f"Accuracy: {how}. McNemar p: exact McNemar test against the learned network on the same test "
+        + ("images, per repeat, the largest p shown" if repeats > 1 else "images")
+        + "; a method is better or worse only at p < 0.05. FD ratio: features reduced to one dimension by "
+        "a PCA fitted on training features (mean over the repeats); the raw pixels' row is the reference "
+        "(the paper's Inception reference needs pretrained weights, not available offline).",
+        "",
+    ]
+    for r in tables["superiority"]:
+        lines += [f"- {task}: {r[f'{task}_paired_note']}" for task in TASKS if r.get(f"{task}_paired_note")]
+    return [*lines, ""]
 
 
 def robustness_lines(robustness: dict) -> list[str]:

@@ -11,7 +11,7 @@ METHOD_HELP = (
 
 @click.command(
     help="Train (or reuse) several methods on a prepared DATASET and compare them on its test "
-    "split: accuracy, macro-F1, FD ratio of the image fingerprints, training time and "
+    "split: accuracy with a 95% interval, McNemar p-values against the learned network, macro-F1, FD ratio of the image fingerprints, training time and "
     "attribution speed. Writes results.json, results.md and one confusion_<method>.png per "
     "method to --out. Exits 1 when any method failed (the others are still reported)."
 )
@@ -44,11 +44,51 @@ METHOD_HELP = (
 @click.option(
     "--curves/--no-curves", default=True, show_default=True, help="Severity curves (with --attacks)."
 )
+@click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Train every method this many times (seeds SEED, SEED+1, ...; the dataset's splits stay fixed) "
+    "and report the mean accuracy with a 95% t-interval; with 1, a Wilson interval over the test images. "
+    "Every method is tested against the learned network on the same test images (exact McNemar).",
+)
+@click.option(
+    "--fd-dim",
+    type=click.IntRange(1, 1024),
+    default=32,
+    show_default=True,
+    help="Every method's features are reduced to this many dimensions (PCA fitted on training features) "
+    "before the FD ratio, so that ratios are comparable (lowered to a quarter of the smallest half-class).",
+)
+@click.option(
+    "--fd-images",
+    type=click.IntRange(8),
+    default=4000,
+    show_default=True,
+    help="At most this many test images (and as many training images for the PCA), class-stratified, "
+    "for the FD ratios.",
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
-def bench(dataset, out, methods, runs_dir, attacks, immunize_epochs, curves, seed, device, as_json, progress):
+def bench(
+    dataset,
+    out,
+    methods,
+    runs_dir,
+    attacks,
+    immunize_epochs,
+    curves,
+    repeats,
+    fd_dim,
+    fd_images,
+    seed,
+    device,
+    as_json,
+    progress,
+):
     import sys
 
     from gfcore.bench import run_bench, write_results
@@ -74,6 +114,9 @@ def bench(dataset, out, methods, runs_dir, attacks, immunize_epochs, curves, see
             attacks=[a.strip() for a in attacks.split(",") if a.strip()] if attacks else None,
             immunize_epochs=immunize_epochs,
             curves=curves,
+            repeats=repeats,
+            fd_dim=fd_dim,
+            max_fd_images=fd_images,
         )
         write_results(results, out)
     if as_json:
