@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import distributed as dist
 from .atomic import remove_stale_temps
 from .config import build_config, check_seed, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
@@ -204,20 +205,29 @@ def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, res
     keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``."""
     out = run.path
     info.update(status="running", device=str(device), versions=package_versions())
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(
-        out, (RUN_JSON, run.weights_path.name, LAST)
-    )  # of a killed run; one trainer per folder
-    run.write(info)
+    if dist.world_size() > 1:
+        info["processes"] = dist.world_size()
+    # Distributed: every rank has read and checked the folder (and the checkpoint it resumes) before rank 0
+    # writes anything; rank 0 alone writes, and the others wait for each write to land.
+    dist.barrier()
+    with dist.main_writes_first() as main:
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            # of a killed run; one trainer per folder
+            remove_stale_temps(out, (RUN_JSON, run.weights_path.name, LAST))
+            run.write(info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
-        save_tensors(run.last_path, tensors, meta)
         if is_best:
-            save_tensors(run.weights_path, attributor.state_dict())
             info["best"] = metrics
         info["history"] = list(ctx.history)
         info["epochs_done"] = step
-        run.write(info)
+        with dist.main_writes_first() as main:
+            if main:
+                save_tensors(run.last_path, tensors, meta)
+                if is_best:
+                    save_tensors(run.weights_path, attributor.state_dict())
+                run.write(info)
 
     ctx = FitContext(
         device=device,
@@ -231,11 +241,13 @@ def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, res
     t0 = time.perf_counter()
     attributor.fit(train, val, ctx)
     info["train_seconds"] = round(info.get("train_seconds", 0.0) + time.perf_counter() - t0, 3)
-    if not run.weights_path.exists() or not ctx.history or "best" not in info:
-        # methods that do not checkpoint per epoch (kNN, PCA, ...): their fitted state is the result
-        save_tensors(run.weights_path, attributor.state_dict())
     info.update(status="complete", history=list(ctx.history))
-    run.write(info)
+    with dist.main_writes_first() as main:
+        if main:
+            if not run.weights_path.exists() or not ctx.history or "best" not in info:
+                # methods that do not checkpoint per epoch (kNN, PCA, ...): their fitted state is the result
+                save_tensors(run.weights_path, attributor.state_dict())
+            run.write(info)
     return TrainResult(out, info, attributor)
 
 

@@ -5,6 +5,12 @@ epoch, checkpoints through ``ctx.checkpoint`` and resuming from ``ctx.resume``.
 Reproducibility: the shuffle order, the flips and the augmentation of epoch ``e`` come from generators
 seeded with ``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
 
+Distributed (``torchrun``, :mod:`gfcore.distributed`): ``batch_size`` is the global batch. Every rank draws
+the same shuffle and the same flips, takes its own contiguous slice of each global batch, and gradients are
+averaged over the ranks before each step, so N processes take the steps one process would (up to the
+order of float sums). Augmentation and attack draws come from a stream per rank. Validation is sharded
+and its correct counts summed; rank 0 alone writes checkpoints.
+
 Augmentation point: each uint8 training batch, on the device, goes through the method's own
 ``augment`` (the cnn baseline's blur + JPEG) and then, when set, the method's ``attack`` (``gfp
 immunize``), before the conversion to [-1, 1] and the flip.
@@ -21,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed as dist
 from .attacking import attack_generator
 from .config import bounded, non_negative, positive
 from .errors import GfpError
@@ -137,6 +144,8 @@ def step_if_finite(opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> bo
     updates); True when it stepped."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    params = list(params)
+    dist.average_gradients(params)  # distributed: the mean over ranks, so all ranks take one decision
     grads = [p.grad for p in params if p.grad is not None]
     if grads and not torch.isfinite(torch.stack([g.detach().abs().sum() for g in grads]).sum()):
         return False
@@ -159,12 +168,16 @@ def split_accuracy(
         return float("nan")
     correct = 0
     logits = attacked(attributor.logits, attack, seed)
-    for start in range(0, len(split), chunk):
-        images = torch.from_numpy(
-            np.array(split.images[start : start + chunk])
-        )  # copy: memmaps are read-only
+    # distributed: each rank its block, counts summed. An attack's draws run chunk after chunk from one
+    # seeded generator, so attacked validation stays whole on every rank to stay the same images.
+    rows = dist.shard(len(split)) if attack is None else range(len(split))
+    for start in range(rows.start, rows.stop, chunk):
+        stop = min(start + chunk, rows.stop)
+        images = torch.from_numpy(np.array(split.images[start:stop]))  # copy: memmaps are read-only
         preds = logits(images).argmax(1).numpy()
-        correct += int((preds == split.labels[start : start + chunk]).sum())
+        correct += int((preds == split.labels[start:stop]).sum())
+    if attack is None:
+        (correct,) = dist.all_sum(correct)
     return correct / len(split)
 
 
@@ -198,13 +211,22 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         best_epoch = int(meta.get("best_epoch", start_epoch))
         ctx.history[:] = meta["history"]
 
+    dist.broadcast_module(net)  # equal seeds build equal weights; this makes every rank certain of it
     n, bs = len(train), cfg.batch_size
+    local = dist.per_rank_batch(bs)
+    mine = slice(dist.rank() * local, (dist.rank() + 1) * local)  # this rank's part of each global batch
     steps_per_epoch = max(1, n // bs)  # drop the ragged last batch, as the paper's infinite stream does
+    if dist.world_size() > 1 and n < bs:
+        raise GfpError(
+            f"{n} training images cannot fill one global batch of {bs} over {dist.world_size()} processes"
+        )
     task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
-        aug_gen = attack_generator(ctx.seed, epoch, 1)  # a stream of its own: flips stay as they were
-        step_gen = attack_generator(ctx.seed, epoch, 2)  # draws inside train_step (visNet's penalty)
+        # streams of their own (flips stay as they were), one per rank (rank 0's is the single process's)
+        per_rank = (dist.rank(),) if dist.rank() else ()
+        aug_gen = attack_generator(ctx.seed, epoch, 1, *per_rank)
+        step_gen = attack_generator(ctx.seed, epoch, 2, *per_rank)  # draws inside train_step (visNet)
         order = rng.permutation(n)
         net.train()
         t0 = time.perf_counter()
@@ -214,14 +236,20 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         for step in range(steps_per_epoch):
             # 2) a batch: sorted indices make memory-mapped reads sequential-ish
             idx = np.sort(order[step * bs : (step + 1) * bs])
-            batch = torch.from_numpy(train.images[idx]).to(device, non_blocking=True)
+            # every rank draws the whole batch's flips (the same stream) and keeps its slice
+            flips = torch.rand(len(idx), generator=flip_gen)[mine] < 0.5 if cfg.flip else None
+            idx = idx[mine]
+            batch = torch.from_numpy(train.images[idx])
+            if device.type == "cuda":  # page-locked, so the copy below overlaps the previous step
+                batch = batch.pin_memory()
+            batch = batch.to(device, non_blocking=True)
             batch = method.augment(batch, aug_gen)
             if method.attack is not None:  # immunisation: the attack on the fly, on the device
                 batch = method.attack.apply(batch, aug_gen)
             x = uint8_to_unit_range(batch, device)
             y = torch.from_numpy(train.labels[idx]).to(device)
-            if cfg.flip:
-                mask = (torch.rand(len(idx), generator=flip_gen) < 0.5).to(device)
+            if flips is not None:
+                mask = flips.to(device, non_blocking=True)
                 x = torch.where(mask[:, None, None, None], x.flip(3), x)
             # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
             loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
@@ -232,17 +260,16 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             if step % 20 == 0:
                 task.update(status=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
         train_seconds = time.perf_counter() - t0
+        epoch_loss, epoch_correct = dist.all_sum(float(loss_sum), int(correct))
         # 4) a diverged epoch is not checkpointed: the last good checkpoint stays what --resume continues.
         # Diverged: a non-finite loss, non-finite weights, or finite weights so large that the last batch
         # no longer gives finite logits (the epoch's last update is seen by no loss of this epoch).
         net.eval()
         with torch.no_grad():
             probe_finite = bool(torch.isfinite(net(x)).all())
-        if not (
-            probe_finite
-            and torch.isfinite(loss_sum)
-            and all(torch.isfinite(p).all() for p in net.parameters())
-        ):
+        finite = probe_finite and all(bool(torch.isfinite(p).all()) for p in net.parameters())
+        (unfinished,) = dist.all_sum(0 if finite and np.isfinite(epoch_loss) else 1)
+        if unfinished:  # all ranks stop together
             task.done()
             kept = f"kept the checkpoint of epoch {epoch}" if epoch else "no checkpoint was written"
             raise GfpError(
@@ -252,8 +279,8 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         val_acc = split_accuracy(method, val, attack=method.attack, seed=ctx.seed)
         record = {
             "epoch": epoch + 1,
-            "train_loss": float(loss_sum) / steps_per_epoch,
-            "train_accuracy": int(correct) / (steps_per_epoch * bs),
+            "train_loss": epoch_loss / steps_per_epoch / dist.world_size(),
+            "train_accuracy": int(epoch_correct) / (steps_per_epoch * bs),
             "val_accuracy": val_acc,
             "skipped_steps": skipped,
             "seconds": round(train_seconds, 3),

@@ -37,13 +37,15 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
     --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
     --epochs N to train a finished run further. A training that diverges (non-finite loss) stops with
     one line and keeps its last good checkpoint.
+
+    On many processes: torchrun --nproc_per_node N -m gfp train ... (--batch-size is the global batch).
     """
+    from gfcore import distributed as dist
     from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
     from gfcore.errors import NothingToDo
-    from gfcore.progress import progress_reporter
     from gfcore.runs import read_run_json, train_run
 
+    device = dist.resolve_and_join(device)  # under torchrun: this rank's device, in the process group
     data = load_dataset(dataset)
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     if resume:  # a resumed run keeps its own method and seed; only ones typed on the command line are checked
@@ -52,19 +54,23 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
             for name, value in (("spec", spec), ("seed", seed))
         )
     try:
-        with progress_reporter(progress) as reporter:
+        with dist.progress_for_rank(progress) as reporter:
             result = train_run(
                 data,
                 out,
                 spec,
                 seed=seed,
-                device=resolve_device(device),
+                device=device,
                 resume=resume,
                 overrides={k: v for k, v in overrides.items() if v is not None},
                 reporter=reporter,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
+        if not dist.is_main():
+            return
         emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
+        return
+    if not dist.is_main():  # rank 0 reports for all
         return
     info = result.info
     best = info.get("best") or (info["history"][-1] if info["history"] else {})
