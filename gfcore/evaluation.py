@@ -97,31 +97,13 @@ def attribute_files(
     size_policy: str = "crop",
     reporter: Reporter | None = None,
     chunk: int = 64,
+    workers: int | None = 0,
 ) -> AttributionBatch:
-    """Decode, size-fit and attribute each file; undecodable files are skipped and reported."""
-    import torch
+    """Decode, size-fit and attribute each file; undecodable files are skipped and reported
+    (:func:`gfcore.attribution.attribute_stream`, in batches of ``chunk``)."""
+    from .attribution import attribute_stream
 
-    reporter = reporter or NullReporter()
-    batch = AttributionBatch()
-    task = reporter.task("attributing", total=len(files))
-    for start in range(0, len(files), chunk):
-        paths, arrays = [], []
-        for path, rgb in decode_each(files[start : start + chunk], batch.skipped, reporter):
-            arrays.append(fit_to_size(rgb, attributor.resolution, size_policy).transpose(2, 0, 1))
-            paths.append(path)
-        if arrays:
-            probs = torch.softmax(attributor.logits(torch.from_numpy(np.stack(arrays))), dim=1).numpy()
-            for path, p in zip(paths, probs):
-                batch.results.append(
-                    Attribution(
-                        str(path),
-                        attributor.classes[int(p.argmax())],
-                        {c: float(v) for c, v in zip(attributor.classes, p)},
-                    )
-                )
-        task.advance(len(files[start : start + chunk]))
-    task.done()
-    return batch
+    return attribute_stream(attributor, files, size_policy, reporter, batch_size=chunk, workers=workers)
 
 
 def decode_files(

@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed as dist
+from .accel import autocast
 from .attacking import attack_generator
 from .config import bounded, non_negative, positive
 from .errors import GfpError
@@ -79,6 +80,14 @@ class NeuralAttributor(Attributor):
     def build_network(self) -> nn.Module:
         """A module mapping float images in [-1, 1] ``[N,3,R,R]`` to logits ``[N, L]``."""
 
+    #: execution settings (gfcore.accel.configure): autocast precision, and the torch.compile'd network
+    precision = "fp32"
+    compiled = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on a float batch: the compiled one when ``--compile`` asked for it."""
+        return (self.compiled or self.network)(x)
+
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         c = self.config
         return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps)
@@ -102,7 +111,7 @@ class NeuralAttributor(Attributor):
         """One update on a float batch in [-1, 1] (augmented and flipped): ``(loss, logits, skipped)``, with
         ``skipped`` the number of updates left out for non-finite gradients. Random draws come from
         ``generator`` (seeded per epoch, so a resumed run draws what an uninterrupted one would)."""
-        logits = self.network(x)
+        logits = self.forward(x)
         loss = self.loss(logits, y)
         return loss, logits, 0 if step_if_finite(optimizers["optim"], loss, self.network.parameters()) else 1
 
@@ -110,14 +119,14 @@ class NeuralAttributor(Attributor):
     def _batched(self, images: torch.Tensor, fn) -> torch.Tensor:
         self.network.eval()
         outs = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             for start in range(0, len(images), self.config.eval_batch_size):
                 x = uint8_to_unit_range(images[start : start + self.config.eval_batch_size], self.device)
                 outs.append(fn(x).float().cpu())
         return torch.cat(outs) if outs else torch.empty(0)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self._batched(images, self.network)
+        return self._batched(images, self.forward)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.network.state_dict())
@@ -252,7 +261,8 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
                 mask = flips.to(device, non_blocking=True)
                 x = torch.where(mask[:, None, None, None], x.flip(3), x)
             # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
-            loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
+            with autocast(device, method.precision):
+                loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
             skipped += step_skipped
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == y).sum()
