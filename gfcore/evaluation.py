@@ -56,10 +56,26 @@ def predict_split(
     seed: int = 0,
 ) -> tuple[np.ndarray, float]:
     """Logits for a (memory-mapped) split, read in chunks, on images perturbed by ``attack`` when given
-    (seeded: :func:`gfcore.attacking.attacked`); returns (logits [N, L], seconds spent)."""
+    (seeded: :func:`gfcore.attacking.attacked`); returns (logits [N, L], seconds spent).
+
+    Under torchrun each rank computes a contiguous block and every rank gets all the logits, in order (the
+    seconds: the slowest rank's). An attack's draws run chunk after chunk from one generator, so attacked
+    images stay unsharded: every rank computes them all, and they stay the images one process attacks."""
+    from . import distributed as dist
     from .attacking import attacked
 
-    logits, seconds = map_split(attacked(attributor.logits, attack, seed), split, reporter, chunk=chunk)
+    indices = None
+    if attack is None and dist.world_size() > 1:
+        mine = dist.shard(len(split))
+        indices = np.arange(mine.start, mine.stop)
+    logits, seconds = map_split(
+        attacked(attributor.logits, attack, seed), split, reporter, indices=indices, chunk=chunk
+    )
+    if indices is not None:
+        import torch
+
+        mine = logits if logits is not None else torch.zeros((0, len(attributor.classes)))
+        logits, seconds = dist.gather_rows(mine.float()), max(dist.gather_json(seconds))
     return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
 
 

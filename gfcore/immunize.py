@@ -45,6 +45,8 @@ def immunize_run(
     device=None,
     resume: bool = False,
     reporter: Reporter | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TrainResult:
     import torch
 
@@ -109,4 +111,6 @@ def immunize_run(
     attack = build_attack(attack_spec)
     attributor.attack = attack
     info["attack"] = describe_attack(attack, attack_spec)
-    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter)
+    return fit_into_run(
+        run, info, attributor, dataset, seed, device, resume_state, reporter, precision, compile
+    )

@@ -147,6 +147,8 @@ def train_run(
     resume: bool = False,
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TrainResult:
     """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
 
@@ -197,12 +199,31 @@ def train_run(
             "seed": seed,
             "history": [],
         }
-    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter)
+    return fit_into_run(
+        run, info, attributor, dataset, seed, device, resume_state, reporter, precision, compile
+    )
 
 
-def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, resume_state, reporter):
+def fit_into_run(
+    run: RunDir,
+    info: dict,
+    attributor,
+    dataset,
+    seed,
+    device,
+    resume_state,
+    reporter,
+    precision: str = "fp32",
+    compile: bool = False,
+):
     """Fit ``attributor`` on the dataset's train/val splits into ``run``, checkpointing each epoch and
-    keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``."""
+    keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``.
+    ``precision`` and ``compile``: :func:`gfcore.accel.configure` (a bf16 run says so in run.json)."""
+    from .accel import configure
+
+    configure(attributor, precision, compile)
+    if precision != "fp32":
+        info["precision"] = precision
     out = run.path
     info.update(status="running", device=str(device), versions=package_versions())
     if dist.world_size() > 1:

@@ -1,54 +1,82 @@
-"""Distributed training (torchrun, gloo on CPU) takes the steps one process takes with the same global batch,
-and resumes; the collectives of gfcore.distributed are the identity in one process."""
+"""Distributed runs (torchrun, gloo on CPU): training takes the steps one process takes with the same global
+batch, and resumes; evaluate and attribute shard their inputs and rank 0 reports the whole; the collectives
+of gfcore.distributed are the identity in one process."""
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from gfcore import distributed as dist
 from gfcore.errors import GfpError
-from gfcore.runs import train_run
+from gfcore.evaluation import decode_files, evaluate_split
+from gfcore.runs import load_run, train_run
 from gfcore.tensorio import load_tensors
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-SPEC, EPOCHS, BATCH, LR = "learned:width=0.125", 2, 8, 1e-3
+SPEC, SEED, EPOCHS, BATCH, LR = "learned:width=0.125", 3, 2, 8, 1e-3
+JOB = Path(__file__).with_name("distributed_job.py")
 
 
-def torchrun(*args):
-    """``torchrun --standalone --nproc_per_node 2 -m gfp ARGS`` (a free port, gloo on CPU)."""
+@pytest.fixture(scope="module")
+def two_processes(tiny_dataset, tiny_sources, tmp_path_factory):
+    """One torchrun launch of two processes running tests/distributed_job.py; its outputs by rank."""
+    out = tmp_path_factory.mktemp("two")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    cmd += ["-m", "gfp", *map(str, args), "--device", "cpu", "--no-progress"]
-    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(JOB)]
+    cmd += map(str, [tiny_dataset.path, out, SPEC, SEED, BATCH, LR, EPOCHS, tiny_sources / "source_1"])
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, json.loads((out / "outputs.json").read_text())
 
 
-def test_two_processes_match_one_with_the_same_global_batch_and_resume(tiny_dataset, tmp_path):
-    overrides = {"epochs": EPOCHS, "batch_size": BATCH, "lr": LR}
-    train_run(tiny_dataset, tmp_path / "one", SPEC, seed=3, overrides=overrides)
-    # two processes: one epoch, then --resume to the second (every rank loads the same checkpoint)
-    common = ["--method", SPEC, "--seed", 3, "--batch-size", BATCH, "--lr", LR]
-    first = torchrun("train", tiny_dataset.path, "--out", tmp_path / "two", *common, "--epochs", 1)
-    assert first.returncode == 0, first.stderr
-    second = torchrun("train", tiny_dataset.path, "--out", tmp_path / "two", "--resume", "--epochs", EPOCHS)
-    assert second.returncode == 0, second.stderr
-    assert second.stdout.count("trained learned") == 1  # rank 0 alone reports
+def test_two_processes_train_as_one_with_the_same_global_batch_and_resume(
+    tiny_dataset, tmp_path, two_processes
+):
+    out, outputs = two_processes
+    assert [o["world_size"] for o in outputs] == [2, 2]
+    assert "trained learned" in outputs[0]["resume"] and outputs[1]["resume"] == ""  # rank 0 alone reports
+    train_run(
+        tiny_dataset,
+        tmp_path / "one",
+        SPEC,
+        seed=SEED,
+        overrides={"epochs": EPOCHS, "batch_size": BATCH, "lr": LR},
+    )
     one = load_tensors(tmp_path / "one" / "last.safetensors")[0]
-    two, meta = load_tensors(tmp_path / "two" / "last.safetensors")
-    assert meta["epoch"] == EPOCHS
-    # Tolerance from the numerics: the two runs differ only in the order of float32 sums (a global batch's
-    # mean gradient as one sum, or as two half-batch means averaged by all-reduce), a relative gradient
-    # difference of order 1e-7 * (terms summed) ~ 1e-4 at most. Adam's update is invariant to the
-    # gradient's scale and moves a weight by at most ~lr per step, so after `steps` steps the weights
-    # differ by far less than steps * lr * 1e-2 (measured: ~1e-6). Gradients that are not averaged over
-    # the ranks (each rank stepping on its half batch) differ by ~3e-2 here, 200x over it.
+    two, meta = load_tensors(out / "run" / "last.safetensors")
+    assert meta["epoch"] == EPOCHS and json.loads((out / "run" / "run.json").read_text())["processes"] == 2
+    # Tolerance from the numerics: the runs differ only in the order of float32 sums (a global batch's mean
+    # gradient as one sum, or as two half-batch means averaged by all-reduce), a relative gradient difference
+    # of order 1e-7 * (terms summed) ~ 1e-4 at most. Adam's update is invariant to the gradient's scale and
+    # moves a weight by at most ~lr per step, so after `steps` steps the weights differ by far less than
+    # steps * lr * 1e-2 (measured: ~1e-6). Gradients not averaged over the ranks (each rank stepping on its
+    # half batch) differ by ~3e-2 here, 200x over it.
     steps = EPOCHS * (len(tiny_dataset.split("train")) // BATCH)
     tolerance = steps * LR * 1e-2
     diffs = {k: (one[k].double() - two[k].double()).abs().max().item() for k in one if k.startswith("model.")}
     assert max(diffs.values()) < tolerance, max(diffs.items(), key=lambda kv: kv[1])
+
+
+def test_evaluate_and_attribute_shard_and_rank_zero_reports_all(tiny_dataset, tiny_sources, two_processes):
+    out, outputs = two_processes
+    assert outputs[1]["evaluate"] == outputs[1]["attribute"] == ""
+    attributor, _ = load_run(out / "run")
+    alone = evaluate_split(attributor, tiny_dataset.split("train"))
+    report = json.loads(outputs[0]["evaluate"])
+    assert report["confusion_matrix"] == alone["confusion_matrix"]  # every image, each counted once
+    images = json.loads(outputs[0]["attribute"])["images"]
+    files = sorted((tiny_sources / "source_1").glob("*.png"))
+    assert [r["path"] for r in images] == [str(f) for f in files]  # rank 0's block, then rank 1's: file order
+    decoded, _, _ = decode_files(files, attributor.resolution)
+    probs = torch.softmax(attributor.logits(torch.from_numpy(decoded)), 1)
+    got = torch.tensor([[r["probabilities"][c] for c in attributor.classes] for r in images])
+    torch.testing.assert_close(got, probs, rtol=0, atol=1e-5)
 
 
 def test_an_uneven_global_batch_is_one_line(monkeypatch):

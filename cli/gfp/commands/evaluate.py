@@ -1,10 +1,12 @@
 import click
 
 from gfp.common import (
+    compile_option,
     device_option,
     emit_json,
     fmt_pct,
     json_option,
+    precision_option,
     progress_option,
     seed_option,
     stdout_console,
@@ -47,24 +49,29 @@ def print_report(report: dict, title: str) -> None:
 )
 @seed_option
 @device_option
+@precision_option
+@compile_option
 @json_option
 @progress_option
-def evaluate(run, dataset, split, attack_spec, seed, device, as_json, progress):
+def evaluate(run, dataset, split, attack_spec, seed, device, precision, compile_network, as_json, progress):
     """Accuracy, per-class accuracy, confusion matrix and macro-F1 of RUN on a DATASET split, optionally
     on images perturbed by --attack (seeded: the same seed gives the same perturbed images)."""
+    from gfcore import distributed as dist
+    from gfcore.accel import configure
     from gfcore.attacking import build_attack, describe_attack
     from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
     from gfcore.evaluation import REPORT_VERSION, evaluate_split
-    from gfcore.progress import progress_reporter
     from gfcore.runs import check_compatible, load_run
 
     attack = build_attack(attack_spec) if attack_spec else None
     data = load_dataset(dataset)
-    attributor, info = load_run(run, resolve_device(device))
+    attributor, info = load_run(run, dist.resolve_and_join(device))
+    configure(attributor, precision, compile_network)
     check_compatible(info, data, run)
-    with progress_reporter(progress) as reporter:
+    with dist.progress_for_rank(progress) as reporter:
         report = evaluate_split(attributor, data.split(split), reporter, attack=attack, seed=seed)
+    if not dist.is_main():  # under torchrun: each rank computed a block; rank 0 reports
+        return
     report = {
         "version": REPORT_VERSION,
         "run": str(run),

@@ -2,11 +2,13 @@ import click
 
 from gfp.common import (
     FiniteFloatRange,
+    compile_option,
     device_option,
     emit_run_summary,
     fmt_pct,
     json_option,
     out_option,
+    precision_option,
     progress_option,
     seed_option,
 )
@@ -27,11 +29,28 @@ from gfp.common import (
 @click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
 @seed_option
 @device_option
+@precision_option
+@compile_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
 @click.pass_context
-def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume, as_json, progress):
+def train(
+    ctx,
+    dataset,
+    out,
+    spec,
+    epochs,
+    batch_size,
+    lr,
+    seed,
+    device,
+    precision,
+    compile_network,
+    resume,
+    as_json,
+    progress,
+):
     """Train a method on a prepared DATASET; writes run.json and safetensors weights to --out.
 
     --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
@@ -64,6 +83,8 @@ def train(ctx, dataset, out, spec, epochs, batch_size, lr, seed, device, resume,
                 resume=resume,
                 overrides={k: v for k, v in overrides.items() if v is not None},
                 reporter=reporter,
+                precision=precision,
+                compile=compile_network,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
         if not dist.is_main():
