@@ -79,6 +79,14 @@ def test_evaluate_and_attribute_shard_and_rank_zero_reports_all(tiny_dataset, ti
     torch.testing.assert_close(got, probs, rtol=0, atol=1e-5)
 
 
+def test_gan_training_keeps_the_ranks_in_step(two_processes):
+    out, outputs = two_processes
+    # each rank draws other images and latents: without averaged gradients the generators would part
+    assert outputs[0]["generator"] == outputs[1]["generator"]
+    run = json.loads((out / "gan" / "run.json").read_text())
+    assert run["iterations_done"] == 3 and run["processes"] == 2
+
+
 def test_an_uneven_global_batch_is_one_line(monkeypatch):
     monkeypatch.setattr(dist, "world_size", lambda: 2)
     assert dist.per_rank_batch(8) == 4
