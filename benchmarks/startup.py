@@ -3,7 +3,8 @@
 Each command runs as a fresh process (what a user waits for), ``--rounds`` times alternating; the median
 wall time is printed. `gfp --help` must not import torch (it lists the commands); `gfp attribute` on one
 image pays for importing torch, loading the plugins and the run, and one forward pass, on a run trained
-here for one epoch on a tiny synthetic dataset.
+here for one epoch on a tiny synthetic dataset. `python -c 'import torch'` is printed beside it: the part
+of the start-up gfp cannot shorten.
 
     python benchmarks/startup.py [--rounds 3] [--device cpu]
 """
@@ -50,6 +51,7 @@ def main() -> None:
         train_run(load_dataset(tmp / "ds"), tmp / "run", "learned:width=0.125", overrides={"epochs": 1})
         image = next((tmp / "src" / "source_0").glob("*.png"))
         commands = {
+            "python -c 'import torch'": [sys.executable, "-c", "import torch"],  # the floor under attribute
             "gfp --help": gfp + ["--help"],
             "gfp attribute (one image)": gfp
             + ["attribute", str(tmp / "run"), str(image), "--device", args.device, "--no-progress"],

@@ -222,12 +222,14 @@ def fit_into_run(
     from .accel import configure
 
     configure(attributor, precision, compile)
+    # what this (part of the) run ran with; absent: fp32, one process
+    info.pop("precision", None), info.pop("processes", None)
     if precision != "fp32":
         info["precision"] = precision
-    out = run.path
-    info.update(status="running", device=str(device), versions=package_versions())
     if dist.world_size() > 1:
         info["processes"] = dist.world_size()
+    out = run.path
+    info.update(status="running", device=str(device), versions=package_versions())
     # Distributed: every rank has read and checked the folder (and the checkpoint it resumes) before rank 0
     # writes anything; rank 0 alone writes, and the others wait for each write to land.
     dist.barrier()

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 
+from gfcore.accel import configure
 from gfcore.attribution import attribute_stream, default_workers
 from gfcore.evaluation import decode_files
 from gfcore.runs import load_run, train_run
@@ -69,3 +70,29 @@ def test_batches_and_workers_give_the_results_of_one_file_at_a_time(
 def test_few_files_decode_in_process():
     assert default_workers(3, 64) == 0
     assert default_workers(10_000, 64) >= 1
+
+
+def test_bf16_autocast_changes_only_the_rounding(attributor_and_files):
+    attributor, files = attributor_and_files
+    images, _, _ = decode_files(files[:BAD_AT], attributor.resolution)
+    images = torch.from_numpy(images)
+    fp32 = attributor.logits(images)
+    configure(attributor, "bf16")
+    try:
+        bf16 = attributor.logits(images)
+    finally:
+        configure(attributor, "fp32")
+    assert torch.equal(attributor.logits(images), fp32)  # back to fp32: exactly the fp32 numbers
+    assert bf16.dtype == torch.float32 and not torch.equal(bf16, fp32)  # autocast ran
+    # bf16 keeps 8 significant bits (relative rounding 2^-9 per operation); through a few layers the logits
+    # move by a few percent of their spread, far less than the spread itself
+    spread = float(fp32.std())
+    assert float((bf16 - fp32).abs().max()) < 0.25 * spread
+
+
+def test_train_with_bf16_on_cpu_records_it(tiny_dataset, tmp_path):
+    result = train_run(
+        tiny_dataset, tmp_path / "bf16", "learned:width=0.125", overrides={"epochs": 1}, precision="bf16"
+    )
+    assert result.info["precision"] == "bf16"
+    assert np.isfinite(result.info["history"][-1]["train_loss"])
