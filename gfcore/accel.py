@@ -27,6 +27,14 @@ def autocast(device, precision: str):
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
+def to_device(batch, device):
+    """A CPU batch on ``device``; for CUDA through page-locked memory, so the copy runs without blocking
+    (it overlaps the work already queued)."""
+    if device.type == "cuda":
+        batch = batch.pin_memory()
+    return batch.to(device, non_blocking=True)
+
+
 def configure(attributor, precision: str = "fp32", compile: bool = False) -> None:
     """Set the execution settings on a neural attributor (other methods have none and are left as they are)."""
     from .train import NeuralAttributor

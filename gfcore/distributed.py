@@ -117,12 +117,17 @@ def shard(n: int) -> range:
     return range(n * r // size, n * (r + 1) // size)
 
 
-def per_rank_batch(global_batch: int, what: str = "batch_size") -> int:
-    """``global_batch`` split evenly over the ranks (a :class:`GfpError` when it does not divide)."""
+def per_rank_batch(global_batch: int, what: str = "batch_size", available: int | None = None) -> int:
+    """``global_batch`` split evenly over the ranks (a :class:`GfpError` when it does not divide, or when
+    ``available`` items cannot fill one global batch: some rank would get none)."""
     size = world_size()
     if global_batch % size:
         raise GfpError(
             f"{what} {global_batch} does not divide over {size} processes; use a multiple of {size}"
+        )
+    if size > 1 and available is not None and available < global_batch:
+        raise GfpError(
+            f"{available} training images cannot fill one {what} of {global_batch} over {size} processes"
         )
     return global_batch // size
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import distributed as dist
 from .images import decode_each, fit_to_size
 from .interfaces import Attributor, Split
 from .metrics import classification_report
@@ -47,6 +48,32 @@ def map_split(
     return (torch.cat(outs) if outs else None), seconds
 
 
+def split_accuracy(
+    attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
+) -> float:
+    """Top-1 accuracy over a (memory-mapped) split, read in chunks; with ``attack``, on attacked images
+    (the same ones for the same seed: see :func:`gfcore.attacking.attacked`)."""
+    import torch
+
+    from .attacking import attacked
+
+    if len(split) == 0:
+        return float("nan")
+    correct = 0
+    logits = attacked(attributor.logits, attack, seed)
+    # distributed: each rank its block, counts summed. An attack's draws run chunk after chunk from one
+    # seeded generator, so attacked validation stays whole on every rank to stay the same images.
+    rows = dist.shard(len(split)) if attack is None else range(len(split))
+    for start in range(rows.start, rows.stop, chunk):
+        stop = min(start + chunk, rows.stop)
+        images = torch.from_numpy(np.array(split.images[start:stop]))  # copy: memmaps are read-only
+        preds = logits(images).argmax(1).numpy()
+        correct += int((preds == split.labels[start:stop]).sum())
+    if attack is None:
+        (correct,) = dist.all_sum(correct)
+    return correct / len(split)
+
+
 def predict_split(
     attributor: Attributor,
     split: Split,
@@ -61,7 +88,6 @@ def predict_split(
     Under torchrun each rank computes a contiguous block and every rank gets all the logits, in order (the
     seconds: the slowest rank's). An attack's draws run chunk after chunk from one generator, so attacked
     images stay unsharded: every rank computes them all, and they stay the images one process attacks."""
-    from . import distributed as dist
     from .attacking import attacked
 
     indices = None

@@ -111,6 +111,5 @@ def immunize_run(
     attack = build_attack(attack_spec)
     attributor.attack = attack
     info["attack"] = describe_attack(attack, attack_spec)
-    return fit_into_run(
-        run, info, attributor, dataset, seed, device, resume_state, reporter, precision, compile
-    )
+    accel = {"precision": precision, "compile": compile}
+    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter, **accel)

@@ -199,33 +199,21 @@ def train_run(
             "seed": seed,
             "history": [],
         }
-    return fit_into_run(
-        run, info, attributor, dataset, seed, device, resume_state, reporter, precision, compile
-    )
+    accel = {"precision": precision, "compile": compile}
+    return fit_into_run(run, info, attributor, dataset, seed, device, resume_state, reporter, **accel)
 
 
-def fit_into_run(
-    run: RunDir,
-    info: dict,
-    attributor,
-    dataset,
-    seed,
-    device,
-    resume_state,
-    reporter,
-    precision: str = "fp32",
-    compile: bool = False,
-):
+def fit_into_run(run: RunDir, info: dict, attributor, dataset, seed, device, resume_state, reporter, **accel):
     """Fit ``attributor`` on the dataset's train/val splits into ``run``, checkpointing each epoch and
     keeping ``info`` (the run.json being written) up to date. Shared by ``gfp train`` and ``gfp immunize``.
-    ``precision`` and ``compile``: :func:`gfcore.accel.configure` (a bf16 run says so in run.json)."""
+    ``accel``: ``precision`` and ``compile`` for :func:`gfcore.accel.configure` (bf16 is noted in run.json)."""
     from .accel import configure
 
-    configure(attributor, precision, compile)
+    configure(attributor, **accel)
     # what this (part of the) run ran with; absent: fp32, one process
     info.pop("precision", None), info.pop("processes", None)
-    if precision != "fp32":
-        info["precision"] = precision
+    if accel.get("precision", "fp32") != "fp32":
+        info["precision"] = accel["precision"]
     if dist.world_size() > 1:
         info["processes"] = dist.world_size()
     out = run.path

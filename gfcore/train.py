@@ -5,11 +5,9 @@ epoch, checkpoints through ``ctx.checkpoint`` and resuming from ``ctx.resume``.
 Reproducibility: the shuffle order, the flips and the augmentation of epoch ``e`` come from generators
 seeded with ``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
 
-Distributed (``torchrun``, :mod:`gfcore.distributed`): ``batch_size`` is the global batch. Every rank draws
-the same shuffle and the same flips, takes its own contiguous slice of each global batch, and gradients are
-averaged over the ranks before each step, so N processes take the steps one process would (up to the
-order of float sums). Augmentation and attack draws come from a stream per rank. Validation is sharded
-and its correct counts summed; rank 0 alone writes checkpoints.
+Under torchrun (:mod:`gfcore.distributed`) ``batch_size`` is the global batch: every rank draws the same
+shuffle and flips and takes its slice of each batch; gradients are averaged before each step, so N
+processes step as one would (up to float summation order); augmentation draws a stream per rank.
 
 Augmentation point: each uint8 training batch, on the device, goes through the method's own
 ``augment`` (the cnn baseline's blur + JPEG) and then, when set, the method's ``attack`` (``gfp
@@ -28,10 +26,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import distributed as dist
-from .accel import autocast
+from .accel import autocast, to_device
 from .attacking import attack_generator
 from .config import bounded, non_negative, positive
 from .errors import GfpError
+from .evaluation import split_accuracy  # train_network's validation (tests patch it here)
 from .interfaces import Attributor, FitContext, Split
 from .optim_state import optimizer_from_tensors, optimizer_to_tensors
 from .runschema import check_checkpoint_meta, describe_weight_mismatch
@@ -166,30 +165,6 @@ def _meta_key(name: str) -> str:
     return "optimizer" if name == "optim" else f"optimizer.{name}"
 
 
-def split_accuracy(
-    attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
-) -> float:
-    """Top-1 accuracy over a (memory-mapped) split, read in chunks; with ``attack``, on attacked images
-    (the same ones for the same seed: see :func:`gfcore.attacking.attacked`)."""
-    from .attacking import attacked
-
-    if len(split) == 0:
-        return float("nan")
-    correct = 0
-    logits = attacked(attributor.logits, attack, seed)
-    # distributed: each rank its block, counts summed. An attack's draws run chunk after chunk from one
-    # seeded generator, so attacked validation stays whole on every rank to stay the same images.
-    rows = dist.shard(len(split)) if attack is None else range(len(split))
-    for start in range(rows.start, rows.stop, chunk):
-        stop = min(start + chunk, rows.stop)
-        images = torch.from_numpy(np.array(split.images[start:stop]))  # copy: memmaps are read-only
-        preds = logits(images).argmax(1).numpy()
-        correct += int((preds == split.labels[start:stop]).sum())
-    if attack is None:
-        (correct,) = dist.all_sum(correct)
-    return correct / len(split)
-
-
 def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitContext) -> None:
     """Epochs of minibatch training with validation and a checkpoint after each epoch."""
     cfg, net, device = method.config, method.network, method.device
@@ -222,13 +197,9 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
 
     dist.broadcast_module(net)  # equal seeds build equal weights; this makes every rank certain of it
     n, bs = len(train), cfg.batch_size
-    local = dist.per_rank_batch(bs)
+    local = dist.per_rank_batch(bs, available=n)
     mine = slice(dist.rank() * local, (dist.rank() + 1) * local)  # this rank's part of each global batch
     steps_per_epoch = max(1, n // bs)  # drop the ragged last batch, as the paper's infinite stream does
-    if dist.world_size() > 1 and n < bs:
-        raise GfpError(
-            f"{n} training images cannot fill one global batch of {bs} over {dist.world_size()} processes"
-        )
     task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
@@ -248,10 +219,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             # every rank draws the whole batch's flips (the same stream) and keeps its slice
             flips = torch.rand(len(idx), generator=flip_gen)[mine] < 0.5 if cfg.flip else None
             idx = idx[mine]
-            batch = torch.from_numpy(train.images[idx])
-            if device.type == "cuda":  # page-locked, so the copy below overlaps the previous step
-                batch = batch.pin_memory()
-            batch = batch.to(device, non_blocking=True)
+            batch = to_device(torch.from_numpy(train.images[idx]), device)
             batch = method.augment(batch, aug_gen)
             if method.attack is not None:  # immunisation: the attack on the fly, on the device
                 batch = method.attack.apply(batch, aug_gen)
