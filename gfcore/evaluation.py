@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import distributed as dist
 from .images import decode_each, fit_to_size
 from .interfaces import Attributor, Split
 from .metrics import classification_report
@@ -47,6 +48,32 @@ def map_split(
     return (torch.cat(outs) if outs else None), seconds
 
 
+def split_accuracy(
+    attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
+) -> float:
+    """Top-1 accuracy over a (memory-mapped) split, read in chunks; with ``attack``, on attacked images
+    (the same ones for the same seed: see :func:`gfcore.attacking.attacked`)."""
+    import torch
+
+    from .attacking import attacked
+
+    if len(split) == 0:
+        return float("nan")
+    correct = 0
+    logits = attacked(attributor.logits, attack, seed)
+    # distributed: each rank its block, counts summed. An attack's draws run chunk after chunk from one
+    # seeded generator, so attacked validation stays whole on every rank to stay the same images.
+    rows = dist.shard(len(split)) if attack is None else range(len(split))
+    for start in range(rows.start, rows.stop, chunk):
+        stop = min(start + chunk, rows.stop)
+        images = torch.from_numpy(np.array(split.images[start:stop]))  # copy: memmaps are read-only
+        preds = logits(images).argmax(1).numpy()
+        correct += int((preds == split.labels[start:stop]).sum())
+    if attack is None:
+        (correct,) = dist.all_sum(correct)
+    return correct / len(split)
+
+
 def predict_split(
     attributor: Attributor,
     split: Split,
@@ -56,10 +83,25 @@ def predict_split(
     seed: int = 0,
 ) -> tuple[np.ndarray, float]:
     """Logits for a (memory-mapped) split, read in chunks, on images perturbed by ``attack`` when given
-    (seeded: :func:`gfcore.attacking.attacked`); returns (logits [N, L], seconds spent)."""
+    (seeded: :func:`gfcore.attacking.attacked`); returns (logits [N, L], seconds spent).
+
+    Under torchrun each rank computes a contiguous block and every rank gets all the logits, in order (the
+    seconds: the slowest rank's). An attack's draws run chunk after chunk from one generator, so attacked
+    images stay unsharded: every rank computes them all, and they stay the images one process attacks."""
     from .attacking import attacked
 
-    logits, seconds = map_split(attacked(attributor.logits, attack, seed), split, reporter, chunk=chunk)
+    indices = None
+    if attack is None and dist.world_size() > 1:
+        mine = dist.shard(len(split))
+        indices = np.arange(mine.start, mine.stop)
+    logits, seconds = map_split(
+        attacked(attributor.logits, attack, seed), split, reporter, indices=indices, chunk=chunk
+    )
+    if indices is not None:
+        import torch
+
+        mine = logits if logits is not None else torch.zeros((0, len(attributor.classes)))
+        logits, seconds = dist.gather_rows(mine.float()), max(dist.gather_json(seconds))
     return (logits.numpy() if logits is not None else np.zeros((0, len(attributor.classes)))), seconds
 
 
@@ -106,33 +148,13 @@ def attribute_files(
     size_policy: str = "crop",
     reporter: Reporter | None = None,
     chunk: int = 64,
+    workers: int | None = 0,
 ) -> AttributionBatch:
-    """Decode, size-fit and attribute each file; undecodable files are skipped and reported."""
-    import torch
+    """Decode, size-fit and attribute each file; undecodable files are skipped and reported
+    (:func:`gfcore.attribution.attribute_stream`, in batches of ``chunk``)."""
+    from .attribution import attribute_stream
 
-    reporter = reporter or NullReporter()
-    batch = AttributionBatch()
-    task = reporter.task("attributing", total=len(files))
-    for start in range(0, len(files), chunk):
-        paths, arrays = [], []
-        for path, rgb in decode_each(files[start : start + chunk], batch.skipped, reporter):
-            arrays.append(fit_to_size(rgb, attributor.resolution, size_policy).transpose(2, 0, 1))
-            paths.append(path)
-        if arrays:
-            logits = attributor.logits(torch.from_numpy(np.stack(arrays)))
-            probs = torch.softmax(logits, dim=1).numpy()
-            for path, p, z in zip(paths, probs, logits.tolist()):
-                batch.results.append(
-                    Attribution(
-                        str(path),
-                        attributor.classes[int(p.argmax())],
-                        {c: float(v) for c, v in zip(attributor.classes, p)},
-                        logits=z,
-                    )
-                )
-        task.advance(len(files[start : start + chunk]))
-    task.done()
-    return batch
+    return attribute_stream(attributor, files, size_policy, reporter, batch_size=chunk, workers=workers)
 
 
 def decode_files(

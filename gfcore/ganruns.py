@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from . import distributed as dist
 from .config import build_config, config_from_dict, config_to_dict, parse_spec
 from .errors import GfpError
 from .images import image_grid, save_png
@@ -148,10 +149,17 @@ def train_gan(
     )
     if resume:  # the original command still describes the run; record how it was continued
         run.setdefault("resumed_with", []).append(command or default_command())
-    folder.write(run)
+    if dist.world_size() > 1:
+        run["processes"] = dist.world_size()
+    dist.barrier()  # torchrun: every rank has checked the folder before rank 0 writes into it
+    with dist.main_writes_first() as main:
+        if main:
+            folder.write(run)
     started, seconds_before = time.monotonic(), float(run.get("train_seconds", 0.0))
 
     def save_progress(step):
+        if not dist.is_main():  # rank 0 alone writes
+            return
         save_generator(gan, folder.weights_path, family.name, step)
         run["iterations_done"] = int(step)
         run["history"] = list(ctx.history)
@@ -162,10 +170,14 @@ def train_gan(
     def checkpoint(step, tensors, meta, metrics=None, is_best=False):
         # The resumable state first: if the process dies between the writes, run.json still points at
         # an iteration count that last.safetensors holds.
-        save_tensors(folder.last_path, tensors, meta)
-        save_progress(step)
+        with dist.main_writes_first() as main:
+            if main:
+                save_tensors(folder.last_path, tensors, meta)
+                save_progress(step)
 
     def preview(step):
+        if not dist.is_main():
+            return
         write_grid(gan, out / SAMPLES_DIR / f"step_{step:06d}.png")
 
     ctx = FitContext(

@@ -46,6 +46,8 @@ def immunize_run(
     resume: bool = False,
     reporter: Reporter | None = None,
     false_unknown_rate: float | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TrainResult:
     import torch
 
@@ -110,6 +112,7 @@ def immunize_run(
     attack = build_attack(attack_spec)
     attributor.attack = attack
     info["attack"] = describe_attack(attack, attack_spec)
+    accel = {"precision": precision, "compile": compile}
     return fit_into_run(
-        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate
+        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate, **accel
     )

@@ -139,7 +139,11 @@ def calibrate_run(run_dir, dataset, device=None, false_unknown_rate=None, score=
     rate = false_unknown_rate or old.get("false_unknown_rate") or DEFAULT_FALSE_UNKNOWN_RATE
     score = score or old.get("score") or DEFAULT_SCORE
     info["calibration"] = calibrate_attributor(attributor, dataset.split("val"), rate, score, reporter)
-    run_dir_of(run_dir).write(info)
+    from . import distributed as dist
+
+    with dist.main_writes_first() as main:  # under torchrun every rank fitted the same numbers
+        if main:
+            run_dir_of(run_dir).write(info)
     return info
 
 

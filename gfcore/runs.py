@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import distributed as dist
 from .atomic import remove_stale_temps
 from .config import build_config, check_seed, config_from_dict, config_to_dict, parse_spec
 from .dataset import PreparedDataset
@@ -147,6 +148,8 @@ def train_run(
     overrides: dict[str, Any] | None = None,
     reporter: Reporter | None = None,
     false_unknown_rate: float | None = None,
+    precision: str = "fp32",
+    compile: bool = False,
 ) -> TrainResult:
     """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
 
@@ -197,8 +200,9 @@ def train_run(
             "seed": seed,
             "history": [],
         }
+    accel = {"precision": precision, "compile": compile}
     return fit_into_run(
-        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate
+        run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate, **accel
     )
 
 
@@ -212,26 +216,44 @@ def fit_into_run(
     resume_state,
     reporter,
     false_unknown_rate=None,
+    **accel,
 ):
     """Fit ``attributor`` on the dataset's train/val splits into ``run``, checkpointing each epoch and
     keeping ``info`` (the run.json being written) up to date, then calibrate the best weights on the
-    validation split (:func:`calibrate_run`). Shared by ``gfp train`` and ``gfp immunize``."""
+    validation split (:func:`calibrate_run`). Shared by ``gfp train`` and ``gfp immunize``.
+    ``accel``: ``precision`` and ``compile`` for :func:`gfcore.accel.configure` (bf16 is noted in run.json)."""
+    from .accel import configure
+
+    configure(attributor, **accel)
+    # what this (part of the) run ran with; absent: fp32, one process
+    info.pop("precision", None), info.pop("processes", None)
+    if accel.get("precision", "fp32") != "fp32":
+        info["precision"] = accel["precision"]
+    if dist.world_size() > 1:
+        info["processes"] = dist.world_size()
     out = run.path
     info.update(status="running", device=str(device), versions=package_versions())
-    out.mkdir(parents=True, exist_ok=True)
-    remove_stale_temps(
-        out, (RUN_JSON, run.weights_path.name, LAST)
-    )  # of a killed run; one trainer per folder
-    run.write(info)
+    # Distributed: every rank has read and checked the folder (and the checkpoint it resumes) before rank 0
+    # writes anything; rank 0 alone writes, and the others wait for each write to land.
+    dist.barrier()
+    with dist.main_writes_first() as main:
+        if main:
+            out.mkdir(parents=True, exist_ok=True)
+            # of a killed run; one trainer per folder
+            remove_stale_temps(out, (RUN_JSON, run.weights_path.name, LAST))
+            run.write(info)
 
     def checkpoint(step, tensors, meta, metrics, is_best):
-        save_tensors(run.last_path, tensors, meta)
         if is_best:
-            save_tensors(run.weights_path, attributor.state_dict())
             info["best"] = metrics
         info["history"] = list(ctx.history)
         info["epochs_done"] = step
-        run.write(info)
+        with dist.main_writes_first() as main:
+            if main:
+                save_tensors(run.last_path, tensors, meta)
+                if is_best:
+                    save_tensors(run.weights_path, attributor.state_dict())
+                run.write(info)
 
     ctx = FitContext(
         device=device,
@@ -245,14 +267,16 @@ def fit_into_run(
     t0 = time.perf_counter()
     attributor.fit(train, val, ctx)
     info["train_seconds"] = round(info.get("train_seconds", 0.0) + time.perf_counter() - t0, 3)
-    if not run.weights_path.exists() or not ctx.history or "best" not in info:
-        # methods that do not checkpoint per epoch (kNN, PCA, ...): their fitted state is the result
-        save_tensors(run.weights_path, attributor.state_dict())
     info.update(status="complete", history=list(ctx.history))
-    run.write(info)
+    with dist.main_writes_first() as main:
+        if main:
+            if not run.weights_path.exists() or not ctx.history or "best" not in info:
+                # methods that do not checkpoint per epoch (kNN, PCA, ...): their fitted state is the result
+                save_tensors(run.weights_path, attributor.state_dict())
+            run.write(info)
     from .openset import calibrate_run  # the temperature and open-set threshold of the best weights
 
-    calibrate_run(out, dataset, device, false_unknown_rate, reporter=reporter)
+    calibrate_run(out, dataset, device, false_unknown_rate, reporter=reporter)  # every rank: it gathers
     return TrainResult(out, read_run_json(out), attributor)
 
 

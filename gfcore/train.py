@@ -5,6 +5,10 @@ epoch, checkpoints through ``ctx.checkpoint`` and resuming from ``ctx.resume``.
 Reproducibility: the shuffle order, the flips and the augmentation of epoch ``e`` come from generators
 seeded with ``(seed, e)``, so a resumed run sees exactly the batches an uninterrupted one would.
 
+Under torchrun (:mod:`gfcore.distributed`) ``batch_size`` is the global batch: every rank draws the same
+shuffle and flips and takes its slice of each batch; gradients are averaged before each step, so N
+processes step as one would (up to float summation order); augmentation draws a stream per rank.
+
 Augmentation point: each uint8 training batch, on the device, goes through the method's own
 ``augment`` (the cnn baseline's blur + JPEG) and then, when set, the method's ``attack`` (``gfp
 immunize``), before the conversion to [-1, 1] and the flip.
@@ -21,9 +25,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import distributed as dist
+from .accel import autocast, to_device
 from .attacking import attack_generator
 from .config import bounded, non_negative, positive
 from .errors import GfpError
+from .evaluation import split_accuracy  # train_network's validation (tests patch it here)
 from .interfaces import Attributor, FitContext, Split
 from .optim_state import optimizer_from_tensors, optimizer_to_tensors
 from .runschema import check_checkpoint_meta, describe_weight_mismatch
@@ -72,6 +79,14 @@ class NeuralAttributor(Attributor):
     def build_network(self) -> nn.Module:
         """A module mapping float images in [-1, 1] ``[N,3,R,R]`` to logits ``[N, L]``."""
 
+    #: execution settings (gfcore.accel.configure): autocast precision, and the torch.compile'd network
+    precision = "fp32"
+    compiled = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """The network on a float batch: the compiled one when ``--compile`` asked for it."""
+        return (self.compiled or self.network)(x)
+
     def make_optimizer(self, params) -> torch.optim.Optimizer:
         c = self.config
         return torch.optim.Adam(params, lr=c.lr, betas=(c.beta1, c.beta2), eps=c.eps)
@@ -95,7 +110,7 @@ class NeuralAttributor(Attributor):
         """One update on a float batch in [-1, 1] (augmented and flipped): ``(loss, logits, skipped)``, with
         ``skipped`` the number of updates left out for non-finite gradients. Random draws come from
         ``generator`` (seeded per epoch, so a resumed run draws what an uninterrupted one would)."""
-        logits = self.network(x)
+        logits = self.forward(x)
         loss = self.loss(logits, y)
         return loss, logits, 0 if step_if_finite(optimizers["optim"], loss, self.network.parameters()) else 1
 
@@ -103,14 +118,14 @@ class NeuralAttributor(Attributor):
     def _batched(self, images: torch.Tensor, fn) -> torch.Tensor:
         self.network.eval()
         outs = []
-        with torch.no_grad():
+        with torch.no_grad(), autocast(self.device, self.precision):
             for start in range(0, len(images), self.config.eval_batch_size):
                 x = uint8_to_unit_range(images[start : start + self.config.eval_batch_size], self.device)
                 outs.append(fn(x).float().cpu())
         return torch.cat(outs) if outs else torch.empty(0)
 
     def logits(self, images: torch.Tensor) -> torch.Tensor:
-        return self._batched(images, self.network)
+        return self._batched(images, self.forward)
 
     def state_dict(self) -> dict[str, torch.Tensor]:
         return dict(self.network.state_dict())
@@ -137,6 +152,8 @@ def step_if_finite(opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> bo
     updates); True when it stepped."""
     opt.zero_grad(set_to_none=True)
     loss.backward()
+    params = list(params)
+    dist.average_gradients(params)  # distributed: the mean over ranks, so all ranks take one decision
     grads = [p.grad for p in params if p.grad is not None]
     if grads and not torch.isfinite(torch.stack([g.detach().abs().sum() for g in grads]).sum()):
         return False
@@ -146,26 +163,6 @@ def step_if_finite(opt: torch.optim.Optimizer, loss: torch.Tensor, params) -> bo
 
 def _meta_key(name: str) -> str:
     return "optimizer" if name == "optim" else f"optimizer.{name}"
-
-
-def split_accuracy(
-    attributor: Attributor, split: Split, chunk: int = 512, attack=None, seed: int = 0
-) -> float:
-    """Top-1 accuracy over a (memory-mapped) split, read in chunks; with ``attack``, on attacked images
-    (the same ones for the same seed: see :func:`gfcore.attacking.attacked`)."""
-    from .attacking import attacked
-
-    if len(split) == 0:
-        return float("nan")
-    correct = 0
-    logits = attacked(attributor.logits, attack, seed)
-    for start in range(0, len(split), chunk):
-        images = torch.from_numpy(
-            np.array(split.images[start : start + chunk])
-        )  # copy: memmaps are read-only
-        preds = logits(images).argmax(1).numpy()
-        correct += int((preds == split.labels[start : start + chunk]).sum())
-    return correct / len(split)
 
 
 def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitContext) -> None:
@@ -198,13 +195,18 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         best_epoch = int(meta.get("best_epoch", start_epoch))
         ctx.history[:] = meta["history"]
 
+    dist.broadcast_module(net)  # equal seeds build equal weights; this makes every rank certain of it
     n, bs = len(train), cfg.batch_size
+    local = dist.per_rank_batch(bs, available=n)
+    mine = slice(dist.rank() * local, (dist.rank() + 1) * local)  # this rank's part of each global batch
     steps_per_epoch = max(1, n // bs)  # drop the ragged last batch, as the paper's infinite stream does
     task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
-        aug_gen = attack_generator(ctx.seed, epoch, 1)  # a stream of its own: flips stay as they were
-        step_gen = attack_generator(ctx.seed, epoch, 2)  # draws inside train_step (visNet's penalty)
+        # streams of their own (flips stay as they were), one per rank (rank 0's is the single process's)
+        per_rank = (dist.rank(),) if dist.rank() else ()
+        aug_gen = attack_generator(ctx.seed, epoch, 1, *per_rank)
+        step_gen = attack_generator(ctx.seed, epoch, 2, *per_rank)  # draws inside train_step (visNet)
         order = rng.permutation(n)
         net.train()
         t0 = time.perf_counter()
@@ -214,17 +216,21 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         for step in range(steps_per_epoch):
             # 2) a batch: sorted indices make memory-mapped reads sequential-ish
             idx = np.sort(order[step * bs : (step + 1) * bs])
-            batch = torch.from_numpy(train.images[idx]).to(device, non_blocking=True)
+            # every rank draws the whole batch's flips (the same stream) and keeps its slice
+            flips = torch.rand(len(idx), generator=flip_gen)[mine] < 0.5 if cfg.flip else None
+            idx = idx[mine]
+            batch = to_device(torch.from_numpy(train.images[idx]), device)
             batch = method.augment(batch, aug_gen)
             if method.attack is not None:  # immunisation: the attack on the fly, on the device
                 batch = method.attack.apply(batch, aug_gen)
             x = uint8_to_unit_range(batch, device)
             y = torch.from_numpy(train.labels[idx]).to(device)
-            if cfg.flip:
-                mask = (torch.rand(len(idx), generator=flip_gen) < 0.5).to(device)
+            if flips is not None:
+                mask = flips.to(device, non_blocking=True)
                 x = torch.where(mask[:, None, None, None], x.flip(3), x)
             # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
-            loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
+            with autocast(device, method.precision):
+                loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)
             skipped += step_skipped
             loss_sum += loss.detach()
             correct += (logits.detach().argmax(1) == y).sum()
@@ -232,17 +238,16 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             if step % 20 == 0:
                 task.update(status=f"epoch {epoch + 1}/{cfg.epochs} loss {loss.item():.3f}")
         train_seconds = time.perf_counter() - t0
+        epoch_loss, epoch_correct = dist.all_sum(float(loss_sum), int(correct))
         # 4) a diverged epoch is not checkpointed: the last good checkpoint stays what --resume continues.
         # Diverged: a non-finite loss, non-finite weights, or finite weights so large that the last batch
         # no longer gives finite logits (the epoch's last update is seen by no loss of this epoch).
         net.eval()
         with torch.no_grad():
             probe_finite = bool(torch.isfinite(net(x)).all())
-        if not (
-            probe_finite
-            and torch.isfinite(loss_sum)
-            and all(torch.isfinite(p).all() for p in net.parameters())
-        ):
+        finite = probe_finite and all(bool(torch.isfinite(p).all()) for p in net.parameters())
+        (unfinished,) = dist.all_sum(0 if finite and np.isfinite(epoch_loss) else 1)
+        if unfinished:  # all ranks stop together
             task.done()
             kept = f"kept the checkpoint of epoch {epoch}" if epoch else "no checkpoint was written"
             raise GfpError(
@@ -252,8 +257,8 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
         val_acc = split_accuracy(method, val, attack=method.attack, seed=ctx.seed)
         record = {
             "epoch": epoch + 1,
-            "train_loss": float(loss_sum) / steps_per_epoch,
-            "train_accuracy": int(correct) / (steps_per_epoch * bs),
+            "train_loss": epoch_loss / steps_per_epoch / dist.world_size(),
+            "train_accuracy": int(epoch_correct) / (steps_per_epoch * bs),
             "val_accuracy": val_acc,
             "skipped_steps": skipped,
             "seconds": round(train_seconds, 3),

@@ -35,6 +35,19 @@ seed_option = click.option(
     show_default=True,
     help="Random seed (>= 0): the same seed gives the same result.",
 )
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="Neural methods: bf16 runs forward passes under autocast (fast on GPUs; check accuracy first).",
+)
+compile_option = click.option(
+    "--compile",
+    "compile_network",
+    is_flag=True,
+    help="Neural methods: run the network through torch.compile.",
+)
 progress_option = click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
 )

@@ -7,6 +7,11 @@ previews and checkpoints, and resumes exactly (networks, EMA, optimisers and the
 Every random draw of training (real-batch indices, flips, latents, penalty interpolation weights) comes
 from one seeded CPU ``torch.Generator``, so a CPU run is reproducible from ``ctx.seed`` and a resumed run
 continues the same random stream.
+
+Under torchrun (:mod:`gfcore.distributed`) ``batch_size`` is the global batch: each rank draws its share
+from a stream of its own (rank 0's is the single process's), gradients are averaged over the ranks before
+each step, and the logged losses are rank 0's. BatchNorm statistics stay each rank's own (rank 0's are
+saved), as under DDP without SyncBatchNorm.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from gfcore import distributed as dist
 from gfcore.errors import GfpError
 from gfcore.interfaces import FitContext, GanSource
 from gfcore.optim_state import optimizer_from_tensors, optimizer_to_tensors
@@ -166,15 +172,20 @@ class AdversarialGan(GanSource):
         """One U(0, 1) weight per sample, shaped to broadcast over images."""
         return torch.rand(n, 1, 1, 1, generator=self.rng).to(self.device)
 
+    @property
+    def rank_batch(self) -> int:
+        """Images per batch on this process: ``batch_size`` is the global batch, split over torchrun ranks."""
+        return dist.per_rank_batch(self.config.batch_size)
+
     def fake_batch(self, n: int | None = None, grad: bool = False) -> torch.Tensor:
-        z = self.noise(n or self.config.batch_size)
+        z = self.noise(n or self.rank_batch)
         if grad:
             return self.generate(z)
         with torch.no_grad():
             return self.generate(z)
 
     def _real_batch(self, real: torch.Tensor) -> torch.Tensor:
-        n = self.config.batch_size
+        n = self.rank_batch
         idx = torch.randint(len(real), (n,), generator=self.rng)
         flips = torch.rand(n, generator=self.rng) < 0.5
         x = to_float(real[idx.to(real.device)].to(self.device))
@@ -222,6 +233,7 @@ class AdversarialGan(GanSource):
             loss, logs_d = self.critic_loss(self._real_batch(real))
             self.opt_d.zero_grad(set_to_none=True)
             loss.backward()
+            dist.average_gradients(self.D.parameters())  # torchrun: the global batch's mean gradient
             self.clip_gradients(self.D)
             self.opt_d.step()
             logs.update(logs_d)
@@ -229,6 +241,7 @@ class AdversarialGan(GanSource):
         loss, logs_g = self.generator_loss(self._real_batch(real))
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
+        dist.average_gradients(self.G.parameters())
         self.clip_gradients(self.G)
         self.opt_g.step()
         self.D.requires_grad_(True)
@@ -238,9 +251,10 @@ class AdversarialGan(GanSource):
     def train(self, real: np.ndarray, ctx: FitContext, preview: Callable[[int], None] | None = None) -> None:
         cfg = self.config
         real_t = self._check_real(real)
-        self._build_networks(seed=ctx.seed)
+        self._build_networks(seed=ctx.seed)  # the same seed on every rank: the same weights
         self._make_optimizers()
-        self.rng = torch.Generator().manual_seed(ctx.seed)
+        # torchrun: each rank draws its own real images and latents (rank 0 those of a single process)
+        self.rng = torch.Generator().manual_seed(ctx.seed + 1_000_003 * dist.rank())
         self.step = 0
         if ctx.resume is not None:
             self.load_training_state(*ctx.resume)
@@ -348,6 +362,8 @@ class AdversarialGan(GanSource):
             optimizer_from_tensors(self.opt_d, tensors, meta["opt_d"], "opt_d")
             self.rng.set_state(tensors["rng_state"])
             self.step = int(meta["step"])
+            if dist.rank():  # the checkpoint holds rank 0's stream; the others start fresh ones of their own
+                self.rng.manual_seed(int(self.rng.initial_seed()) + 1_000_003 * dist.rank() + self.step)
         except (KeyError, RuntimeError, ValueError) as exc:
             raise GfpError(f"{self.name}: the checkpoint does not match this configuration ({exc})") from None
         self.on_resume()

@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, progress_option, stdout_console
+from gfp.common import (
+    compile_option,
+    device_option,
+    emit_json,
+    json_option,
+    precision_option,
+    progress_option,
+    stdout_console,
+)
 
 
 @click.command()
@@ -13,33 +21,57 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     help="Open set: answer `unknown` for an image that scores below the run's threshold (the default when "
     "the run stores one, see `gfp calibrate`). Closed set: always name one of the run's sources.",
 )
+@click.option(
+    "--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Images per forward pass."
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(0),
+    default=None,
+    help="Decoding processes (0: decode in this one) [default: none for a few files, else one per spare core, at most 8].",
+)
 @device_option
+@precision_option
+@compile_option
 @json_option
 @progress_option
-def attribute(run, paths, open_set, device, as_json, progress):
+def attribute(
+    run, paths, open_set, batch_size, workers, device, precision, compile_network, as_json, progress
+):
     """Say which source made each image in PATHS (files, folders, globs), with probabilities calibrated by
-    the run's temperature, or `unknown` when it matches none of the run's sources (open set)."""
-    from gfcore.device import resolve_device
+    the run's temperature, or `unknown` when it matches none of the run's sources (open set).
+
+    Images are decoded by --workers processes while the model runs on batches of --batch-size; the output
+    keeps the order of the files. Under torchrun each process attributes a block of the files.
+    """
+    from gfcore import distributed as dist
+    from gfcore.accel import configure
+    from gfcore.attribution import attribute_stream
     from gfcore.errors import GfpError
-    from gfcore.evaluation import attribute_files
     from gfcore.images import expand_paths
     from gfcore.openset import UNKNOWN, apply_to_batch, describe_rule, open_set_choice, run_calibration
-    from gfcore.progress import progress_reporter
     from gfcore.runs import load_run
 
+    device = dist.resolve_and_join(device)
     files, missing = expand_paths(list(paths))
-    attributor, info = load_run(run, resolve_device(device))
+    attributor, info = load_run(run, device)
     open_set_choice(run_calibration(info, run), open_set, run)  # refused before any work
-    with progress_reporter(progress) as reporter:
-        for m in missing:
+    configure(attributor, precision, compile_network)
+    with dist.progress_for_rank(progress) as reporter:
+        for m in missing if dist.is_main() else ():
             reporter.warn(f"{m}: no such file, folder or matching glob")
         if not files:
             raise GfpError("no image files found in " + ", ".join(paths))
         size_policy = info.get("preprocessing", {}).get("size_policy", "crop")
-        batch = attribute_files(attributor, files, size_policy, reporter)
-        applied = apply_to_batch(batch, info, open_set, run)  # calibrated probabilities, `unknown`
-        if not applied["calibrated"]:
-            reporter.warn(applied["note"])
+        batch = attribute_stream(
+            attributor, files, size_policy, reporter, batch_size=batch_size, workers=workers
+        )
+        if dist.is_main():  # rank 0 holds every rank's results
+            applied = apply_to_batch(batch, info, open_set, run)  # calibrated probabilities, `unknown`
+            if not applied["calibrated"]:
+                reporter.warn(applied["note"])
+    if not dist.is_main():  # rank 0 reports for all
+        return
     classes = info["classes"]
     labels = classes + [UNKNOWN] if applied["open_set"] else classes
     skipped = batch.skipped + [{"path": m, "reason": "not found"} for m in missing]

@@ -3,10 +3,12 @@ from pathlib import Path
 import click
 
 from gfp.common import (
+    compile_option,
     device_option,
     emit_json,
     fmt_pct,
     json_option,
+    precision_option,
     progress_option,
     seed_option,
     stdout_console,
@@ -106,6 +108,8 @@ def print_extras(report: dict) -> None:
 )
 @seed_option
 @device_option
+@precision_option
+@compile_option
 @json_option
 @progress_option
 def evaluate(
@@ -118,6 +122,8 @@ def evaluate(
     real_class,
     seed,
     device,
+    precision,
+    compile_network,
     as_json,
     progress,
 ):
@@ -126,38 +132,42 @@ def evaluate(
 
     Also the expected calibration error (15 equal-width bins) before and after the run's temperature
     (a run without one: T = 1, said so), and, when the run stores an open-set threshold, the share of
-    these known-source images it calls unknown."""
+    these known-source images it calls unknown. Under torchrun each process evaluates a block of the
+    split and rank 0 reports."""
+    from gfcore import distributed as dist
+    from gfcore.accel import configure
     from gfcore.attacking import build_attack, describe_attack
     from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
     from gfcore.errors import GfpError
     from gfcore.evaluation import REPORT_VERSION, evaluate_logits
     from gfcore.openset import split_report
-    from gfcore.progress import progress_reporter
     from gfcore.runs import check_compatible, load_run
 
     if reliability_png is not None and reliability_png.exists():
         raise GfpError(f"{reliability_png} exists; gfp does not overwrite files: choose another name")
     attack = build_attack(attack_spec) if attack_spec else None
     data = load_dataset(dataset)
-    attributor, info = load_run(run, resolve_device(device))
+    attributor, info = load_run(run, dist.resolve_and_join(device))
+    configure(attributor, precision, compile_network)
     check_compatible(info, data, run)
     if realistic_subset and real_class not in info["classes"]:  # refused before any work
         raise GfpError(
             f"no class named {real_class!r} to measure realism against (--real-class; classes: "
             f"{', '.join(info['classes'])})"
         )
-    with progress_reporter(progress) as reporter:
+    with dist.progress_for_rank(progress) as reporter:
         chosen = data.split(split)
         report, logits = evaluate_logits(attributor, chosen, reporter, attack=attack, seed=seed)
-        calibration, open_set = split_report(logits, chosen.labels, info, run)
-        realistic = None
-        if realistic_subset:
-            from gfcore.realistic import realistic_report
+    if not dist.is_main():  # under torchrun: each rank computed a block; rank 0 reports
+        return
+    calibration, open_set = split_report(logits, chosen.labels, info, run)
+    realistic = None
+    if realistic_subset:
+        from gfcore.realistic import realistic_report
 
-            realistic = realistic_report(
-                chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
-            )
+        realistic = realistic_report(
+            chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
+        )
     if reliability_png is not None:
         from gfcore.calibration import save_reliability_png
 

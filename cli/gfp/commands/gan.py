@@ -96,17 +96,18 @@ def train_command(
     FAMILY is a name from `gfp gan list`, optionally with parameters: `progan:width=0.25,iters=3000`.
     Images are centre-cropped to the resolution; unreadable files are skipped with a warning. The run
     folder gets run.json, generator.safetensors, last.safetensors (for --resume) and sample grids.
+
+    On many processes: torchrun --nproc_per_node N -m gfp gan train ... (--batch-size is the global batch).
     """
-    from gfcore.device import resolve_device
+    from gfcore import distributed as dist
     from gfcore.ganruns import read_run, resolve_family, train_gan
-    from gfcore.progress import progress_reporter
 
     overrides = {"resolution": resolution, "iters": iters, "batch_size": batch_size}
     spec = resolve_family(family, overrides)  # unknown names and bad parameters fail before any reading
     if not real_dir.is_dir():
         raise GfpError(f"--real {real_dir}: no such folder")
-    torch_device = resolve_device(device)
-    with progress_reporter(enabled=progress) as reporter:
+    torch_device = dist.resolve_and_join(device)
+    with dist.progress_for_rank(progress) as reporter:
         real = _load_real_folder(real_dir, spec.config.resolution, reporter)
         reporter.log(
             f"{len(real)} real images from {real_dir}, {spec.config.resolution}x{spec.config.resolution}"
@@ -123,6 +124,8 @@ def train_command(
             command=_train_command_line(family, real_dir, out, overrides, seed, device, resume),
             real_source=str(real_dir),
         )
+    if not dist.is_main():  # rank 0 reports for all
+        return
     if as_json:
         run = read_run(out)
         emit_json(

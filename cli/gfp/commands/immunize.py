@@ -1,12 +1,14 @@
 import click
 
 from gfp.common import (
+    compile_option,
     device_option,
     emit_run_summary,
     false_unknown_rate_option,
     fmt_pct,
     json_option,
     out_option,
+    precision_option,
     progress_option,
     seed_option,
 )
@@ -32,11 +34,25 @@ from gfp.common import (
 @false_unknown_rate_option()
 @seed_option
 @device_option
+@precision_option
+@compile_option
 @click.option("--resume", is_flag=True, help="Continue the immunized run in --out from its last checkpoint.")
 @json_option
 @progress_option
 def immunize(
-    run, dataset, attack_spec, out, epochs, false_unknown_rate, seed, device, resume, as_json, progress
+    run,
+    dataset,
+    attack_spec,
+    out,
+    epochs,
+    false_unknown_rate,
+    seed,
+    device,
+    precision,
+    compile_network,
+    resume,
+    as_json,
+    progress,
 ):
     """Fine-tune the trained network of RUN on DATASET's training images perturbed on the fly by --attack,
     validating on perturbed validation images, into a new run --out.
@@ -44,17 +60,19 @@ def immunize(
     The new run keeps RUN's class order and settings and records the attack and RUN in its run.json;
     `gfp evaluate OUT DATASET --attack NAME` then measures it. Methods that train by gradient descent
     (learned, cnn) can be immunized; others are refused in one line.
+
+    On many processes: torchrun --nproc_per_node N -m gfp immunize ... (the batch is the global batch).
     """
+    from gfcore import distributed as dist
     from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
     from gfcore.errors import NothingToDo
     from gfcore.immunize import immunize_run
-    from gfcore.progress import progress_reporter
     from gfcore.runs import read_run_json
 
+    device = dist.resolve_and_join(device)
     data = load_dataset(dataset)
     try:
-        with progress_reporter(progress) as reporter:
+        with dist.progress_for_rank(progress) as reporter:
             result = immunize_run(
                 run,
                 data,
@@ -62,13 +80,19 @@ def immunize(
                 out,
                 epochs=epochs,
                 seed=seed,
-                device=resolve_device(device),
+                device=device,
                 resume=resume,
                 reporter=reporter,
                 false_unknown_rate=false_unknown_rate,
+                precision=precision,
+                compile=compile_network,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
+        if not dist.is_main():
+            return
         emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
+        return
+    if not dist.is_main():  # rank 0 reports for all
         return
     info = result.info
     best = info.get("best") or {}

@@ -2,12 +2,14 @@ import click
 
 from gfp.common import (
     FiniteFloatRange,
+    compile_option,
     device_option,
     emit_run_summary,
     false_unknown_rate_option,
     fmt_pct,
     json_option,
     out_option,
+    precision_option,
     progress_option,
     seed_option,
 )
@@ -29,6 +31,8 @@ from gfp.common import (
 @false_unknown_rate_option()
 @seed_option
 @device_option
+@precision_option
+@compile_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
@@ -44,6 +48,8 @@ def train(
     false_unknown_rate,
     seed,
     device,
+    precision,
+    compile_network,
     resume,
     as_json,
     progress,
@@ -53,13 +59,15 @@ def train(
     --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
     --epochs N to train a finished run further. A training that diverges (non-finite loss) stops with
     one line and keeps its last good checkpoint.
+
+    On many processes: torchrun --nproc_per_node N -m gfp train ... (--batch-size is the global batch).
     """
+    from gfcore import distributed as dist
     from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
     from gfcore.errors import NothingToDo
-    from gfcore.progress import progress_reporter
     from gfcore.runs import read_run_json, train_run
 
+    device = dist.resolve_and_join(device)  # under torchrun: this rank's device, in the process group
     data = load_dataset(dataset)
     overrides = {"epochs": epochs, "batch_size": batch_size, "lr": lr}
     if resume:  # a resumed run keeps its own method and seed; only ones typed on the command line are checked
@@ -68,20 +76,26 @@ def train(
             for name, value in (("spec", spec), ("seed", seed))
         )
     try:
-        with progress_reporter(progress) as reporter:
+        with dist.progress_for_rank(progress) as reporter:
             result = train_run(
                 data,
                 out,
                 spec,
                 seed=seed,
-                device=resolve_device(device),
+                device=device,
                 resume=resume,
                 overrides={k: v for k, v in overrides.items() if v is not None},
                 reporter=reporter,
                 false_unknown_rate=false_unknown_rate,
+                precision=precision,
+                compile=compile_network,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
+        if not dist.is_main():
+            return
         emit_run_summary(out, read_run_json(out), as_json, str(exc), nothing_to_do=str(exc))
+        return
+    if not dist.is_main():  # rank 0 reports for all
         return
     info = result.info
     best = info.get("best") or (info["history"][-1] if info["history"] else {})
