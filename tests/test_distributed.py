@@ -70,11 +70,13 @@ def test_evaluate_and_attribute_shard_and_rank_zero_reports_all(tiny_dataset, ti
     alone = evaluate_split(attributor, tiny_dataset.split("train"))
     report = json.loads(outputs[0]["evaluate"])
     assert report["confusion_matrix"] == alone["confusion_matrix"]  # every image, each counted once
-    images = json.loads(outputs[0]["attribute"])["images"]
+    attribution = json.loads(outputs[0]["attribute"])
+    images = attribution["images"]
     files = sorted((tiny_sources / "source_1").glob("*.png"))
     assert [r["path"] for r in images] == [str(f) for f in files]  # rank 0's block, then rank 1's: file order
     decoded, _, _ = decode_files(files, attributor.resolution)
-    probs = torch.softmax(attributor.logits(torch.from_numpy(decoded)), 1)
+    temperature = attribution["calibration"]["temperature"]  # probabilities are calibrated (gfcore.openset)
+    probs = torch.softmax(attributor.logits(torch.from_numpy(decoded)) / temperature, 1)
     got = torch.tensor([[r["probabilities"][c] for c in attributor.classes] for r in images])
     torch.testing.assert_close(got, probs, rtol=0, atol=1e-5)
 
