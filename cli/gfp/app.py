@@ -23,6 +23,7 @@ BUILTIN_COMMANDS = {
     "audit": "gfp.commands.audit:audit",
     "attack": "gfp.commands.attack:attack",
     "immunize": "gfp.commands.immunize:immunize",
+    "persistence": "gfp.commands.persistence:persistence",
 }
 
 
