@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, out_option, progress_option, seed_option
+from gfp.common import (
+    FiniteFloatRange,
+    device_option,
+    emit_json,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
 
 
 @click.command(
@@ -17,7 +25,7 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 )
 @click.option(
     "--width",
-    type=click.FloatRange(0, min_open=True, max=4),
+    type=FiniteFloatRange(0, min_open=True),
     default=0.125,
     show_default=True,
     help="Channel multiplier of every network (1 = the paper's).",
