@@ -164,10 +164,16 @@ def plot_study(results: dict, path: Path) -> None:
             xs = [p["resolution"] for p in points]
             ys = [None if p["accuracy"] is None else 100 * p["accuracy"] for p in points]
             ax.plot(xs, ys, marker="o", color=f"C{i if ax is axes[0] else 2}", label=curves[variant]["label"])
+            below = i == 1  # the second curve's numbers under its points, so that equal values stay legible
             for x, y in zip(xs, ys):
                 if y is not None:
                     ax.annotate(
-                        f"{y:.1f}", (x, y), textcoords="offset points", xytext=(0, 6), ha="center", fontsize=8
+                        f"{y:.1f}",
+                        (x, y),
+                        textcoords="offset points",
+                        xytext=(0, -13 if below else 6),
+                        ha="center",
+                        fontsize=8,
                     )
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
         ax.set_xscale("log", base=2)
@@ -176,13 +182,13 @@ def plot_study(results: dict, path: Path) -> None:
         ax.set_title(title)
         ax.set_ylim(0, 105)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8, loc="lower right")
+        ax.legend(fontsize=8, loc="best")
     axes[0].set_ylabel(f"{results['split']} accuracy (%)")
     s = results["settings"]
     fig.suptitle(
         f"Where fingerprints live: {len(results['dataset']['classes'])} sources at "
         f"{results['dataset']['resolution']}x{results['dataset']['resolution']} "
-        f"(width {s['width']}, {s['epochs']} epochs, seed {s['seed']})",
+        f"(width {s['width']}, {s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}, seed {s['seed']})",
         fontsize=10,
     )
     fig.tight_layout()
