@@ -159,22 +159,29 @@ def plot_study(results: dict, path: Path) -> None:
         (axes[1], ("postpool",), "patch size R (pixels); logits averaged over patches", "local patches"),
     )
     for ax, variants, xlabel, title in panels:
-        for i, variant in enumerate(variants):
+        series = {}
+        for variant in variants:
             points = curves[variant]["points"]
-            xs = [p["resolution"] for p in points]
-            ys = [None if p["accuracy"] is None else 100 * p["accuracy"] for p in points]
+            series[variant] = {
+                p["resolution"]: None if p["accuracy"] is None else 100 * p["accuracy"] for p in points
+            }
+        for i, variant in enumerate(variants):
+            xs, ys = list(series[variant]), list(series[variant].values())
             ax.plot(xs, ys, marker="o", color=f"C{i if ax is axes[0] else 2}", label=curves[variant]["label"])
-            below = i == 1  # the second curve's numbers under its points, so that equal values stay legible
             for x, y in zip(xs, ys):
-                if y is not None:
-                    ax.annotate(
-                        f"{y:.1f}",
-                        (x, y),
-                        textcoords="offset points",
-                        xytext=(0, -13 if below else 6),
-                        ha="center",
-                        fontsize=8,
-                    )
+                if y is None:
+                    continue
+                # the higher of two points at one R is labelled above, the lower below: both stay legible
+                others = [s[x] for v, s in series.items() if v != variant and s.get(x) is not None]
+                below = any(o > y or (o == y and i > 0) for o in others)
+                ax.annotate(
+                    f"{y:.1f}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, -13 if below else 6),
+                    ha="center",
+                    fontsize=8,
+                )
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
         ax.set_xscale("log", base=2)
         ax.set_xticks(results["resolutions"], [str(r) for r in results["resolutions"]])
