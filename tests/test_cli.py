@@ -244,6 +244,7 @@ FAILURES = {
     ("gan", "list"): ([], "plugin 'broken'", broken_plugin),
     ("data", "licences"): ([], "sources.json", unreadable_licences),
     ("attack",): (["jpeg:quality=500", "{tmp}", "--out", "{tmp}/../atk"], "quality=500", None),
+    ("persistence",): (["{tmp}/missing", "--out", "{tmp}/study"], "not a prepared dataset", None),
     ("immunize",): (
         ["{tmp}/missing", "{tmp}/missing", "--attack", "blur", "--out", "{tmp}/r2"],
         "missing",

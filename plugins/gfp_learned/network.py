@@ -29,19 +29,22 @@ def reflect_conv(in_channels: int, out_channels: int) -> EqualizedConv2d:
     return EqualizedConv2d(in_channels, out_channels, 3, padding_mode="reflect")
 
 
-def check_resolution(resolution: int) -> int:
+def check_resolution(resolution: int, minimum: int = 16) -> int:
+    """log2 of ``resolution``; a power of two from ``minimum`` to 256, else one line. The persistence
+    variants (paper-notes §2) run the network from as low as 4x4 (the 4x4 convolution and the dense layers)."""
     log2 = int(round(math.log2(resolution))) if resolution > 0 else 0
-    if 2**log2 != resolution or not 16 <= resolution <= 256:
+    if 2**log2 != resolution or not minimum <= resolution <= 256:
         raise GfpError(
-            f"the learned network needs a resolution that is a power of two from 16 to 256, got {resolution}"
+            f"the learned network needs a resolution that is a power of two from {minimum} to 256, "
+            f"got {resolution}"
         )
     return log2
 
 
 class AttributionNet(nn.Module):
-    def __init__(self, resolution: int, num_classes: int, width: float = 1.0):
+    def __init__(self, resolution: int, num_classes: int, width: float = 1.0, min_resolution: int = 16):
         super().__init__()
-        log2 = check_resolution(resolution)
+        log2 = check_resolution(resolution, min_resolution)
         act = nn.LeakyReLU(0.2)
         blocks: list[nn.Module] = []
         in_ch = 3  # no fromRGB: the first convolution reads the RGB image directly

@@ -1,0 +1,82 @@
+"""The three persistence extractors. Each is the ``learned`` extractor (same training, fingerprints and
+checkpoints) with another network and one more parameter: the resolution R of its band or its patch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gfcore.config import bounded
+from gfcore.errors import GfpError
+from gfp_learned.method import LearnedAttributor, LearnedConfig
+
+from .network import MIN_RESOLUTION, BandNet, PatchPoolNet
+
+
+def _check_power_of_two(name: str, value: int) -> None:
+    if value & (value - 1):
+        raise ValueError(f"{name} must be a power of two (4, 8, 16, ...), got {value}")
+
+
+@dataclass
+class BandConfig(LearnedConfig):
+    res: int = bounded(8, min=MIN_RESOLUTION)  # R: the band's resolution (Fig. (b) of the paper uses 8)
+
+    def validate(self) -> None:
+        _check_power_of_two("res", self.res)
+
+
+@dataclass
+class ResidualConfig(BandConfig):
+    res: int = 16  # Fig. (c) of the paper: the band between 8x8 and 16x16
+
+
+@dataclass
+class PatchConfig(LearnedConfig):
+    patch: int = bounded(8, min=MIN_RESOLUTION)  # R: the side of the patches the classifier sees
+
+    def validate(self) -> None:
+        _check_power_of_two("patch", self.patch)
+
+
+class _Persistence(LearnedAttributor):
+    #: the Config field the persistence study sweeps (R)
+    sweep_parameter = "res"
+
+    def _resolution_parameter(self) -> int:
+        value = getattr(self.config, self.sweep_parameter)
+        if value > self.resolution:
+            raise GfpError(
+                f"{self.name}: {self.sweep_parameter}={value} is larger than the images "
+                f"({self.resolution}x{self.resolution}); use at most {self.sweep_parameter}={self.resolution}"
+            )
+        return value
+
+
+class PreDownAttributor(_Persistence):
+    name = "predown"
+    description = "The learned network on the low band only: the image Gaussian-downsampled to res x res."
+    Config = BandConfig
+
+    def build_network(self) -> BandNet:
+        return BandNet(self._resolution_parameter(), len(self.classes), self.config.width, residual=False)
+
+
+class ResidualAttributor(_Persistence):
+    name = "residual"
+    description = "The learned network on the high band only: the Laplacian-pyramid band at res x res."
+    Config = ResidualConfig
+
+    def build_network(self) -> BandNet:
+        return BandNet(self._resolution_parameter(), len(self.classes), self.config.width, residual=True)
+
+
+class PostPoolAttributor(_Persistence):
+    name = "postpool"
+    description = (
+        "A per-patch learned network (patch x patch pixels) whose logits are averaged over the image."
+    )
+    Config = PatchConfig
+    sweep_parameter = "patch"
+
+    def build_network(self) -> PatchPoolNet:
+        return PatchPoolNet(self._resolution_parameter(), len(self.classes), self.config.width)

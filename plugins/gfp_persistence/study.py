@@ -1,0 +1,204 @@
+"""The persistence study (paper-notes §2): every persistence variant trained over every R the dataset
+allows, evaluated on its test split, as accuracy against resolution for the low band (``predown``) and the
+high band (``residual``) and against patch size for post-pooling (``postpool``).
+
+Runs are planned, reused (finished, same dataset, method, configuration and seed), resumed (unfinished) or
+trained, and evaluated by the bench's own machinery (:func:`gfcore.bench.plan_methods`,
+:func:`gfcore.bench.bench_one`), in ``OUT/runs/<spec>``; ``OUT/results.json`` holds the numbers and
+``OUT/persistence.png`` the curves. A variant failing at one R is recorded in its point, not raised.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gfcore.atomic import atomic_path, write_text
+from gfcore.errors import GfpError
+from gfcore.jsonio import read_document
+from gfcore.progress import NullReporter, Reporter
+
+RESULTS_FORMAT = "gfp-persistence"
+RESULTS_VERSION = 1
+#: (variant, the figure's label); the variants' classes name the parameter swept
+VARIANTS = {
+    "predown": "low band (pre-downsampling to R)",
+    "residual": "high band (Laplacian band at R)",
+    "postpool": "post-pooling over R x R patches",
+}
+MIN_RESOLUTION = 4
+OWN_FILES = ("results.json", "persistence.png")
+
+
+def study_resolutions(resolution: int) -> list[int]:
+    """The powers of two from 4 up to the dataset's resolution."""
+    out, r = [], MIN_RESOLUTION
+    while r <= resolution:
+        out.append(r)
+        r *= 2
+    if not out:
+        raise GfpError(f"the persistence study needs images of at least 4x4, the dataset has {resolution}")
+    return out
+
+
+def check_study_folder(out: Path, runs_root: Path) -> None:
+    """A study writes into a new or empty folder, one holding only its runs, or over an earlier study --
+    never into a folder of other things."""
+    if out.exists() and not out.is_dir():
+        raise GfpError(f"{out} exists and is not a folder")
+    entries = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    runs_inside = runs_root.resolve().parent == out.resolve()
+    if (out / "results.json").is_file():
+        read_document(out / "results.json", RESULTS_FORMAT, "")  # one line if it is not a study's
+        entries -= set(OWN_FILES)
+    if not entries or (entries == {runs_root.name} and runs_inside):
+        return
+    raise GfpError(
+        f"{out} is not empty and holds no gfp persistence results; gfp does not write into folders it did "
+        "not create: choose another --out"
+    )
+
+
+def persistence_study(
+    dataset,
+    out: str | Path,
+    *,
+    epochs: int = 10,
+    width: float = 0.125,
+    patience: int = 0,
+    seed: int = 0,
+    device=None,
+    runs_dir: str | Path | None = None,
+    reporter: Reporter | None = None,
+) -> dict:
+    """Train (or reuse) ``predown``, ``residual`` and ``postpool`` at every R of :func:`study_resolutions`
+    on ``dataset`` (a :class:`gfcore.dataset.PreparedDataset`) and write ``results.json`` and
+    ``persistence.png`` to ``out``; returns the results document. Raises :class:`GfpError` before any
+    training for a bad folder or dataset."""
+    import torch
+
+    from gfcore.bench import DEFAULT_MAX_FD_IMAGES, SPLIT, bench_one, plan_methods
+    from gfcore.plugins import get_registries
+    from gfcore.rundir import package_versions
+
+    reporter = reporter or NullReporter()
+    device = device or torch.device("cpu")
+    out = Path(out)
+    runs_root = Path(runs_dir) if runs_dir is not None else out / "runs"
+    resolutions = study_resolutions(dataset.resolution)
+    registries = get_registries()
+    parameters = {v: registries.attributor(v).sweep_parameter for v in VARIANTS}
+    specs = [f"{v}:{parameters[v]}={r}" for v in VARIANTS for r in resolutions]
+    common = {"epochs": epochs, "width": width, "patience": patience}
+    plans = plan_methods(specs, runs_root, {v: common for v in VARIANTS})
+    check_study_folder(out, runs_root)
+    test = dataset.split(SPLIT)
+    reporter.log(
+        f"persistence: {len(plans)} runs ({', '.join(VARIANTS)} at R = "
+        f"{', '.join(map(str, resolutions))}) on {dataset.path}; runs in {runs_root}"
+    )
+    curves = {v: {"label": VARIANTS[v], "parameter": parameters[v], "points": []} for v in VARIANTS}
+    for i, (plan, spec) in enumerate(zip(plans, specs), 1):
+        row = bench_one(
+            plan,
+            dataset,
+            test,
+            seed=seed,
+            device=device,
+            reporter=reporter,
+            max_fd_images=DEFAULT_MAX_FD_IMAGES,
+            position=f"[{i}/{len(plans)}] ",
+        )
+        point = {"resolution": int(spec.rsplit("=", 1)[1]), "spec": plan.spec, "run": row.run}
+        point |= {k: getattr(row, k) for k in ("accuracy", "macro_f1", "fd_ratio", "train_seconds", "reused")}
+        point |= {"n": row.n, "error": row.error}
+        curves[plan.method]["points"].append(point)
+    results = {
+        "format": RESULTS_FORMAT,
+        "version": RESULTS_VERSION,
+        "dataset": {
+            "path": str(Path(dataset.path).resolve()),
+            "hash": dataset.hash,
+            "classes": dataset.classes,
+            "resolution": dataset.resolution,
+        },
+        "split": SPLIT,
+        "chance": 1 / len(dataset.classes),
+        "resolutions": resolutions,
+        "settings": {**common, "seed": seed, "device": str(device)},
+        "runs": str(runs_root.resolve()),
+        "curves": curves,
+        "failed": [p["spec"] for c in curves.values() for p in c["points"] if p["error"]],
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "versions": package_versions(),
+    }
+    write_study(results, out)
+    return results
+
+
+def write_study(results: dict, out: Path) -> None:
+    """``persistence.png``, then ``results.json`` (written last: its presence means a finished study)."""
+    from gfcore.bench.render import to_json
+
+    out.mkdir(parents=True, exist_ok=True)
+    plot_study(results, out / "persistence.png")
+    write_text(out / "results.json", to_json(results) + "\n")
+
+
+def plot_study(results: dict, path: Path) -> None:
+    """Two panels: accuracy against R for the two frequency bands, and against patch size."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves, chance = results["curves"], 100 * results["chance"]
+    fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharey=True)
+    panels = (
+        (axes[0], ("predown", "residual"), "resolution R of the band (pixels)", "frequency bands"),
+        (axes[1], ("postpool",), "patch size R (pixels); logits averaged over patches", "local patches"),
+    )
+    for ax, variants, xlabel, title in panels:
+        series = {}
+        for variant in variants:
+            points = curves[variant]["points"]
+            series[variant] = {
+                p["resolution"]: None if p["accuracy"] is None else 100 * p["accuracy"] for p in points
+            }
+        for i, variant in enumerate(variants):
+            xs, ys = list(series[variant]), list(series[variant].values())
+            ax.plot(xs, ys, marker="o", color=f"C{i if ax is axes[0] else 2}", label=curves[variant]["label"])
+            for x, y in zip(xs, ys):
+                if y is None:
+                    continue
+                # the higher of two points at one R is labelled above, the lower below: both stay legible
+                others = [s[x] for v, s in series.items() if v != variant and s.get(x) is not None]
+                below = any(o > y or (o == y and i > 0) for o in others)
+                ax.annotate(
+                    f"{y:.1f}",
+                    (x, y),
+                    textcoords="offset points",
+                    xytext=(0, -13 if below else 6),
+                    ha="center",
+                    fontsize=8,
+                )
+        ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(results["resolutions"], [str(r) for r in results["resolutions"]])
+        ax.set_xlabel(xlabel)
+        ax.set_title(title)
+        ax.set_ylim(0, 105)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8, loc="best")
+    axes[0].set_ylabel(f"{results['split']} accuracy (%)")
+    s = results["settings"]
+    fig.suptitle(
+        f"Where fingerprints live: {len(results['dataset']['classes'])} sources at "
+        f"{results['dataset']['resolution']}x{results['dataset']['resolution']} "
+        f"(width {s['width']}, {s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}, seed {s['seed']})",
+        fontsize=10,
+    )
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
