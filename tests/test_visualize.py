@@ -153,3 +153,26 @@ def test_the_demo_figure_step_trains_visnet_and_records_its_figures(tiny):
     add_figure_section(tables, "visnet", section)
     markdown = "\n".join(figures_lines(tables))
     assert "## visNet on the existence task" in markdown and "(figures/visnet/response_grid.png)" in markdown
+
+
+def test_the_demo_persistence_step_records_the_study(tiny):
+    """`gfp demo --all`'s persistence step: the study's figure and one table row per variant in tables.md."""
+    import torch
+
+    from gfcore.dataset import load_dataset
+    from gfcore.progress import NullReporter
+    from gfp_demo.figures import add_figure_section, figures_lines, persistence_figures
+    from gfp_demo.tasks import DemoSettings
+
+    settings = DemoSettings(persistence_epochs=1, persistence_width=0.0625)
+    out = tiny / "demo-persistence"
+    datasets = {"existence": load_dataset(tiny / "ds")}
+    section = persistence_figures(out, datasets, settings, torch.device("cpu"), NullReporter())
+    assert (
+        section["files"] == ["figures/persistence/persistence.png"] and (out / section["files"][0]).is_file()
+    )
+    assert set(section["curves"]) == {"predown", "residual", "postpool"}
+    tables = {}
+    add_figure_section(tables, "persistence", section)
+    markdown = "\n".join(figures_lines(tables))
+    assert "| R | 4 | 8 | 16 |" in markdown and markdown.count("%") >= 9  # three variants at three R

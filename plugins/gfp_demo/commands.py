@@ -35,7 +35,8 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     help="Also the robustness table of the five-source task: every method under the paper's six attacks "
     "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves; "
     "and visNet trained on the five-source task with its model fingerprints, response grid and t-SNE "
-    "(gfp visualize) (about 30 + 60 more minutes on 2 CPU cores).",
+    "(gfp visualize), and the persistence study (gfp persistence: accuracy of the low and high frequency "
+    "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores).",
 )
 @click.option(
     "--repeats",

@@ -94,7 +94,44 @@ def _visnet_lines(section: dict, grid: dict, tsne: dict, files: list[str]) -> li
     return [*lines, "", *(f"![{Path(f).stem}]({f})" for f in files), ""]
 
 
-FIGURE_STEPS = {"visnet": visnet_figures}
+def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -> dict:
+    """The persistence study (paper-notes §2) on the five-source task: ``predown``, ``residual`` and
+    ``postpool`` at every R, drawn into ``out/figures/persistence`` by the persistence plugin."""
+    title = f"Where fingerprints live: the {VISNET_TASK} task"
+    try:  # another plugin's work: without it (GFP_DISABLE_PLUGIN_AUTOLOAD, uninstalled) the demo goes on
+        from gfp_persistence.study import persistence_study
+    except ImportError as exc:
+        line = f"persistence study skipped: the persistence plugin is not available ({exc})"
+        reporter.warn(line)
+        return {"title": title, "files": [], "error": line, "lines": [line, ""]}
+    folder = out / "figures" / "persistence"
+    study = persistence_study(
+        datasets[VISNET_TASK],
+        folder,
+        epochs=settings.persistence_epochs,
+        width=settings.persistence_width,
+        seed=settings.seed,
+        device=device,
+        reporter=reporter,
+    )
+    figure = str((folder / "persistence.png").relative_to(out))
+    header = "| R | " + " | ".join(str(r) for r in study["resolutions"]) + " |"
+    lines = [
+        f"Test accuracy of each band or patch size (chance {fmt_pct(study['chance'])}; width "
+        f"{settings.persistence_width}, {settings.persistence_epochs} epochs, seed {settings.seed}):",
+        "",
+        header,
+        "|---|" + "---:|" * len(study["resolutions"]),
+    ]
+    for curve in study["curves"].values():
+        by_r = {p["resolution"]: p["accuracy"] for p in curve["points"]}
+        cells = [fmt_pct(by_r.get(r)) if by_r.get(r) is not None else "-" for r in study["resolutions"]]
+        lines.append(f"| {curve['label']} | " + " | ".join(cells) + " |")
+    lines += ["", f"![persistence]({figure})", ""]
+    return {"title": title, "files": [figure], "curves": study["curves"], "lines": lines}
+
+
+FIGURE_STEPS = {"visnet": visnet_figures, "persistence": persistence_figures}
 
 
 def add_figure_section(tables: dict, name: str, section: dict) -> None:

@@ -68,6 +68,9 @@ class DemoSettings:
     # measured on this task: 96.5% test accuracy after 8 epochs (README, "Seeing fingerprints")
     visnet: str = "visnet:width=0.125,lr=0.01,epochs=8"
     visnet_tsne_per_source: int = 200
+    # ... and the persistence study (gfp_persistence): 8 epochs at width 0.0625 took 29 CPU-minutes
+    persistence_epochs: int = 8
+    persistence_width: float = 0.0625
 
     def counts(self) -> dict[str, int]:
         return {"train": self.train_per_source, "val": self.val_per_source, "test": self.test_per_source}

@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from pathlib import Path
 
-from gfcore.atomic import atomic_path, write_text
+from gfcore.atomic import write_text
 from gfcore.errors import GfpError
 from gfcore.jsonio import read_document
 from gfcore.progress import NullReporter, Reporter
@@ -147,11 +147,9 @@ def write_study(results: dict, out: Path) -> None:
 
 def plot_study(results: dict, path: Path) -> None:
     """Two panels: accuracy against R for the two frequency bands, and against patch size."""
-    import matplotlib
+    from gfcore.figures import pyplot, save_figure  # the one look every gfp figure shares
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     curves, chance = results["curves"], 100 * results["chance"]
     fig, axes = plt.subplots(1, 2, figsize=(9.5, 4.0), sharey=True)
     panels = (
@@ -199,6 +197,4 @@ def plot_study(results: dict, path: Path) -> None:
         fontsize=10,
     )
     fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
