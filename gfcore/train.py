@@ -16,6 +16,7 @@ immunize``), before the conversion to [-1, 1] and the flip.
 
 from __future__ import annotations
 
+import math
 import time
 from abc import abstractmethod
 from dataclasses import dataclass
@@ -53,6 +54,39 @@ class NeuralConfig:
     # Early stopping, off when 0: stop after `patience` epochs without a better validation accuracy, or
     # as soon as validation accuracy is perfect (the kept best weights can then no longer change).
     patience: int = non_negative(0)
+    # Learning-rate schedule (off by default: the paper trains at a constant rate). The rate at each global
+    # step is a pure function of that step, so a resumed run continues the schedule exactly.
+    #   lr_schedule: constant | cosine (to 0 at the last step of `epochs`) | step (x0.1 at 50% and 75%)
+    #   warmup_epochs: a linear warm-up from lr/steps to lr over this many epochs (fractions allowed)
+    lr_schedule: str = "constant"
+    warmup_epochs: float = non_negative(0.0)
+
+    def validate(self) -> None:
+        if self.lr_schedule not in LR_SCHEDULES:
+            raise ValueError(f"lr_schedule={self.lr_schedule!r}: expected one of {', '.join(LR_SCHEDULES)}")
+        if self.warmup_epochs > self.epochs:
+            raise ValueError(f"warmup_epochs={self.warmup_epochs} is longer than epochs={self.epochs}")
+
+
+LR_SCHEDULES = ("constant", "cosine", "step")
+
+
+def lr_factor(cfg: NeuralConfig, step: int, steps_per_epoch: int) -> float:
+    """The multiplier of the configured rate at global step ``step`` (0-based) of ``cfg.epochs`` epochs."""
+    total = cfg.epochs * steps_per_epoch
+    warmup = min(total, round(cfg.warmup_epochs * steps_per_epoch))
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)  # 0 at the end of warm-up, -> 1 at the last step
+    if cfg.lr_schedule == "cosine":
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+    if cfg.lr_schedule == "step":
+        return 0.1 ** ((progress >= 0.5) + (progress >= 0.75))
+    return 1.0
+
+
+def scheduled(cfg: NeuralConfig) -> bool:
+    return cfg.lr_schedule != "constant" or cfg.warmup_epochs > 0
 
 
 def uint8_to_unit_range(images: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -200,6 +234,7 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
     local = dist.per_rank_batch(bs, available=n)
     mine = slice(dist.rank() * local, (dist.rank() + 1) * local)  # this rank's part of each global batch
     steps_per_epoch = max(1, n // bs)  # drop the ragged last batch, as the paper's infinite stream does
+    base_lrs = {name: [g["lr"] for g in opt.param_groups] for name, opt in opts.items()}
     task = ctx.progress.task("training", total=(cfg.epochs - start_epoch) * steps_per_epoch)
     for epoch in range(start_epoch, cfg.epochs):
         rng, flip_gen = _epoch_generators(ctx.seed, epoch)
@@ -228,6 +263,11 @@ def train_network(method: NeuralAttributor, train: Split, val: Split, ctx: FitCo
             if flips is not None:
                 mask = flips.to(device, non_blocking=True)
                 x = torch.where(mask[:, None, None, None], x.flip(3), x)
+            if scheduled(cfg):  # the rate of this global step (a resumed run computes the same)
+                factor = lr_factor(cfg, epoch * steps_per_epoch + step, steps_per_epoch)
+                for name, opt in opts.items():
+                    for group, base in zip(opt.param_groups, base_lrs[name], strict=True):
+                        group["lr"] = base * factor
             # 3) forward, backward; updates with non-finite gradients are skipped, as in the paper's code
             with autocast(device, method.precision):
                 loss, logits, step_skipped = method.train_step(x, y, opts, step_gen)

@@ -22,6 +22,7 @@ class BandConfig(LearnedConfig):
     res: int = bounded(8, min=MIN_RESOLUTION)  # R: the band's resolution (Fig. (b) of the paper uses 8)
 
     def validate(self) -> None:
+        super().validate()
         _check_power_of_two("res", self.res)
 
 
@@ -35,6 +36,7 @@ class PatchConfig(LearnedConfig):
     patch: int = bounded(8, min=MIN_RESOLUTION)  # R: the side of the patches the classifier sees
 
     def validate(self) -> None:
+        super().validate()
         _check_power_of_two("patch", self.patch)
 
 
