@@ -48,6 +48,16 @@ compile_option = click.option(
     is_flag=True,
     help="Neural methods: run the network through torch.compile.",
 )
+repeats_option = click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Train every method this many times (seeds SEED, SEED+1, ...; the dataset's splits stay fixed) "
+    "and report the mean accuracy with a 95% t-interval; with 1, a Wilson interval over the test images. "
+    "Every method is tested against the learned network on the same test images (exact McNemar); about "
+    "K times the time.",
+)
 progress_option = click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
 )

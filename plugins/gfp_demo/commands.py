@@ -2,7 +2,7 @@
 
 import click
 
-from gfp.common import device_option, emit_json, json_option, progress_option, seed_option
+from gfp.common import device_option, emit_json, json_option, progress_option, repeats_option, seed_option
 
 
 @click.command()
@@ -38,14 +38,7 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
     "(gfp visualize), and the persistence study (gfp persistence: accuracy of the low and high frequency "
     "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores).",
 )
-@click.option(
-    "--repeats",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Train every method this many times (seeds SEED, SEED+1, ...) on the same datasets: mean accuracy "
-    "with a 95% t-interval, exact McNemar tests against the learned network (about K times the time).",
-)
+@repeats_option
 @seed_option
 @json_option
 @progress_option

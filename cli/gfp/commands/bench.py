@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, out_option, progress_option, seed_option
+from gfp.common import (
+    device_option,
+    emit_json,
+    json_option,
+    out_option,
+    progress_option,
+    repeats_option,
+    seed_option,
+)
 
 METHOD_HELP = (
     "A method to compare: a registered extractor or baseline with optional parameters, "
@@ -44,15 +52,7 @@ METHOD_HELP = (
 @click.option(
     "--curves/--no-curves", default=True, show_default=True, help="Severity curves (with --attacks)."
 )
-@click.option(
-    "--repeats",
-    type=click.IntRange(1),
-    default=1,
-    show_default=True,
-    help="Train every method this many times (seeds SEED, SEED+1, ...; the dataset's splits stay fixed) "
-    "and report the mean accuracy with a 95% t-interval; with 1, a Wilson interval over the test images. "
-    "Every method is tested against the learned network on the same test images (exact McNemar).",
-)
+@repeats_option
 @click.option(
     "--fd-dim",
     type=click.IntRange(1, 1024),
