@@ -58,6 +58,14 @@ repeats_option = click.option(
     "Every method is tested against the learned network on the same test images (exact McNemar); about "
     "K times the time.",
 )
+runs_dir_option = click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of run folders, one per method: a finished run there that matches the dataset, "
+    "method, parameters and seed is reused, an unfinished one resumed. Default: OUT/runs.",
+)
 progress_option = click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
 )

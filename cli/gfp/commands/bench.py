@@ -7,6 +7,7 @@ from gfp.common import (
     out_option,
     progress_option,
     repeats_option,
+    runs_dir_option,
     seed_option,
 )
 
@@ -26,14 +27,7 @@ METHOD_HELP = (
 @click.argument("dataset", type=click.Path(file_okay=False))
 @out_option("Folder for the results.")
 @click.option("--method", "methods", multiple=True, metavar="SPEC", help=METHOD_HELP)
-@click.option(
-    "--runs",
-    "runs_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of run folders, one per method: a finished run there that matches the dataset, "
-    "method, parameters and seed is reused, an unfinished one resumed. Default: OUT/runs.",
-)
+@runs_dir_option
 @click.option(
     "--attacks",
     default=None,

@@ -7,6 +7,7 @@ from gfp.common import (
     json_option,
     out_option,
     progress_option,
+    runs_dir_option,
     seed_option,
 )
 
@@ -37,13 +38,7 @@ from gfp.common import (
     show_default=True,
     help="Stop a run after this many epochs without a better validation accuracy (0: never).",
 )
-@click.option(
-    "--runs",
-    "runs_dir",
-    type=click.Path(file_okay=False),
-    default=None,
-    help="Folder of run folders (default OUT/runs): a finished matching run there is reused.",
-)
+@runs_dir_option
 @seed_option
 @device_option
 @json_option
