@@ -278,6 +278,41 @@ def test_wavelet_transform_is_orthogonal_with_vanishing_moments():
     assert all(abs(float((bank[1] * n**p).sum())) < 1e-8 for p in range(4))
 
 
+@pytest.mark.parametrize("mode", ["periodization", "symmetric"])
+def test_matrix_transform_equals_its_conv_definition(mode):
+    # the fast path (one cached matrix per axis and level) against the conv2d filter-bank definition
+    from gfp_baselines.wavelet import _analyse_last_dim, _synthesise_last_dim, dwt2, filter_bank, idwt2
+
+    bank = filter_bank(4, torch.device("cpu"), torch.float64)
+    x = torch.randn(2, 3, 24, 32, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    lo_w, hi_w = _analyse_last_dim(x, bank, mode)
+    ll, lh = (t.transpose(-1, -2) for t in _analyse_last_dim(lo_w.transpose(-1, -2), bank, mode))
+    hl, hh = (t.transpose(-1, -2) for t in _analyse_last_dim(hi_w.transpose(-1, -2), bank, mode))
+    fast_ll, (fast_lh, fast_hl, fast_hh) = dwt2(x, bank, mode)
+    for fast, slow in ((fast_ll, ll), (fast_lh, lh), (fast_hl, hl), (fast_hh, hh)):
+        assert torch.allclose(fast, slow, atol=1e-12)
+    t = lambda v: v.transpose(-1, -2)  # noqa: E731
+    lo = t(_synthesise_last_dim(t(ll), t(lh), bank, mode))
+    hi = t(_synthesise_last_dim(t(hl), t(hh), bank, mode))
+    assert torch.allclose(
+        idwt2(ll, (lh, hl, hh), bank, mode), _synthesise_last_dim(lo, hi, bank, mode), atol=1e-12
+    )
+
+
+def test_local_variance_equals_zero_padded_window_means():
+    import torch.nn.functional as F
+
+    from gfp_baselines.denoise import WINDOWS, local_variance
+
+    c = torch.randn(2, 3, 19, 13, dtype=torch.float64, generator=torch.Generator().manual_seed(2)) * 5
+    expected = None
+    for w in WINDOWS:  # MATLAB filter2 semantics: zeros beyond the border, divided by the full window
+        mean = F.avg_pool2d(c.pow(2), w, stride=1, padding=w // 2, count_include_pad=True)
+        var = (mean - 9.0).clamp_min(0)
+        expected = var if expected is None else torch.minimum(expected, var)
+    assert torch.allclose(local_variance(c, 9.0), expected, atol=1e-10)
+
+
 def test_denoiser_residuals_on_known_signals():
     from gfp_baselines.denoise import noise_residual
 
@@ -358,3 +393,21 @@ def test_knn_trains_and_reloads_as_a_run(tmp_path, tiny_dataset):
     loaded, info = load_run(tmp_path / "run")
     images = torch.from_numpy(np.array(tiny_dataset.split("test").images))
     assert torch.equal(loaded.logits(images), result.attributor.logits(images))
+
+
+def test_principal_axes_by_scatter_matrix_match_the_svd():
+    # the fast path (eigenvectors of the D x D scatter matrix, N >= D) against the SVD of the data itself
+    from gfp_baselines.eigenface import principal_axes
+
+    gen = torch.Generator().manual_seed(3)
+    scales = torch.logspace(0, -2, 48)  # variances spanning four decades, as pixel PCA spectra do
+    x = torch.randn(600, 48, generator=gen) * scales @ torch.linalg.qr(torch.randn(48, 48, generator=gen))[0]
+    x = x - x.mean(0)
+    fast_values, fast_axes, _ = principal_axes(x)  # 600 images >= 48 pixels
+    _, s, vh = torch.linalg.svd(x.double(), full_matrices=False)
+    # float32 scatter matrix: each value is off by a few float32 epsilons of the LARGEST one (~5e-8 here)
+    assert (fast_values.double() - s.pow(2)).abs().max() < 1e-6 * s[0] ** 2
+    alignment = (fast_axes[:20].double() * vh[:20]).sum(1).abs()  # the same directions, up to sign
+    assert (alignment > 0.999).all()
+    slow_values, _, _ = principal_axes(x[:40])  # fewer images than pixels: the SVD path
+    assert torch.allclose(slow_values, torch.linalg.svdvals(x[:40]).pow(2), rtol=1e-4)

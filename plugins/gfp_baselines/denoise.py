@@ -28,7 +28,6 @@ borders, as MATLAB's ``filter2`` does in the toolbox.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from .wavelet import filter_bank, wavedec2, waverec2
 
@@ -38,13 +37,25 @@ BOUNDARIES = ("symmetric", "periodization")
 ZERO_MEANS = ("total", "rows_columns")
 
 
+def box_matrix(n: int, window: int, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``[n, n]``: ``B @ x`` is the zero-padded moving average of ``window`` samples along ``x``'s rows (so
+    ``B @ X @ B.T`` is a centred ``window x window`` mean with zeros beyond the border, as ``filter2``)."""
+    i = torch.arange(n, device=device)
+    return ((i[:, None] - i[None, :]).abs() <= window // 2).to(dtype) / window
+
+
 def local_variance(coefficients: torch.Tensor, noise_var: float | torch.Tensor) -> torch.Tensor:
-    """Minimum over windows 3..9 of ``max(0, local mean of c^2 - noise_var)``, for ``[B, C, h, w]`` input."""
+    """Minimum over windows 3..9 of ``max(0, local mean of c^2 - noise_var)``, for ``[B, C, h, w]`` input.
+
+    The window means are two small matrix products per window (the box filter is separable), several
+    times faster on a CPU than ``avg_pool2d`` at these band sizes and equal to it up to float rounding."""
     squared = coefficients.pow(2)
+    h, w = squared.shape[-2:]
     estimate = None
-    for w in WINDOWS:
-        mean = F.avg_pool2d(squared, w, stride=1, padding=w // 2, count_include_pad=True)
-        var = (mean - noise_var).clamp_min(0)
+    for window in WINDOWS:
+        rows = box_matrix(h, window, squared.dtype, squared.device)
+        cols = box_matrix(w, window, squared.dtype, squared.device)
+        var = (rows @ squared @ cols.T - noise_var).clamp_min(0)
         estimate = var if estimate is None else torch.minimum(estimate, var)
     return estimate
 
