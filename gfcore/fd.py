@@ -84,12 +84,10 @@ def project_features(features: torch.Tensor, max_dim: int = DEFAULT_MAX_DIM) -> 
     x = x - x.mean(0)
     k = min(max_dim, x.shape[0])
     if x.shape[0] <= x.shape[1]:
-        values, vectors = torch.linalg.eigh(x @ x.t())  # X X^T = U L U^T, and X V = U L^(1/2)
-        top = values.argsort(descending=True)[:k]
-        return vectors[:, top] * values[top].clamp_min(0).sqrt()
-    values, vectors = torch.linalg.eigh(x.t() @ x)
-    top = values.argsort(descending=True)[:k]
-    return x @ vectors[:, top]
+        values, vectors = top_eigenpairs(x @ x.t(), k)  # X X^T = U L U^T, and X V = U L^(1/2)
+        return vectors * values.clamp_min(0).sqrt()
+    _, vectors = top_eigenpairs(x.t() @ x, k)
+    return x @ vectors
 
 
 def fit_pca(features: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -100,13 +98,26 @@ def fit_pca(features: torch.Tensor, dim: int) -> tuple[torch.Tensor, torch.Tenso
     x = x - mean
     k = min(dim, x.shape[1], max(x.shape[0] - 1, 1))
     if x.shape[0] <= x.shape[1]:
-        values, vectors = torch.linalg.eigh(x @ x.t())  # X X^T u = l u  =>  X^T u / sqrt(l) is a direction
-        top = values.argsort(descending=True)[:k]
-        basis = x.t() @ vectors[:, top] / values[top].clamp_min(1e-300).sqrt()
+        values, vectors = top_eigenpairs(x @ x.t(), k)  # X X^T u = l u  =>  X^T u / sqrt(l) is a direction
+        basis = x.t() @ vectors / values.clamp_min(1e-300).sqrt()
     else:
-        values, vectors = torch.linalg.eigh(x.t() @ x)
-        basis = vectors[:, values.argsort(descending=True)[:k]]
+        _, basis = top_eigenpairs(x.t() @ x, k)
     return mean, basis
+
+
+def top_eigenpairs(matrix: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``k`` largest eigenvalues (descending) and their eigenvectors ``[n, k]`` of a symmetric float64
+    matrix. For a few of many (the bench's 32 directions of 3,072 pixels) LAPACK's ``syevx`` computes only
+    those, about 3x faster than a full ``eigh`` on a CPU and as exact; otherwise a full ``eigh``."""
+    n = matrix.shape[0]
+    if 4 * k <= n and matrix.device.type == "cpu":
+        from scipy.linalg import eigh  # scikit-learn's own dependency
+
+        values, vectors = eigh(matrix.numpy(), subset_by_index=[n - k, n - 1], driver="evx")
+        return torch.from_numpy(values[::-1].copy()), torch.from_numpy(vectors[:, ::-1].copy())
+    values, vectors = torch.linalg.eigh(matrix)
+    top = values.argsort(descending=True)[:k]
+    return values[top], vectors[:, top]
 
 
 def pca_fd_ratio(

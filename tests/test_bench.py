@@ -182,6 +182,28 @@ def test_bench_writes_well_formed_results(first_bench, bench_dataset):
     assert len(list(out.glob("confusion_*.png"))) == len(METHODS)
 
 
+def test_the_audit_takes_the_knn_row_from_the_bench_and_it_is_what_the_audit_computes(
+    bench_dataset, tmp_path
+):
+    """With the plain knn baseline in the bench, the audit's raw-pixel kNN row is taken from it (the
+    neighbours are searched once); it equals what the audit measures on its own."""
+    from gfcore.audit.pixels import knn_row
+    from gfcore.bench import run_bench
+    from gfcore.progress import NullReporter
+
+    results = run_bench(bench_dataset, tmp_path / "out", ["knn"], reporter=NullReporter())
+    taken = next(row for row in results.audit if row.cue == "raw-pixel kNN")
+    splits = [bench_dataset.split(name) for name in ("train", "val", "test")]
+    measured = knn_row(bench_dataset.classes, bench_dataset.resolution, *splits)
+    assert taken.error is None and taken.n == measured.n == len(splits[2])
+    assert taken.accuracy == measured.accuracy and taken.details["k"] == measured.details["k"] >= 1
+    assert taken.accuracy == results.methods[0].accuracy
+    # a bench without the plain knn (here: knn with other settings) measures the row itself
+    other = run_bench(bench_dataset, tmp_path / "other", ["knn:k=3"], reporter=NullReporter())
+    row = next(row for row in other.audit if row.cue == "raw-pixel kNN")
+    assert row.accuracy == measured.accuracy and row.details["k"] == measured.details["k"]
+
+
 def test_bench_results_carry_the_shortcut_audit(first_bench):
     """Under the methods, every table shows what each trivial cue reaches on the same test split."""
     result, out, _, results = first_bench

@@ -125,3 +125,19 @@ def test_fd_ratio_after_pca_to_one_dimension_does_not_depend_on_the_feature_dime
     assert all(r > 10 for r in separated) and max(separated) < 1.5 * min(separated), separated
     # ... while without the reduction the same separation fades into the estimation bias (11, 1.8, 1.05)
     assert raw[0] > 5 and raw[-1] < 1.5, raw
+
+
+@pytest.mark.parametrize("k", [3, 40])  # the LAPACK subset path (4k <= n) and the full eigh
+def test_top_eigenpairs_are_the_leading_ones_of_a_full_eigh(k):
+    from gfcore.fd import top_eigenpairs
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(200, 60, dtype=torch.float64, generator=gen) * torch.logspace(
+        0, -1, 60, dtype=torch.float64
+    )
+    scatter = x.t() @ x
+    values, vectors = top_eigenpairs(scatter, k)
+    full_values, full_vectors = torch.linalg.eigh(scatter)
+    assert torch.allclose(values, full_values.flip(0)[:k], rtol=1e-10)
+    alignment = (vectors * full_vectors.flip(1)[:, :k]).sum(0).abs()  # unit vectors, equal up to sign
+    assert torch.allclose(alignment, torch.ones(k, dtype=torch.float64), atol=1e-8)

@@ -14,9 +14,10 @@ from ..errors import GfpError
 from ..interfaces import FitContext, Split
 from ..progress import NullReporter, Reporter
 from .features import HISTOGRAM_BINS
-from .result import AuditRow, failed_row, scored_row
+from .result import AuditRow, correct_row, failed_row, scored_row
 
 LOGISTIC = "logistic regression, standardised"  # scikit-learn, C=1
+KNN_CUE, KNN_HOW = "raw-pixel kNN", "the knn baseline, k chosen on val"
 
 
 def logistic_row(
@@ -70,7 +71,7 @@ def knn_row(
 
     from ..plugins import get_registries
 
-    cue, how = "raw-pixel kNN", "the knn baseline, k chosen on val"
+    cue, how = KNN_CUE, KNN_HOW
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
     try:
@@ -90,3 +91,9 @@ def knn_row(
     predicted = np.concatenate(predictions) if predictions else np.empty(0, dtype=np.int64)
     chosen = ctx.history[-1].get("chosen_k") if ctx.history else None
     return scored_row(cue, how, predicted, test.labels, len(classes), k=chosen)
+
+
+def knn_row_from_correct(correct, labels, num_classes: int, k: int | None) -> AuditRow:
+    """The raw-pixel kNN row from a run of the ``knn`` baseline made elsewhere on the same splits (each
+    evaluation image's right/wrong and the ``k`` it chose on validation): what :func:`knn_row` computes."""
+    return correct_row(KNN_CUE, KNN_HOW, correct, labels, num_classes, k=k)

@@ -79,10 +79,18 @@ class AuditRow:
 def scored_row(cue: str, classifier: str, predictions, labels, num_classes: int, **details) -> AuditRow:
     """An :class:`AuditRow` from predicted and true labels of the evaluation set."""
     labels = [int(y) for y in labels]
-    predictions = [int(p) for p in predictions]
+    correct = [int(p) == y for p, y in zip(predictions, labels)]
+    return correct_row(cue, classifier, correct, labels, num_classes, **details)
+
+
+def correct_row(cue: str, classifier: str, correct, labels, num_classes: int, **details) -> AuditRow:
+    """An :class:`AuditRow` from each evaluation image's right/wrong (and the true labels, for chance)."""
+    labels = [int(y) for y in labels]
+    if len(correct) != len(labels):
+        raise ValueError(f"{len(correct)} right/wrong flags for {len(labels)} labels")
     n = len(labels)
     chance = chance_level(labels, num_classes)
-    accuracy = sum(p == y for p, y in zip(predictions, labels)) / n if n else float("nan")
+    accuracy = sum(bool(c) for c in correct) / n if n else float("nan")
     ci95 = 1.96 * math.sqrt(accuracy * (1 - accuracy) / n) if n else None
     return AuditRow(
         cue=cue,

@@ -35,8 +35,11 @@ def pixel_audit(
     seed=0,
     device=None,
     reporter=None,
+    knn: AuditRow | None = None,
 ) -> list[AuditRow]:
-    """The pixel cues of a prepared dataset's splits: global stats, colour histogram, raw-pixel kNN."""
+    """The pixel cues of a prepared dataset's splits: global stats, colour histogram, raw-pixel kNN.
+    ``knn``: the kNN row when the caller has measured it already (``gfp bench`` with the ``knn``
+    baseline, which is the same computation on the same splits), so it is not run twice."""
     from ..errors import GfpError
 
     if not len(train) or not len(test):
@@ -46,8 +49,10 @@ def pixel_audit(
     rows = feature_rows(
         split_features(train.images), train.labels, split_features(test.images), test.labels, len(classes)
     )
-    task.update(description="audit: raw-pixel kNN")
-    rows.append(knn_row(classes, resolution, train, val, test, seed=seed, device=device, reporter=reporter))
+    if knn is None:
+        task.update(description="audit: raw-pixel kNN")
+        knn = knn_row(classes, resolution, train, val, test, seed=seed, device=device, reporter=reporter)
+    rows.append(knn)
     task.done()
     return rows
 

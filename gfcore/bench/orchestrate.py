@@ -110,7 +110,9 @@ def run_bench(
     reference = choose_reference(plans)
     paired_tests(rows, reference)
     fd_reference = pixel_reference(dataset, seed, max_fd_images, fd_dim, reporter)
-    audit_rows = bench_audit(dataset, seed, device, reporter) if audit else []
+    audit_rows = (
+        bench_audit(dataset, seed, device, reporter, knn=knn_audit_row(rows, dataset)) if audit else []
+    )
     results = BenchResults(
         dataset={
             "path": str(Path(dataset.path).resolve()),
@@ -170,14 +172,37 @@ def pixel_reference(dataset: PreparedDataset, seed: int, max_images: int, dim: i
     return result
 
 
-def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter) -> list:
-    """The audit rows of a bench (train -> test, val for kNN's k); a failure is one row, not the bench's end."""
+def knn_audit_row(rows: list, dataset: PreparedDataset):
+    """The audit's raw-pixel kNN row taken from the bench's own plain ``knn`` row, which is the same
+    baseline with the same settings on the same splits (its first repeat: kNN has no seed), so the demo
+    and every bench that includes ``knn`` search the neighbours once; None when there is none to take."""
+    from ..audit.pixels import knn_row_from_correct
+    from ..runs import read_run_json
+    from .repeats import decode_correct
+
+    row = next((r for r in rows if r.spec == "knn" and not r.error and r.repeats), None)
+    labels = dataset.split(SPLIT).labels
+    if row is None or not row.repeats[0].get("correct") or not row.repeats[0].get("run"):
+        return None
+    correct = decode_correct(row.repeats[0]["correct"])
+    try:
+        history = read_run_json(row.repeats[0]["run"]).get("history") or [{}]
+    except (GfpError, OSError):
+        return None
+    if len(correct) != len(labels):
+        return None
+    return knn_row_from_correct(correct, labels, len(dataset.classes), history[-1].get("chosen_k"))
+
+
+def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter, knn=None) -> list:
+    """The audit rows of a bench (train -> test, val for kNN's k); a failure is one row, not the bench's end.
+    ``knn``: the raw-pixel kNN row when the bench measured it already (:func:`knn_audit_row`)."""
     from ..audit import AuditRow, pixel_audit, shortcut_warning
 
     try:
         splits = [dataset.split(name) for name in ("train", "val", "test")]
         rows = pixel_audit(
-            dataset.classes, dataset.resolution, *splits, seed=seed, device=device, reporter=reporter
+            dataset.classes, dataset.resolution, *splits, seed=seed, device=device, reporter=reporter, knn=knn
         )
     except Exception as exc:  # the methods' results stand without the audit
         reporter.warn(f"shortcut audit failed: {_one_line(exc)}")
