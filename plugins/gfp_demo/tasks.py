@@ -59,7 +59,7 @@ class DemoSettings:
     # (a sweep over lr on validation only: benchmarks/README.md, "The quick demo"); patience stops a task
     # whose validation accuracy has stopped rising.
     learned: str = "learned:width=0.125,patience=3,lr=0.01"
-    epochs: int = 8
+    epochs: int = 6
     baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
     seed: int = 0
     repeats: int = 1  # `gfp demo --repeats K`: every method trained K times (seeds seed .. seed+K-1)
