@@ -181,15 +181,15 @@ def knn_audit_row(rows: list, dataset: PreparedDataset):
     from .repeats import decode_correct
 
     row = next((r for r in rows if r.spec == "knn" and not r.error and r.repeats), None)
-    labels = dataset.split(SPLIT).labels
     if row is None or not row.repeats[0].get("correct") or not row.repeats[0].get("run"):
         return None
+    labels = dataset.split(SPLIT).labels
     correct = decode_correct(row.repeats[0]["correct"])
+    if len(correct) != len(labels):
+        return None
     try:
         history = read_run_json(row.repeats[0]["run"]).get("history") or [{}]
     except (GfpError, OSError):
-        return None
-    if len(correct) != len(labels):
         return None
     return knn_row_from_correct(correct, labels, len(dataset.classes), history[-1].get("chosen_k"))
 

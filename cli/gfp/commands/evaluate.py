@@ -46,34 +46,32 @@ def print_extras(report: dict) -> None:
     """Calibration, open-set and realistic-subset lines under the confusion matrix."""
     from gfcore.openset import describe_rule
 
-    console = stdout_console()
+    console = stdout_console()  # markup off already
+
+    def say(line: str) -> None:
+        console.print(line, highlight=False)
+
     c = report["calibration"]
-    console.print(
+    say(
         f"calibration ({c['note']}): ECE {fmt_pct(c['ece_before'])} before, {fmt_pct(c['ece_after'])} after "
         f"({c['ece_bins']} equal-width bins); NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}",
-        highlight=False,
-        markup=False,
     )
     if (o := report["open_set"]) is not None:
-        console.print(
+        say(
             f"open set ({describe_rule(o)}): "
             f"{fmt_pct(o['false_unknown_rate_measured'])} of these known-source images called unknown (chosen "
             f"for {fmt_pct(o['false_unknown_rate'])} on validation); accuracy counting them wrong "
             f"{fmt_pct(o['accuracy_open_set'])}",
-            highlight=False,
-            markup=False,
         )
     if (r := report["realistic_subset"]) is not None:
-        console.print(
+        say(
             f"realistic subset ({100 * r['fraction']:.0f}% of each generated source nearest a real training "
             f"image; {r['feature_space']}): accuracy {fmt_pct(r['accuracy'])} on {r['n']} images "
             f"(95% interval {interval(r['accuracy_interval_95'])}), against {fmt_pct(r['accuracy_generated'])} "
             f"on all {r['n_generated']} generated images ({interval(r['accuracy_generated_interval_95'])})",
-            highlight=False,
-            markup=False,
         )
     if report["reliability_png"]:
-        console.print(f"reliability diagram: {report['reliability_png']}", highlight=False, markup=False)
+        say(f"reliability diagram: {report['reliability_png']}")
 
 
 @click.command()
