@@ -80,8 +80,25 @@ def init_from_env(device):
         import atexit
 
         dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+        # A failed command lands here without finish(): destroy the group while the interpreter is whole
+        # (not in its finalisation, where gloo's threads may still hold tensors), but without a barrier,
+        # which would wait for ranks that torchrun is about to stop.
         atexit.register(lambda: dist.is_initialized() and dist.destroy_process_group())
     return device
+
+
+def finish() -> None:
+    """Leave the process group together after a command succeeded: a barrier, so that no rank tears its
+    connections down while another still talks to it, then ``destroy_process_group``. A no-op alone (and
+    it imports nothing: ``gfp --help`` never loads torch)."""
+    import sys
+
+    dist = sys.modules.get("torch.distributed")
+    if dist is None or not (dist.is_available() and dist.is_initialized()):
+        return
+    if dist.get_world_size() > 1:
+        dist.barrier()
+    dist.destroy_process_group()
 
 
 def _comm_device():

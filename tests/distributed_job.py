@@ -55,6 +55,7 @@ def main():
     if dist.is_main():
         with open(f"{out}/outputs.json", "w") as f:
             json.dump(all_outputs, f)
+    dist.finish()  # as `gfp` itself does after a command: the ranks leave the group together
 
 
 if __name__ == "__main__":

@@ -28,10 +28,11 @@ def two_processes(tiny_dataset, tiny_sources, tmp_path_factory):
     """One torchrun launch of two processes running tests/distributed_job.py; its outputs by rank."""
     out = tmp_path_factory.mktemp("two")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    env["PYTHONFAULTHANDLER"] = "1"  # a rank that crashes (a signal) prints its Python stack
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", str(JOB)]
     cmd += map(str, [tiny_dataset.path, out, SPEC, SEED, BATCH, LR, EPOCHS, tiny_sources / "source_1"])
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
-    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.returncode == 0, result.stderr[-6000:]
     return out, json.loads((out / "outputs.json").read_text())
 
 

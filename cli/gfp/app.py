@@ -166,7 +166,14 @@ def main(argv=None):
         _plugin_commands_added = True
         # Plugins skipped so far, and those the registries skip later (built when a command needs them).
         watch_problems(lambda line: click.echo(f"Warning: {line}", err=True))
-    cli.main(args=argv, prog_name="gfp")
+    try:
+        cli.main(args=argv, prog_name="gfp")
+    except SystemExit as exit_:
+        if exit_.code in (0, None):  # torchrun: the ranks leave together (a failed rank does not wait)
+            from gfcore import distributed
+
+            distributed.finish()
+        raise
 
 
 def get_cli():
