@@ -13,6 +13,7 @@ points).
     python benchmarks/shortcut_levers.py train --runs /work/gan-runs --family progan --seeds 0 1 \\
         --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
     python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
+    python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
     python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
         --out docs/figures/shortcut_curve_progan.png
 
@@ -188,16 +189,18 @@ def command_train(args) -> None:
 
 
 def command_shipped(args) -> None:
-    """The same two measures on shipped generators (the reference point of the curve)."""
+    """The same two measures on shipped generators (the reference point of the curve), or on any GAN run
+    folders (a candidate set before it ships)."""
     import torch
 
+    from gfcore.ganruns import load_gan
     from gfp_gans.pretrained import load_pretrained
 
     torch.set_num_threads(1)
     counts = {"train": args.train, "val": args.val, "test": args.test}
     fakes = {}
     for name in args.names:
-        gan = load_pretrained(name)
+        gan = load_gan(Path(name)) if Path(name).is_dir() else load_pretrained(name)
         fakes[name] = {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
     row = {"shipped": args.names, "real_and_generators": measure({"real": real_images(counts), **fakes})}
     row["generators_only"] = measure(fakes) if len(fakes) > 1 else None
@@ -257,7 +260,7 @@ def main() -> None:
     train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")
     train.add_argument("--test", type=int, default=500, help="images per source to score on")
     train.set_defaults(run=command_train)
-    shipped = sub.add_parser("shipped", help="measure shipped generators the same way")
+    shipped = sub.add_parser("shipped", help="measure shipped generators (names) or GAN run folders the same way")
     shipped.add_argument("names", nargs="+")
     for name, default in (("--train", 1000), ("--val", 300), ("--test", 500)):
         shipped.add_argument(name, type=int, default=default)

@@ -355,6 +355,8 @@ def test_cli_trains_a_builtin_family_skipping_bad_files(run_cli, tmp_path):
     run = read_run(tmp_path / "run")
     assert run["iterations_done"] == 3 and "--resume" not in run["command"]
     assert "--iters 3" in run["resumed_with"][0] and run["resumed_with"][0].endswith("--resume")
+    # the run's own seed (3) went on; the recorded resume line must not claim the default --seed 0
+    assert run["seed"] == 3 and "--seed" not in run["resumed_with"][0] and "--seed 3" in run["command"]
 
 
 def test_cli_errors(cli_error, run_cli, tmp_path):

@@ -155,9 +155,9 @@ def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resu
         str(real_dir),
         "--out",
         str(out_dir),
-        "--seed",
-        str(seed),
     ]
+    if not resume:  # a resumed run keeps the seed it was started with, whatever --seed says
+        argv += ["--seed", str(seed)]
     for key, value in overrides.items():
         if value is not None:
             argv += [f"--{key.replace('_', '-')}", str(value)]
