@@ -152,9 +152,13 @@ def test_each_shipped_run_command_names_the_config_it_was_trained_with():
     for name in pretrained_names():
         run = json.loads((pretrained_dir(name) / "run.json").read_text())
         argv = shlex.split(run["command"].split("&&")[-1])
-        family = resolve_family(argv[argv.index("train") + 1])
+        # a run trained longer with --resume: the last line's --iters is its length
+        lines = [argv] + [shlex.split(line) for line in run.get("resumed_with", [])]
+        iters = [int(a[a.index("--iters") + 1]) for a in lines if "--iters" in a]
+        family = resolve_family(argv[argv.index("train") + 1], {"iters": iters[-1] if iters else None})
         saved = config_from_dict(family.cls.Config, run["config"])
         assert config_to_dict(family.config) == config_to_dict(saved), name
+        assert run["iterations_done"] == saved.iters, name
 
 
 @pytest.mark.parametrize(
