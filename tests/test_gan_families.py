@@ -127,10 +127,10 @@ def test_official_details_clip_every_gradient_tensor_to_norm_one():
     assert all(p.grad.norm().item() > 1.5 for p in old.D.parameters())
 
 
-def test_shipped_generators_sample_what_they_sampled_before_the_faithful_families():
-    """tests/data/shipped_samples.safetensors: ``load_pretrained(name).sample(4, seed=0)`` recorded before
-    the architecture fields existed. A wrong architecture changes whole images; another CPU may round a
-    few pixel values the other way (off by one), so those are allowed, rarely."""
+def test_shipped_generators_sample_what_they_sampled_when_they_shipped():
+    """tests/data/shipped_samples.safetensors: ``load_pretrained(name).sample(4, seed=0)`` recorded when the
+    generators shipped. A wrong architecture or a changed default changes whole images; another CPU may
+    round a few pixel values the other way (off by one), so those are allowed, rarely."""
     from gfp_gans.pretrained import load_pretrained, pretrained_names
 
     reference, _ = load_tensors(DATA_DIR / "shipped_samples.safetensors")
