@@ -260,7 +260,9 @@ def main() -> None:
     train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")
     train.add_argument("--test", type=int, default=500, help="images per source to score on")
     train.set_defaults(run=command_train)
-    shipped = sub.add_parser("shipped", help="measure shipped generators (names) or GAN run folders the same way")
+    shipped = sub.add_parser(
+        "shipped", help="measure shipped generators (names) or GAN run folders the same way"
+    )
     shipped.add_argument("names", nargs="+")
     for name, default in (("--train", 1000), ("--val", 300), ("--test", 500)):
         shipped.add_argument(name, type=int, default=default)
