@@ -58,7 +58,7 @@ def demo(
     progress,
 ):
     """The paper in miniature: existence, uniqueness and superiority tables from the bundled photographs
-    and the shipped generators (about 4 minutes on 2 CPU cores; --repeats K: about K times that)."""
+    and the shipped generators (about 5 minutes on 2 CPU cores; --repeats K: about K times that)."""
     from pathlib import Path
 
     from gfcore.device import resolve_device
