@@ -87,18 +87,40 @@ def init_from_env(device):
     return device
 
 
-def finish() -> None:
+def finish() -> bool:
     """Leave the process group together after a command succeeded: a barrier, so that no rank tears its
-    connections down while another still talks to it, then ``destroy_process_group``. A no-op alone (and
-    it imports nothing: ``gfp --help`` never loads torch)."""
+    connections down while another still talks to it, then ``destroy_process_group``. True when a group
+    was left; a no-op alone (and it imports nothing: ``gfp --help`` never loads torch)."""
     import sys
 
     dist = sys.modules.get("torch.distributed")
     if dist is None or not (dist.is_available() and dist.is_initialized()):
-        return
+        return False
     if dist.get_world_size() > 1:
         dist.barrier()
     dist.destroy_process_group()
+    return True
+
+
+def exit_without_finalisation(code: int = 0) -> None:
+    """End a torchrun rank whose work is done and written, skipping the interpreter's finalisation.
+
+    Seen in two CI runs (torch 2.14, gloo, two ranks on CPU; 27 local launches never showed it): a rank
+    that had run every line of Python, left the group and written its files aborted during finalisation
+    with "terminate called without an active exception" (faulthandler: no Python frame), and torchrun
+    then failed the whole job. Nothing is left to run at that point, so the rank flushes what it printed
+    and leaves with ``os._exit``."""
+    import logging
+    import os
+    import sys
+
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)
 
 
 def _comm_device():

@@ -55,7 +55,9 @@ def main():
     if dist.is_main():
         with open(f"{out}/outputs.json", "w") as f:
             json.dump(all_outputs, f)
-    dist.finish()  # as `gfp` itself does after a command: the ranks leave the group together
+    # as `gfp` itself ends a command under torchrun: the ranks leave the group together, then the process
+    if dist.finish():
+        dist.exit_without_finalisation(0)
 
 
 if __name__ == "__main__":

@@ -172,7 +172,8 @@ def main(argv=None):
         if exit_.code in (0, None):  # torchrun: the ranks leave together (a failed rank does not wait)
             from gfcore import distributed
 
-            distributed.finish()
+            if distributed.finish():
+                distributed.exit_without_finalisation(0)
         raise
 
 
