@@ -76,15 +76,27 @@ def run_differences(
 
 
 def existing_run_state(
-    out: str | Path, dataset: PreparedDataset, *, method: str, config: Any, seed: int
+    out: str | Path,
+    dataset: PreparedDataset,
+    *,
+    method: str,
+    config: Any,
+    seed: int,
+    init_from: dict | None = None,
 ) -> str:
-    """What ``out`` holds for the run (dataset, method, config, seed) asked for: ``"new"`` (nothing yet),
-    ``"complete"`` (that run, finished) or ``"unfinished"`` (that run, to resume). Another run there, or a
-    folder gfp did not create, is a :class:`GfpError` -- never overwritten."""
+    """What ``out`` holds for the run (dataset, method, config, seed, and the weights it started from:
+    ``init_from``, a :func:`gfcore.warmstart.init_record` or None for a random start) asked for:
+    ``"new"`` (nothing yet), ``"complete"`` (that run, finished) or ``"unfinished"`` (that run, to resume).
+    Another run there, or a folder gfp did not create, is a :class:`GfpError` -- never overwritten."""
+    from .warmstart import same_source
+
     if run_dir_of(out).state() == "new":
         return "new"
     info = read_run_json(out)
     differences = run_differences(info, dataset, method=method, config=config, seed=seed)
+    if not same_source(info.get("init_from"), init_from):
+        recorded = info.get("init_from")
+        differences.append(f"a start from {recorded['path']}" if recorded else "a random start")
     if differences:
         raise GfpError(
             f"{out} holds a run with {', '.join(differences)} (spec {info.get('spec')!r}); "
@@ -150,13 +162,17 @@ def train_run(
     false_unknown_rate: float | None = None,
     precision: str = "fp32",
     compile: bool = False,
+    init_from: str | Path | None = None,
 ) -> TrainResult:
     """Train a method on a prepared dataset into a run directory (or continue one with ``resume``).
 
-    A new run uses ``spec`` (default ``learned``) and ``seed`` (default 0). A resumed run keeps its own
-    method, parameters and seed: a ``spec`` or ``seed`` given then must match them (only ``epochs``, in
-    the spec or in ``overrides``, may grow), else it is a :class:`GfpError`."""
+    A new run uses ``spec`` (default ``learned``) and ``seed`` (default 0), and starts from the weights of
+    the run ``init_from`` when given (:mod:`gfcore.warmstart`). A resumed run keeps its own method,
+    parameters, seed and start: a ``spec``, ``seed`` or ``init_from`` given then must match them (only
+    ``epochs``, in the spec or in ``overrides``, may grow), else it is a :class:`GfpError`."""
     import torch
+
+    from .warmstart import init_record, same_source, warm_start
 
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
@@ -171,10 +187,16 @@ def train_run(
         saved = dict(info["config"], **{k: v for k, v in (overrides or {}).items() if v is not None})
         cls = get_registries().attributor(info["method"])
         config = config_from_dict(cls.Config, saved, f"{out / RUN_JSON} (with the flags given)")
+        start = info.get("init_from")
+        if init_from is not None and not same_source(start, init_record(init_from)):
+            began = f"from {start['path']}" if start else "from a random initialisation"
+            raise GfpError(f"{out} started {began}, not from {init_from}; resume it without --init-from")
         torch.manual_seed(info["seed"])
         attributor = cls(info["classes"], info["resolution"], config, device)
         if run.last_path.is_file():
             resume_state = load_tensors(run.last_path)
+        elif start:  # killed before its first checkpoint: start from the same weights again
+            warm_start(attributor, info["method"], start)
         seed = info["seed"]
         info["config"] = config_to_dict(config)
     else:
@@ -200,6 +222,9 @@ def train_run(
             "seed": seed,
             "history": [],
         }
+        if init_from is not None:
+            info["init_from"] = init_record(init_from)
+            warm_start(attributor, name, info["init_from"])
     accel = {"precision": precision, "compile": compile}
     return fit_into_run(
         run, info, attributor, dataset, seed, device, resume_state, reporter, false_unknown_rate, **accel

@@ -73,6 +73,12 @@ RUN_FIELDS = {
     # an immunized run (`gfp immunize`): the attack it was fine-tuned against and the run it started from
     "attack": (lambda v: isinstance(v, dict) and _text(v.get("spec")), 'an object with a "spec"', False),
     "parent": (lambda v: isinstance(v, dict) and _text(v.get("path")), 'an object with a "path"', False),
+    # a warm-started run (`gfp train --init-from`): the run whose weights it started from
+    "init_from": (
+        lambda v: isinstance(v, dict) and _text(v.get("path")) and _text(v.get("weights_sha256")),
+        'an object with a "path" and a "weights_sha256"',
+        False,
+    ),
     # temperature and open-set threshold fitted on the validation split (gfcore.openset checks inside)
     "calibration": (_optional(_object), "an object or null", False),
 }

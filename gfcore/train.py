@@ -113,6 +113,12 @@ class NeuralAttributor(Attributor):
     def build_network(self) -> nn.Module:
         """A module mapping float images in [-1, 1] ``[N,3,R,R]`` to logits ``[N, L]``."""
 
+    def class_head(self) -> tuple[str, ...]:
+        """State-dict names (or module prefixes) of the tensors that depend on the classes: what
+        ``gfp train --init-from`` starts afresh when the run it starts from has other classes. None by
+        default (such a method can start only from a run with the same classes)."""
+        return ()
+
     #: execution settings (gfcore.accel.configure): autocast precision, and the torch.compile'd network
     precision = "fp32"
     compiled = None

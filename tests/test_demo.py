@@ -1,6 +1,7 @@
 """A short `gfp demo` on the shipped generators: the learned network separates real from GAN images."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -51,6 +52,13 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert (real_kept + gan_caught) / 2 >= 0.7, cm  # measured 0.86 with these settings (0.77 before issue 8)
     assert existence["accuracy"] >= 0.6, cm  # five sources: chance is 0.2; measured 0.91 (0.81 before)
     assert tables["tasks"]["uniqueness"]["classes"][1:] == [f"ProGAN_seed{i}" for i in range(4)]
+    # the seed task's learned network started from the five-source task's run (--warm-start, the default)
+    bench = json.loads((out / "bench" / "existence" / "results.json").read_text())
+    learned_run = next(row["run"] for row in bench["methods"] if row["method"] == "learned")
+    assert existence["init_from"] is None
+    assert tables["tasks"]["uniqueness"]["init_from"] == str(Path(learned_run).resolve())
+    started = json.loads((Path(tables["tasks"]["uniqueness"]["init_from"]) / "run.json").read_text())
+    assert started["classes"] == existence["classes"]
     methods = [
         row["method"] for row in tables["superiority"] if not row.get("audit") and not row.get("reference")
     ]
@@ -73,6 +81,7 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     markdown = (out / "tables.md").read_text()
     assert "## existence" in markdown and "## uniqueness" in markdown and "## superiority" in markdown
     assert "| audit: global stats |" in markdown
+    assert markdown.count("started from the weights of") == 1
     for task in ("existence", "uniqueness"):
         results = json.loads((out / "bench" / task / "results.json").read_text())
         assert len(results["methods"]) == 3

@@ -75,6 +75,12 @@ def notes(results: BenchResults) -> list[str]:
     """Plain-text remarks per method: how sure the numbers are, subsampled FD ratios, missing FD ratios,
     failures."""
     out = method_notes(results)
+    out += [
+        f"{r.spec}: its training started from the weights of {r.init_from} (gfp train --init-from), "
+        "not from a random initialisation"
+        for r in results.methods
+        if r.init_from
+    ]
     fd_ref = results.fd_reference or {}
     if fd_ref.get("note"):
         out.append(f"{PIXELS}: no FD ratio ({fd_ref['note']})")

@@ -14,7 +14,7 @@ from ..formatting import fmt_num, fmt_pct
 from ..interfaces import Split
 from ..progress import Reporter
 from .plan import MethodPlan, obtain_run
-from .repeats import aggregate, encode_correct, repeat_run_dir, repeat_seeds
+from .repeats import aggregate, encode_correct, repeat_init_from, repeat_run_dir, repeat_seeds
 from .rows import BenchRow
 from .separability import DEFAULT_FD_DIM, fingerprint_separability
 
@@ -94,10 +94,15 @@ def bench_one(
     """Train or reuse, evaluate and fingerprint ``repeats`` runs of one method (seeds ``seed``,
     ``seed + 1``, ...); errors are recorded in the row, not raised."""
     row = BenchRow(spec=plan.spec, method=plan.method, slug=plan.slug, run=str(plan.run_dir))
+    row.init_from = str(plan.init_from.resolve()) if plan.init_from is not None else None
     task = reporter.task(f"{position}{plan.spec}", total=3 * repeats)
     entries, reports = [], []
     for index, repeat_seed in enumerate(repeat_seeds(seed, repeats)):
-        repeat = replace(plan, run_dir=repeat_run_dir(plan, index, repeat_seed))
+        repeat = replace(
+            plan,
+            run_dir=repeat_run_dir(plan, index, repeat_seed),
+            init_from=repeat_init_from(plan, index, repeat_seed),
+        )
         step = ["training"]
         try:
             entry, report = run_repeat(

@@ -7,6 +7,7 @@ One method failing does not lose the others: its row carries the error and the b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ..progress import NullReporter, Reporter
 from ..rundir import package_versions
 from .curves import write_severity
 from .one import _one_line, bench_one
-from .plan import Overrides, plan_methods
+from .plan import Overrides, plan_methods, with_starts
 from .render import results_markdown, to_json
 from .repeats import choose_reference, paired_tests
 from .robustness import DEFAULT_IMMUNIZE_EPOCHS, check_attack_names, run_robustness
@@ -62,6 +63,7 @@ def run_bench(
     curves: bool = True,
     repeats: int = 1,
     fd_dim: int = DEFAULT_FD_DIM,
+    init_from: Mapping[str, str | Path] | None = None,
 ) -> BenchResults:
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
@@ -78,13 +80,17 @@ def run_bench(
     ``repeats`` trains every method that many times (seeds ``seed``, ``seed + 1``, ...; see
     :mod:`.repeats` for the intervals and the paired tests against the learned network). FD ratios are
     measured after a PCA to ``fd_dim`` dimensions fitted on training features, next to the raw pixels'.
+
+    ``init_from`` (spec -> run folder) starts a method's training from another run's weights (``gfp train
+    --init-from``); repeat ``i`` starts from the same repeat of that run's bench (the demo starts the seed
+    task's network from the five-source task's).
     """
     import torch
 
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
-    plans = plan_methods(list(specs), runs_root, overrides_for)
+    plans = with_starts(plan_methods(list(specs), runs_root, overrides_for), init_from)
     attacks = check_attack_names(list(attacks or []))
     check_out_dir(Path(out_dir), runs_root)
     test = dataset.split(SPLIT)

@@ -5,7 +5,7 @@ when finished, resumed when not, trained when new -- decided by the same checks 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ class MethodPlan:
     config: Any
     overrides: dict
     run_dir: Path
+    init_from: Path | None = None  # a run whose weights it starts from (gfp train --init-from), else random
 
     @property
     def slug(self) -> str:
@@ -66,18 +67,33 @@ def plan_methods(specs: list[str], runs_root: Path, overrides_for: Overrides = N
     return plans
 
 
+def with_starts(plans: list[MethodPlan], init_from: Mapping[str, str | Path] | None) -> list[MethodPlan]:
+    """``plans`` with ``init_from`` (spec -> the run each starts from) applied; an unknown spec is a
+    :class:`GfpError` before anything trains."""
+    init_from = dict(init_from or {})
+    unknown = sorted(set(init_from) - {p.spec for p in plans})
+    if unknown:
+        raise GfpError(f"init_from names {unknown[0]!r}, which is not one of the bench's methods")
+    return [replace(p, init_from=Path(init_from[p.spec])) if p.spec in init_from else p for p in plans]
+
+
 def obtain_run(plan: MethodPlan, dataset: PreparedDataset, seed: int, device, reporter: Reporter) -> bool:
     """Make sure ``plan.run_dir`` holds a complete run of the plan; True when a finished one was reused."""
     from ..runs import existing_run_state, train_run
+    from ..warmstart import init_record
 
-    state = existing_run_state(plan.run_dir, dataset, method=plan.method, config=plan.config, seed=seed)
+    start = init_record(plan.init_from) if plan.init_from is not None else None
+    state = existing_run_state(
+        plan.run_dir, dataset, method=plan.method, config=plan.config, seed=seed, init_from=start
+    )
     if state == "complete":
         reporter.log(f"{plan.spec}: reusing the finished run in {plan.run_dir}")
         return True
     if state == "unfinished":
         reporter.log(f"{plan.spec}: resuming the unfinished run in {plan.run_dir}")
     else:
-        reporter.log(f"{plan.spec}: training into {plan.run_dir}")
+        began = f" from the weights of {plan.init_from}" if plan.init_from is not None else ""
+        reporter.log(f"{plan.spec}: training into {plan.run_dir}{began}")
     train_run(
         dataset,
         plan.run_dir,
@@ -87,5 +103,6 @@ def obtain_run(plan: MethodPlan, dataset: PreparedDataset, seed: int, device, re
         resume=state == "unfinished",
         overrides=plan.overrides,
         reporter=reporter,
+        init_from=plan.init_from,
     )
     return False

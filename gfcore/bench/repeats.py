@@ -40,6 +40,14 @@ def repeat_run_dir(plan: MethodPlan, index: int, seed: int) -> Path:
     return plan.run_dir if index == 0 else plan.run_dir.with_name(f"{plan.slug}--seed{seed}")
 
 
+def repeat_init_from(plan: MethodPlan, index: int, seed: int) -> Path | None:
+    """The run repeat ``index`` starts from: the same repeat of the bench run ``plan.init_from`` names
+    (laid out as :func:`repeat_run_dir` lays out this one)."""
+    if plan.init_from is None or index == 0:
+        return plan.init_from
+    return plan.init_from.with_name(f"{plan.init_from.name}--seed{seed}")
+
+
 def choose_reference(plans: list[MethodPlan]) -> str | None:
     """The method every other one is tested against: the first ``learned`` one, else the first listed."""
     for plan in plans:

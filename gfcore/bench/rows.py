@@ -50,6 +50,7 @@ class BenchRow:
     method: str | None = None
     slug: str | None = None
     run: str | None = None
+    init_from: str | None = None  # the run its training started from (gfp train --init-from), else None
     reused: bool | None = None
     n: int | None = None
     accuracy: float | None = None

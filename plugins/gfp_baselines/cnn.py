@@ -65,6 +65,11 @@ class CnnAttributor(NeuralAttributor):
                 out[rows] = attack.apply(out[rows], generator)
         return out
 
+    def class_head(self) -> tuple[str, ...]:
+        """timm's classifier layer (``fc`` in a ResNet; the model's own name for it otherwise)."""
+        head = self.network.pretrained_cfg.get("classifier", "fc")
+        return tuple(head) if isinstance(head, list | tuple) else (head,)
+
     def build_network(self) -> nn.Module:
         import timm
 

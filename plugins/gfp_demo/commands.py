@@ -29,6 +29,13 @@ from gfp.common import device_option, emit_json, json_option, progress_option, r
 )
 @click.option("--no-baselines", is_flag=True, help="Only the learned network: no baselines.")
 @click.option(
+    "--warm-start/--no-warm-start",
+    default=True,
+    show_default=True,
+    help="Start the uniqueness task's learned network from the existence task's weights (gfp train "
+    "--init-from) instead of a random initialisation.",
+)
+@click.option(
     "--all",
     "everything",
     is_flag=True,
@@ -51,6 +58,7 @@ def demo(
     epochs,
     baselines,
     no_baselines,
+    warm_start,
     everything,
     repeats,
     seed,
@@ -67,7 +75,7 @@ def demo(
 
     from .tasks import DemoSettings, run_demo
 
-    settings = DemoSettings(seed=seed, repeats=repeats)
+    settings = DemoSettings(seed=seed, repeats=repeats, warm_start=warm_start)
     for name, value in (
         ("train_per_source", train_per_source),
         ("test_per_source", test_per_source),

@@ -33,6 +33,10 @@ class LearnedAttributor(NeuralAttributor):
     def image_fingerprints(self, images: torch.Tensor) -> torch.Tensor:
         return self._batched(images, self.network.image_fingerprint)
 
+    def class_head(self) -> tuple[str, ...]:
+        """The last layer (the model fingerprints): ``dense2``, or ``net.dense2`` in a wrapping variant."""
+        return tuple(name for name, _ in self.network.named_modules() if name.rsplit(".", 1)[-1] == "dense2")
+
     def model_fingerprints(self) -> torch.Tensor:
         """Rows of the last layer's effective weight, one 512-d vector per source (bias not included)."""
         return self.network.dense2.effective_weight().detach().cpu()

@@ -36,6 +36,10 @@ class VisNetAttributor(NeuralAttributor):
         check_resolution(self.resolution)
         return VisNet(self.resolution, len(self.classes), self.config.width)
 
+    def class_head(self) -> tuple[str, ...]:
+        """The image-sized model fingerprints, one per class, of the auto-encoder and of its average."""
+        return ("ae.fingerprints", "ema.fingerprints")
+
     def make_optimizers(self) -> dict[str, torch.optim.Optimizer]:
         net = self.network
         return {

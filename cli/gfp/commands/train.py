@@ -33,6 +33,14 @@ from gfp.common import (
 @device_option
 @precision_option
 @compile_option
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Start from this run's weights (same method and parameters; the class head starts afresh when "
+    "its classes differ).",
+)
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
 @progress_option
@@ -50,6 +58,7 @@ def train(
     device,
     precision,
     compile_network,
+    init_from,
     resume,
     as_json,
     progress,
@@ -59,6 +68,9 @@ def train(
     --resume continues the run in --out from its last checkpoint, with its own method and seed; pass
     --epochs N to train a finished run further. A training that diverges (non-finite loss) stops with
     one line and keeps its last good checkpoint.
+
+    --init-from RUN starts a new run from RUN's best weights instead of a random initialisation (transfer
+    from a related task: the same method and parameters, other classes allowed); run.json records it.
 
     On many processes: torchrun --nproc_per_node N -m gfp train ... (--batch-size is the global batch).
     """
@@ -89,6 +101,7 @@ def train(
                 false_unknown_rate=false_unknown_rate,
                 precision=precision,
                 compile=compile_network,
+                init_from=init_from,
             )
     except NothingToDo as exc:  # a finished run: say so, rewrite nothing
         if not dist.is_main():
