@@ -114,3 +114,24 @@ def test_bad_init_from_is_one_line(transfer, tmp_path, cli_error):
         1, "train", tmp_path / "ds32", "--out", out, "--init-from", root / "run_a"
     )
     assert not out.exists()  # nothing written for a job that could not start
+
+
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "learned:width=0.125",
+        "visnet:width=0.0625",
+        "cnn:arch=resnet10t",
+        "predown:width=0.125,res=16",
+        "residual:width=0.125,res=16",
+        "postpool:width=0.125,patch=16",
+    ],
+)
+def test_class_head_names_exactly_the_tensors_that_depend_on_the_classes(spec):
+    three, _, _ = build_attributor(spec, ["a", "b", "c"], 32, torch.device("cpu"))
+    five, _, _ = build_attributor(spec, list("abcde"), 32, torch.device("cpu"))
+    small, large = three.state_dict(), five.state_dict()
+    assert small.keys() == large.keys()
+    differ = {k for k in small if small[k].shape != large[k].shape}
+    named = {k for k in small if any(k == p or k.startswith(p + ".") for p in three.class_head())}
+    assert differ and named == differ
