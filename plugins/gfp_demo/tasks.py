@@ -319,8 +319,8 @@ def superiority_notes(tables: dict) -> list[str]:
     lines = [
         f"Accuracy: {how}. McNemar p: exact McNemar test against the learned network on the same test "
         + ("images, per repeat, the largest p shown" if repeats > 1 else "images")
-        + "; a method is better or worse only at p < 0.05. FD ratio: features reduced to one dimension by "
-        "a PCA fitted on training features (mean over the repeats); the raw pixels' row is the reference "
+        + "; a method is better or worse only at p < 0.05. FD ratio: every method's features reduced to the "
+        "same number of dimensions (32 by default) by a PCA fitted on training features (mean over the repeats); the raw pixels' row is the reference "
         "(the paper's Inception reference needs pretrained weights, not available offline).",
         "",
     ]
