@@ -93,8 +93,8 @@ def bench_one(
 ) -> BenchRow:
     """Train or reuse, evaluate and fingerprint ``repeats`` runs of one method (seeds ``seed``,
     ``seed + 1``, ...); errors are recorded in the row, not raised."""
-    row = BenchRow(spec=plan.spec, method=plan.method, slug=plan.slug, run=str(plan.run_dir))
-    row.init_from = str(plan.init_from.resolve()) if plan.init_from is not None else None
+    start = str(plan.init_from.resolve()) if plan.init_from is not None else None
+    row = BenchRow(spec=plan.spec, method=plan.method, slug=plan.slug, run=str(plan.run_dir), init_from=start)
     task = reporter.task(f"{position}{plan.spec}", total=3 * repeats)
     entries, reports = [], []
     for index, repeat_seed in enumerate(repeat_seeds(seed, repeats)):
