@@ -16,6 +16,8 @@ points).
     python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
     python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
         --out docs/figures/shortcut_curve_progan.png
+    python benchmarks/shortcut_levers.py levers --results /work/gan-runs/results.json \\
+        --out docs/figures/shortcut_levers.png     # every tag (lever) on one figure, numbers beside it
 
 Every GAN run is trained by ``gfp gan train`` (``--resume --iters M`` to extend), one torch thread, one
 job at a time; results are appended to ``RUNS/results.json`` after every measurement, so the script can be
@@ -245,6 +247,44 @@ def command_plot(args) -> None:
     fig.savefig(args.out, dpi=120)
 
 
+def command_levers(args) -> None:
+    """Every lever (tag) of ``results.json`` on one figure: audit and kNN against iterations, on {real,
+    seeds} and on the seeds alone, one colour per tag; the rows plotted go to ``OUT`` with ``.json``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = json.loads(Path(args.results).read_text())
+    tags = args.tags or list(dict.fromkeys(r["tag"] for r in rows))
+    rows = sorted((r for r in rows if r["tag"] in tags), key=lambda r: (tags.index(r["tag"]), r["iters"]))
+    if not rows:
+        raise SystemExit(f"no rows for tags {tags} in {args.results}")
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    panels = (("real_and_generators", "{real, seed 0, seed 1}"), ("generators_only", "seed 0 vs seed 1"))
+    for row_axes, (key, title) in zip(axes, panels):
+        for ax, metric, name in zip(row_axes, ("audit", "knn"), ("global-statistics audit", "raw-pixel kNN")):
+            for i, tag in enumerate(tags):
+                points = [(r["iters"], 100 * r[key][metric]) for r in rows if r["tag"] == tag and r[key]]
+                if points:
+                    family = next(r["family"] for r in rows if r["tag"] == tag)
+                    params = family.partition(":")[2] or "the family's defaults"
+                    ax.plot(*zip(*points), "o-", color=f"C{i % 10}", label=params)
+            chance = next(r[key]["chance"] for r in rows if r[key])
+            ax.axhline(100 * chance, color="grey", ls=":", label="chance")
+            ax.set_title(f"{name}, {title}", fontsize=9)
+            ax.grid(alpha=0.3)
+    for ax in axes[1]:
+        ax.set_xlabel("training iterations")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("held-out accuracy (%)")
+    axes[0, 0].legend(fontsize=7, title=f"{rows[0]['family'].partition(':')[0]} parameters", title_fontsize=7)
+    fig.tight_layout()
+    out = Path(args.out)
+    fig.savefig(out, dpi=120)
+    write_json(out.with_suffix(".json"), rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -272,6 +312,11 @@ def main() -> None:
     plot.add_argument("--tag", default="progan")
     plot.add_argument("--out", required=True)
     plot.set_defaults(run=command_plot)
+    levers = sub.add_parser("levers", help="every tag's audit and kNN curves on one figure")
+    levers.add_argument("--results", required=True)
+    levers.add_argument("--tags", nargs="+", help="default: every tag, in the order measured")
+    levers.add_argument("--out", required=True)
+    levers.set_defaults(run=command_levers)
     args = parser.parse_args()
     args.run(args)
 
