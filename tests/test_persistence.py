@@ -192,3 +192,20 @@ def test_gfp_persistence_refuses_a_folder_it_did_not_create(dataset_8px, tmp_pat
     (tmp_path / "notes.txt").write_text("mine")
     line = cli_error(1, "persistence", dataset_8px, "--out", tmp_path, "--epochs", 1)
     assert "not empty" in line and (tmp_path / "notes.txt").read_text() == "mine"
+
+
+def test_gfp_persistence_lr_reaches_every_run_and_is_recorded(dataset_8px, tmp_path, run_cli, json_stdout):
+    out = tmp_path / "study"
+    args = ["persistence", dataset_8px, "--out", out, "--epochs", 1, "--width", 0.0625, "--lr", 0.005]
+    doc = json_stdout(run_cli(*args, "--json", "--no-progress"))
+    assert doc["settings"]["lr"] == 0.005
+    for curve in doc["curves"].values():
+        for point in curve["points"]:
+            run = json.loads((out / "runs" / point["run"].rsplit("/", 1)[-1] / "run.json").read_text())
+            assert run["config"]["lr"] == 0.005
+
+
+@pytest.mark.parametrize("bad", ["0", "-0.01", "nan", "fast"])
+def test_gfp_persistence_refuses_a_bad_lr_in_one_line(dataset_8px, tmp_path, cli_error, bad):
+    line = cli_error(2, "persistence", dataset_8px, "--out", tmp_path / "study", "--lr", bad)
+    assert "--lr" in line and not (tmp_path / "study").exists()

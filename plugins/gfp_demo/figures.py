@@ -110,6 +110,7 @@ def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -
         folder,
         epochs=settings.persistence_epochs,
         width=settings.persistence_width,
+        lr=settings.persistence_lr,
         seed=settings.seed,
         device=device,
         reporter=reporter,
@@ -118,7 +119,8 @@ def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -
     header = "| R | " + " | ".join(str(r) for r in study["resolutions"]) + " |"
     lines = [
         f"Test accuracy of each band or patch size (chance {fmt_pct(study['chance'])}; width "
-        f"{settings.persistence_width}, {settings.persistence_epochs} epochs, seed {settings.seed}):",
+        f"{settings.persistence_width}, lr {settings.persistence_lr:g}, {settings.persistence_epochs} epochs, "
+        f"seed {settings.seed}):",
         "",
         header,
         "|---|" + "---:|" * len(study["resolutions"]),

@@ -66,6 +66,7 @@ def persistence_study(
     epochs: int = 10,
     width: float = 0.125,
     patience: int = 0,
+    lr: float | None = None,
     seed: int = 0,
     device=None,
     runs_dir: str | Path | None = None,
@@ -90,6 +91,8 @@ def persistence_study(
     parameters = {v: registries.attributor(v).sweep_parameter for v in VARIANTS}
     specs = [f"{v}:{parameters[v]}={r}" for v in VARIANTS for r in resolutions]
     common = {"epochs": epochs, "width": width, "patience": patience}
+    if lr is not None:  # only when given, so that runs made without it keep their specs (and are reused)
+        common["lr"] = lr
     plans = plan_methods(specs, runs_root, {v: common for v in VARIANTS})
     check_study_folder(out, runs_root)
     test = dataset.split(SPLIT)
@@ -193,7 +196,9 @@ def plot_study(results: dict, path: Path) -> None:
     fig.suptitle(
         f"Where fingerprints live: {len(results['dataset']['classes'])} sources at "
         f"{results['dataset']['resolution']}x{results['dataset']['resolution']} "
-        f"(width {s['width']}, {s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}, seed {s['seed']})",
+        f"(width {s['width']}, {s['epochs']} epoch{'' if s['epochs'] == 1 else 's'}"
+        + (f", lr {s['lr']:g}" if "lr" in s else "")
+        + f", seed {s['seed']})",
         fontsize=10,
     )
     fig.tight_layout()

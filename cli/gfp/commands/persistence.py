@@ -38,12 +38,18 @@ from gfp.common import (
     show_default=True,
     help="Stop a run after this many epochs without a better validation accuracy (0: never).",
 )
+@click.option(
+    "--lr",
+    type=FiniteFloatRange(0, min_open=True),
+    default=None,
+    help="Learning rate of every network (default: the variants' own, the paper's 1e-3).",
+)
 @runs_dir_option
 @seed_option
 @device_option
 @json_option
 @progress_option
-def persistence(dataset, out, epochs, width, patience, runs_dir, seed, device, as_json, progress):
+def persistence(dataset, out, epochs, width, patience, lr, runs_dir, seed, device, as_json, progress):
     import sys
 
     from gfcore.dataset import load_dataset
@@ -60,6 +66,7 @@ def persistence(dataset, out, epochs, width, patience, runs_dir, seed, device, a
             epochs=epochs,
             width=width,
             patience=patience,
+            lr=lr,
             seed=seed,
             device=resolve_device(device),
             runs_dir=runs_dir,
