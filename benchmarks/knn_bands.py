@@ -64,7 +64,7 @@ def main() -> None:
             )
         ]
     for label, a, b in rows:
-        print(f"{label:32s} 1-NN accuracy {one_nn_accuracy(a, ytr, b, yte):.4f}")
+        print(f"{label:40s} 1-NN accuracy {one_nn_accuracy(a, ytr, b, yte):.4f}")
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ images its standard deviation is sqrt(1/3 * 2/3 / 180) = 0.035, and 0.48 is 4 of
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,7 +202,7 @@ def test_gfp_persistence_lr_reaches_every_run_and_is_recorded(dataset_8px, tmp_p
     assert doc["settings"]["lr"] == 0.005
     for curve in doc["curves"].values():
         for point in curve["points"]:
-            run = json.loads((out / "runs" / point["run"].rsplit("/", 1)[-1] / "run.json").read_text())
+            run = json.loads((Path(point["run"]) / "run.json").read_text())
             assert run["config"]["lr"] == 0.005
 
 
