@@ -34,8 +34,10 @@ class ProGanConfig(GanConfig):
     drift: float = 0.001  # epsilon_drift: keeps the critic's output near zero
     mbstd_group: int = 4  # minibatch-stddev group size; 1 turns the layer off
     n_critic: int = 1
-    # Samples come from the EMA generator. The paper's 0.999 suits its ~10^5 iterations; on a run of a
-    # few thousand, that EMA would still hold much of the untrained top level, so the half-life is shorter.
+    # Samples come from the EMA generator. The paper's 0.999 suits its ~10^5 iterations; on a run of the
+    # default 1,600, that EMA would still hold much of the untrained top level, so the half-life is
+    # shorter. From about 4,800 iterations 0.999 is better (the shipped seeds use it at 6,400:
+    # docs/gan_families.md, "EMA lever").
     ema_beta: float = 0.99
     reset_optimizer_per_level: bool = True  # the original resets Adam's moments when a new level starts
     # Iterations per growth phase (stabilise or fade-in), fixed as the original's 600 kimg are, so that a
