@@ -78,7 +78,7 @@ class DemoSettings:
     attacks: list[str] = field(default_factory=lambda: list(ROBUSTNESS_ATTACKS))
     immunize_epochs: int = 8
     # `gfp demo --all` also trains visNet on the five-source task and draws its figures (figures.py). On
-    # the current generators' task it reached 88.5% test accuracy after 8 epochs and 92.5% after 14 (best
+    # the previous generators' task it reached 88.5% test accuracy after 8 epochs and 92.5% after 14 (best
     # validation at 13; README, "Seeing fingerprints"), so 14
     visnet: str = "visnet:width=0.125,lr=0.01,epochs=14"
     visnet_tsne_per_source: int = 200
