@@ -12,6 +12,8 @@ points).
 
     python benchmarks/shortcut_levers.py train --runs /work/gan-runs --family progan --seeds 0 1 \\
         --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
+    python benchmarks/shortcut_levers.py train --runs /work/gan-runs-scenes --tag progan_scenes \\
+        --params lr_g=0.004,lr_d=0.004 --real-scales 4 8 --iters 1600 --parallel   # another real set
     python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
     python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
     python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
@@ -95,10 +97,10 @@ def measure(sources: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
 # --- sources --------------------------------------------------------------------------------------------
 
 
-def real_images(counts: dict[str, int], seed: int = 0) -> dict[str, np.ndarray]:
+def real_images(counts: dict[str, int], seed: int = 0, scales=(1.0, 8.0)) -> dict[str, np.ndarray]:
     from gfp_photos.patches import sample_patches
 
-    return {split: sample_patches(n, 32, seed=seed, split=split) for split, n in counts.items()}
+    return {split: sample_patches(n, 32, seed, split, tuple(scales)) for split, n in counts.items()}
 
 
 def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -> dict[str, np.ndarray]:
@@ -118,10 +120,14 @@ def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -
 # --- training -------------------------------------------------------------------------------------------
 
 
-def gfp(*args: str) -> None:
+def gfp(*args: str, wait: bool = True):
+    """Run ``gfp ARGS`` on one torch thread; with ``wait=False`` return the running process instead."""
     exe = Path(sys.executable).with_name("gfp")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    subprocess.run([str(exe), *args, "--no-progress"], check=True, env=env)
+    process = subprocess.Popen([str(exe), *args, "--no-progress"], env=env)
+    if wait and process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+    return process
 
 
 def iterations_done(run_dir: Path) -> int:
@@ -129,16 +135,24 @@ def iterations_done(run_dir: Path) -> int:
     return json.loads(run.read_text())["iterations_done"] if run.is_file() else 0
 
 
-def train_to(run_dir: Path, family: str, real: Path, seed: int, iters: int) -> float:
-    """Train (or extend) ``run_dir`` to ``iters`` iterations; returns the run's total training seconds."""
+def start_training(run_dir: Path, family: str, real: Path, seed: int, iters: int):
+    """Start training (or extending) ``run_dir`` to ``iters`` iterations; None when it is there already."""
     done = iterations_done(run_dir)
-    if done < iters:
-        if done == 0:
-            gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--seed", str(seed),
-                "--iters", str(iters), "--device", "cpu")  # fmt: skip
-        else:
-            gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--resume",
-                "--iters", str(iters), "--device", "cpu")  # fmt: skip
+    if done >= iters:
+        return None
+    if done == 0:
+        return gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--seed", str(seed),
+                   "--iters", str(iters), "--device", "cpu", wait=False)  # fmt: skip
+    return gfp("gan", "train", family, "--real", str(real), "--out", str(run_dir), "--resume",
+               "--iters", str(iters), "--device", "cpu", wait=False)  # fmt: skip
+
+
+def finish(process) -> None:
+    if process is not None and process.wait() != 0:
+        raise subprocess.CalledProcessError(process.returncode, process.args)
+
+
+def train_seconds(run_dir: Path) -> float:
     return float(json.loads((run_dir / "run.json").read_text())["train_seconds"])
 
 
@@ -154,22 +168,28 @@ def command_train(args) -> None:
     torch.set_num_threads(1)
     runs = Path(args.runs)
     runs.mkdir(parents=True, exist_ok=True)
-    real = runs / "real32"
+    low, high = args.real_scales
+    default_scales = (low, high) == (1.0, 8.0)
+    real = runs / ("real32" if default_scales else f"real32_scales{low:g}-{high:g}")
     if not real.is_dir():
         gfp("data", "photos", "--out", str(real), "-n", "20000", "--resolution", "32", "--seed", "0",
-            "--split", "train")  # fmt: skip
+            "--split", "train", "--scales", f"{low:g}-{high:g}")  # fmt: skip
     counts = {"train": args.train, "val": args.val, "test": args.test}
     results_path = runs / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else []
-    reals = real_images(counts)
+    reals = real_images(counts, scales=args.real_scales)
     spec = args.family + (":" + args.params if args.params else "")
     for iters in args.iters:
         if any((r["tag"], r["iters"]) == (args.tag, iters) for r in results):
             continue  # measured already
         fakes, raw, seconds = {}, {}, {}
-        for seed in args.seeds:
-            run_dir = runs / f"{args.tag}_seed{seed}"
-            seconds[seed] = train_to(run_dir, spec, real, seed, iters)
+        run_dirs = {seed: runs / f"{args.tag}_seed{seed}" for seed in args.seeds}
+        if args.parallel:  # every seed at once, one process (one thread) each
+            for process in [start_training(d, spec, real, s, iters) for s, d in run_dirs.items()]:
+                finish(process)
+        for seed, run_dir in run_dirs.items():
+            finish(start_training(run_dir, spec, real, seed, iters))
+            seconds[seed] = train_seconds(run_dir)
             fakes[f"seed{seed}"] = generated_images(run_dir, counts)
             if args.raw_g:
                 raw[f"seed{seed}"] = generated_images(run_dir, counts, raw=True)
@@ -177,6 +197,7 @@ def command_train(args) -> None:
             "tag": args.tag,
             "family": spec,
             "iters": iters,
+            **({} if default_scales else {"real_scales": [low, high]}),
             "train_seconds": {str(s): round(t, 1) for s, t in seconds.items()},
             "real_and_generators": measure({"real": reals, **fakes}),
             "generators_only": measure(fakes) if len(fakes) > 1 else None,
@@ -295,6 +316,15 @@ def main() -> None:
     train.add_argument("--tag", default="progan")
     train.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     train.add_argument("--iters", type=int, nargs="+", default=[1600, 4000, 8000])
+    train.add_argument(
+        "--real-scales",
+        type=float,
+        nargs=2,
+        default=(1.0, 8.0),
+        metavar=("MIN", "MAX"),
+        help="the real set: crop sides as multiples of 32 (gfp data photos --scales; default 1 8)",
+    )
+    train.add_argument("--parallel", action="store_true", help="train the seeds at the same time")
     train.add_argument("--raw-g", action="store_true", help="also measure the trained G without its EMA")
     train.add_argument("--train", type=int, default=1000, help="images per source to fit on")
     train.add_argument("--val", type=int, default=300, help="images per source to pick kNN's k on")

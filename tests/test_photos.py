@@ -100,6 +100,24 @@ def test_boxes_are_squares_inside_their_photo_at_scales_from_r_to_8r():
     assert len({b.photo for b in boxes}) == len(sizes)  # every photo is used
 
 
+def test_scales_narrow_the_crop_sides_and_the_default_is_the_full_range():
+    full = sample_boxes(500, resolution=16, seed=2)
+    assert sample_boxes(500, resolution=16, seed=2, scales=(1, 8)) == full  # the default, spelled out
+    native = sample_boxes(500, resolution=16, seed=2, scales=(1, 1))
+    assert {b.side for b in native} == {16}  # copied pixel for pixel, never resampled
+    scenes = sample_boxes(500, resolution=16, seed=2, scales=(4, 8))
+    sides = np.array([b.side for b in scenes])
+    assert sides.min() >= 64 and sides.max() <= 128 and len(set(sides)) > 20
+    # the same photos and the same draws: only the side (and so the corner) changes
+    assert [b.photo for b in scenes] == [b.photo for b in full]
+
+
+@pytest.mark.parametrize("scales", [(0.5, 2), (3, 2), (1, 9)])
+def test_bad_scales_are_refused_in_one_line(scales):
+    with pytest.raises(GfpError, match="crop scales must satisfy 1 <= min <= max <= 8"):
+        sample_boxes(4, resolution=16, scales=scales)
+
+
 @pytest.mark.parametrize("size", [(400, 300), (512, 600), (1411, 1411), (451, 300)])
 def test_split_regions_are_disjoint_and_cover_the_photo(size):
     width, height = size
@@ -163,6 +181,20 @@ def test_cli_writes_n_readable_pngs_of_the_right_size(tmp_path):
     written = np.stack([np.asarray(Image.open(f).convert("RGB")).transpose(2, 0, 1) for f in files])
     np.testing.assert_array_equal(written, sample_patches(12, resolution=24, seed=4))
     assert "wrote 12" in result.stdout
+
+
+def test_cli_scales_option(tmp_path):
+    result = run_cli(["data", "photos", "--out", str(tmp_path / "a"), "-n", "3", "--scales", "2-4", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["scales"] == [2.0, 4.0]
+    written = np.stack(
+        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "a").iterdir())]
+    )
+    np.testing.assert_array_equal(written, sample_patches(3, 32, 0, "train", (2, 4)))
+    for bad, words in (("x", "is not MIN-MAX"), ("1-2-3", "is not MIN-MAX"), ("0-2", "1 <= min <= max")):
+        result = run_cli(["data", "photos", "--out", str(tmp_path / "b"), "-n", "3", "--scales", bad])
+        assert result.exit_code != 0 and words in result.output, result.output
+    assert not (tmp_path / "b").exists()  # refused before anything is written
 
 
 def test_cli_json_summary(tmp_path):

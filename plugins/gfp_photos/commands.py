@@ -10,6 +10,18 @@ from gfcore.errors import GfpError
 from gfp.common import count_option, emit_json, json_option, out_option, progress_option, seed_option
 
 
+def parse_scales(text: str) -> tuple[float, float]:
+    """``"1-8"`` -> ``(1.0, 8.0)``; ``"2"`` -> ``(2.0, 2.0)``. Range checks are the sampler's."""
+    parts = text.split("-")
+    try:
+        low, high = (float(parts[0]), float(parts[-1])) if len(parts) <= 2 else (None, None)
+    except ValueError:
+        low = high = None
+    if low is None:
+        raise click.BadParameter(f"{text!r} is not MIN-MAX (for example 1-8) or one number")
+    return low, high
+
+
 @click.group("data")
 def data_group():
     """Bundled data: real photo patches and their licences."""
@@ -29,16 +41,33 @@ def data_group():
     type=click.Choice(["train", "val", "test", "all"]),  # patches.SPLITS; not imported here (numpy)
     help="Disjoint regions of every photo: train / val / test; all = whole photos.",
 )
+@click.option(
+    "--scales",
+    default="1-8",
+    show_default=True,
+    callback=lambda ctx, param, value: parse_scales(value),
+    help="Crop side as multiples of the resolution, drawn log-uniformly in MIN-MAX (1-1: native-scale "
+    "texture only; 4-8: downsampled scenes only).",
+)
 @json_option
 @progress_option
-def photos(out: Path, n: int, resolution: int, seed: int, split: str, as_json: bool, progress: bool):
+def photos(
+    out: Path,
+    n: int,
+    resolution: int,
+    seed: int,
+    split: str,
+    scales: tuple[float, float],
+    as_json: bool,
+    progress: bool,
+):
     """Write N real patches, cut at random scales from the bundled photographs, as PNG files."""
     from gfcore.images import save_png
     from gfcore.progress import progress_reporter
 
     from .patches import iter_patches, sample_boxes
 
-    boxes = sample_boxes(n, resolution, seed, split)  # validates before anything is written
+    boxes = sample_boxes(n, resolution, seed, split, scales)  # validates before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -61,12 +90,14 @@ def photos(out: Path, n: int, resolution: int, seed: int, split: str, as_json: b
         "resolution": resolution,
         "seed": seed,
         "split": split,
+        "scales": list(scales),
     }
     if as_json:
         emit_json(summary)
     else:
         click.echo(
-            f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}) to {out}"
+            f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}, "
+            f"crop scales {scales[0]:g}-{scales[1]:g}) to {out}"
         )
 
 

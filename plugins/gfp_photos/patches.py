@@ -3,7 +3,9 @@
 Each patch is a square crop of side ``s`` at a random place in a random photo, downsampled to the target
 resolution ``R`` with an antialiasing filter. ``s`` is drawn log-uniformly from ``[R, min(region, 8R)]``, so
 there are as many crops near native scale (full sensor-level detail) as heavily downsampled ones (scene
-content); a crop of side ``R`` is copied pixel for pixel, without resampling.
+content); a crop of side ``R`` is copied pixel for pixel, without resampling. ``scales=(a, b)`` narrows the
+draw to ``[aR, min(region, bR)]`` (``(1, 1)``: native-scale texture only; ``(4, 8)``: scene content only),
+so the real set itself can be varied; the default ``(1, 8)`` draws exactly the patches it always did.
 
 Splits never share a pixel. Every photo is cut into three disjoint rectangles along its longer side:
 
@@ -43,6 +45,7 @@ TRAIN_FRACTION = 0.8
 MIN_RESOLUTION = 8
 #: Largest crop side as a multiple of the resolution: beyond ~8x the patch shows scene layout, not texture.
 MAX_SCALE = 8
+DEFAULT_SCALES = (1.0, float(MAX_SCALE))
 
 # Seeds are mixed with the split so that, say, seed 0 of "train" and seed 0 of "test" are unrelated streams.
 _SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
@@ -138,7 +141,7 @@ def max_resolution(split: str) -> int:
     return min(sides)
 
 
-def _check_request(n: int, resolution: int, seed: int, split: str) -> None:
+def _check_request(n: int, resolution: int, seed: int, split: str, scales: tuple[float, float]) -> None:
     if seed < 0:
         raise GfpError(f"seed must be a non-negative integer, got {seed}")
     if split not in SPLITS:
@@ -147,6 +150,12 @@ def _check_request(n: int, resolution: int, seed: int, split: str) -> None:
         raise GfpError(f"number of patches must be positive, got {n}")
     if resolution < MIN_RESOLUTION:
         raise GfpError(f"resolution must be at least {MIN_RESOLUTION}, got {resolution}")
+    low, high = scales
+    if not (1 <= low <= high <= MAX_SCALE):
+        raise GfpError(
+            f"crop scales must satisfy 1 <= min <= max <= {MAX_SCALE} (multiples of the resolution), "
+            f"got {low:g}-{high:g}"
+        )
     largest = max_resolution(split)
     if resolution > largest:
         raise GfpError(
@@ -158,9 +167,15 @@ def _check_request(n: int, resolution: int, seed: int, split: str) -> None:
 # -------------------------------------------------------------------------------------------- sampling
 
 
-def sample_boxes(n: int, resolution: int = 32, seed: int = 0, split: str = "train") -> list[CropBox]:
+def sample_boxes(
+    n: int,
+    resolution: int = 32,
+    seed: int = 0,
+    split: str = "train",
+    scales: tuple[float, float] = DEFAULT_SCALES,
+) -> list[CropBox]:
     """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting."""
-    _check_request(n, resolution, seed, split)
+    _check_request(n, resolution, seed, split, scales)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     sizes = photo_sizes()
     regions = [split_region(w, h, split) for w, h in sizes]
@@ -174,10 +189,11 @@ def sample_boxes(n: int, resolution: int = 32, seed: int = 0, split: str = "trai
     boxes = []
     for i in range(n):
         left, top, right, bottom = regions[photos[i]]
-        largest = min(right - left, bottom - top, MAX_SCALE * resolution)
-        # log-uniform side in [resolution, largest], rounded down so it never exceeds the region
-        side = int(math.exp(math.log(resolution) + scale_u[i] * (math.log(largest) - math.log(resolution))))
-        side = min(max(side, resolution), largest)
+        largest = min(right - left, bottom - top, int(scales[1] * resolution))
+        smallest = min(max(resolution, math.ceil(scales[0] * resolution)), largest)
+        # log-uniform side in [smallest, largest], rounded down so it never exceeds the region
+        side = int(math.exp(math.log(smallest) + scale_u[i] * (math.log(largest) - math.log(smallest))))
+        side = min(max(side, smallest), largest)
         x0 = left + int(x_u[i] * (right - left - side + 1))
         y0 = top + int(y_u[i] * (bottom - top - side + 1))
         boxes.append(CropBox(int(photos[i]), x0, y0, x0 + side, y0 + side))
@@ -201,11 +217,18 @@ def iter_patches(boxes: list[CropBox], resolution: int):
         yield render_patch(box, resolution)
 
 
-def sample_patches(n: int, resolution: int = 32, seed: int = 0, split: str = "train") -> np.ndarray:
+def sample_patches(
+    n: int,
+    resolution: int = 32,
+    seed: int = 0,
+    split: str = "train",
+    scales: tuple[float, float] = DEFAULT_SCALES,
+) -> np.ndarray:
     """``n`` real patches as uint8 ``[n, 3, resolution, resolution]``; the same arguments give the same
-    patches. ``split`` is ``"train"``, ``"val"`` or ``"test"`` (disjoint parts of every photo) or ``"all"``.
+    patches. ``split`` is ``"train"``, ``"val"`` or ``"test"`` (disjoint parts of every photo) or ``"all"``;
+    ``scales`` bounds the crop side as multiples of the resolution (see the module docstring).
     """
-    boxes = sample_boxes(n, resolution, seed, split)
+    boxes = sample_boxes(n, resolution, seed, split, scales)
     out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
     for i, patch in enumerate(iter_patches(boxes, resolution)):
         out[i] = patch
