@@ -290,6 +290,11 @@ def command_levers(args) -> None:
                 if points:
                     family = next(r["family"] for r in rows if r["tag"] == tag)
                     params = family.partition(":")[2] or "the family's defaults"
+                    scales = next(
+                        (r["real_scales"] for r in rows if r["tag"] == tag and "real_scales" in r), None
+                    )
+                    if scales:  # another real set: its rows with real are not comparable with the others'
+                        params += f"; real crops {scales[0]:g}-{scales[1]:g}x"
                     ax.plot(*zip(*points), "o-", color=f"C{i % 10}", label=params)
             chance = next(r[key]["chance"] for r in rows if r[key])
             ax.axhline(100 * chance, color="grey", ls=":", label="chance")
