@@ -453,6 +453,31 @@ def test_tables_print_names_literally_in_every_format():
     assert "| [red] | 2 | 0 | 0 | 100.00% |" in markdown and "a\\|b" in markdown and "| - |" in markdown
 
 
+def test_row_names_survive_a_table_wider_than_the_console(monkeypatch):
+    from rich.console import Console
+
+    from gfcore.bench.render import TextTable, to_rich
+
+    names = ["eigenface:classifier=nn", "prnu:boundary=periodization,zero_mean=rows_columns"]
+    columns = ["method", *(f"number {k}" for k in range(8)), "status"]
+    table = TextTable(
+        columns, [[n, *["12.34%"] * 8, "reused"] for n in names], text_columns=frozenset({"method", "status"})
+    )
+    console = Console(record=True, width=80)
+    console.print(to_rich(table))
+    lines = [line.split("│") for line in console.export_text().splitlines() if line.startswith("│")]
+    first_column = "".join(cells[1].strip() for cells in lines)
+    # rich used to shrink the name column to nothing here; now it folds each name, in full
+    assert first_column == "".join(names), console.export_text()
+
+    from gfp.common import PIPED_WIDTH, stdout_console
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert stdout_console().width == PIPED_WIDTH  # pytest's stdout is no terminal: wide enough for the tables
+    monkeypatch.setenv("COLUMNS", "100")
+    assert stdout_console().width == 100
+
+
 def test_out_holding_other_files_is_refused_before_any_training(bench_dataset, tmp_path):
     out = tmp_path / "mine"
     out.mkdir()

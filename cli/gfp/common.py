@@ -126,10 +126,17 @@ def _path_to_str(value):
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+PIPED_WIDTH = 160  # columns of the tables and lines gfp prints when stdout is not a terminal
+
+
 def stdout_console():
     from rich.console import Console
 
-    return Console(markup=False)  # tables and lines hold user names ("[red]", "[/b]"): printed literally
+    # markup off: tables and lines hold user names ("[red]", "[/b]"), printed literally. Piped into a file
+    # or another program, rich would assume 80 columns and cut the tables' numbers; use 160 unless
+    # COLUMNS says otherwise
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(markup=False, width=width)
 
 
 def emit_run_summary(out, info: dict, as_json: bool, done: str, **extra) -> None:

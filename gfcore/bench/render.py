@@ -41,14 +41,22 @@ def to_markdown(table: TextTable) -> str:
     return "\n".join(lines) + "\n"
 
 
+NAME_WIDTH = 28  # the most characters per line of a table's first column (method, cue, source)
+
+
 def to_rich(table: TextTable):
     """A :class:`rich.table.Table` whose cells are literal text (never console markup)."""
     from rich.table import Table
     from rich.text import Text
 
     out = Table(title=Text(table.title) if table.title else None)
-    for column in table.columns:
-        if table.is_text(column):
+    for i, column in enumerate(table.columns):
+        if i == 0:
+            # the rows' names get a set width (longer ones fold onto more lines): a table wider than the
+            # console is fitted by shrinking the columns without one, and rich would squeeze them first
+            longest = max([len(column), *(len(str(row[i])) for row in table.rows)])
+            out.add_column(Text(column), overflow="fold", width=min(longest, NAME_WIDTH))
+        elif table.is_text(column):
             out.add_column(Text(column), overflow="fold")
         else:
             out.add_column(Text(column), justify="right", no_wrap=True)
