@@ -23,7 +23,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     start = time.perf_counter()
-    patches._photo(0)
+    patches.decoded_photo(patches.photo_paths()[0])
     print(f"first photograph decoded in {time.perf_counter() - start:.2f} s")
     for r in range(args.rounds):
         start = time.perf_counter()

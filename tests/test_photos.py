@@ -256,3 +256,76 @@ def test_data_group_is_reused_when_another_plugin_made_it():
     root.add_command(other_data)
     add_data_commands(root)
     assert set(root.commands["data"].commands) == {"other", "photos", "licences"}
+
+
+# ------------------------------------------------------------------------------- your own photographs
+
+
+def _own_photos(folder, sizes=((300, 200), (180, 260))):
+    """Random-noise "photographs" (every crop is unique, so a patch can be traced back to its place)."""
+    rng = np.random.default_rng(0)
+    folder.mkdir()
+    paths = []
+    for i, (width, height) in enumerate(sizes):
+        path = folder / f"own_{i}.png"
+        Image.fromarray(rng.integers(0, 256, (height, width, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    return paths
+
+
+def test_patches_from_a_folder_come_from_its_photos_and_keep_the_splits_apart(tmp_path):
+    from gfp_photos.patches import folder_photos
+
+    paths = _own_photos(tmp_path / "own")
+    (tmp_path / "own" / "notes.jpg").write_text("not an image")
+    Image.new("RGB", (20, 20)).save(tmp_path / "own" / "tiny.png")
+    warnings = []
+    found = folder_photos([tmp_path / "own"], resolution=16, split="test", warn=warnings.append)
+    assert found == paths
+    assert len(warnings) == 2 and "notes.jpg" in warnings[0] and "too small" in warnings[1]
+
+    pixels = [np.asarray(Image.open(p)).transpose(2, 0, 1) for p in paths]
+    for split in ("train", "test"):
+        boxes = sample_boxes(60, resolution=16, seed=1, split=split, scales=(1, 1), photos=found)
+        patches = sample_patches(60, resolution=16, seed=1, split=split, scales=(1, 1), photos=found)
+        assert {b.photo for b in boxes} == {0, 1}
+        for box, patch in zip(boxes, patches, strict=True):
+            width, height = Image.open(paths[box.photo]).size
+            left, top, right, bottom = split_region(width, height, split)
+            assert left <= box.left and box.right <= right and top <= box.top and box.bottom <= bottom
+            # native scale: the patch is the photo's pixels at that place, copied exactly
+            np.testing.assert_array_equal(
+                patch, pixels[box.photo][:, box.top : box.bottom, box.left : box.right]
+            )
+
+
+def test_cli_photos_folder_with_and_without_the_bundled_set(tmp_path):
+    paths = _own_photos(tmp_path / "own")
+    (tmp_path / "own" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    out = tmp_path / "real"
+    result = run_cli(["data", "photos", "--out", str(out), "-n", "6", "--resolution", "16",
+                      "--photos", str(tmp_path / "own"), "--json"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["photos"] == 2 and len(summary["skipped"]) == 1 and "broken.png" in summary["skipped"][0]
+    assert "broken.png" in result.stderr
+    written = np.stack([np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted(out.glob("*.png"))])
+    np.testing.assert_array_equal(written, sample_patches(6, 16, photos=paths))
+
+    both = run_cli(["data", "photos", "--out", str(tmp_path / "both"), "-n", "6", "--resolution", "16",
+                    "--photos", str(tmp_path / "own"), "--with-bundled", "--json"])  # fmt: skip
+    assert both.exit_code == 0, both.output
+    assert json.loads(both.stdout)["photos"] == len(photo_paths()) + 2
+
+
+def test_cli_photos_folder_refusals(tmp_path):
+    (tmp_path / "empty").mkdir()
+    cases = (
+        (["--photos", str(tmp_path / "missing")], 1, "no such photo folder"),
+        (["--photos", str(tmp_path / "empty")], 1, "no usable photographs"),
+        (["--with-bundled"], 2, "give a folder"),
+    )
+    for extra, code, words in cases:
+        result = run_cli(["data", "photos", "--out", str(tmp_path / "out"), "-n", "3", *extra])
+        assert result.exit_code == code and words in result.output, result.output
+    assert not (tmp_path / "out").exists()

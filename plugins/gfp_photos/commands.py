@@ -49,6 +49,20 @@ def data_group():
     help="Crop side as multiples of the resolution, drawn log-uniformly in MIN-MAX (1-1: native-scale "
     "texture only; 4-8: downsampled scenes only).",
 )
+@click.option(
+    "--photos",
+    "photo_folders",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Cut from the photographs in this folder (searched recursively; repeat for more) instead of the "
+    "bundled ones. Each photo is split into train / val / test regions like the bundled ones; files that "
+    "do not decode or are too small are skipped with a message.",
+)
+@click.option(
+    "--with-bundled",
+    is_flag=True,
+    help="With --photos: cut from the bundled photographs too (the folders' photos come after them).",
+)
 @json_option
 @progress_option
 def photos(
@@ -58,16 +72,28 @@ def photos(
     seed: int,
     split: str,
     scales: tuple[float, float],
+    photo_folders: tuple[Path, ...],
+    with_bundled: bool,
     as_json: bool,
     progress: bool,
 ):
-    """Write N real patches, cut at random scales from the bundled photographs, as PNG files."""
+    """Write N real patches, cut at random scales from the bundled photographs (or your own, --photos),
+    as PNG files."""
     from gfcore.images import save_png
     from gfcore.progress import progress_reporter
 
-    from .patches import iter_patches, sample_boxes
+    from .patches import folder_photos, iter_patches, photo_paths, sample_boxes
 
-    boxes = sample_boxes(n, resolution, seed, split, scales)  # validates before anything is written
+    if with_bundled and not photo_folders:
+        raise click.UsageError(
+            "--with-bundled adds the bundled photographs to --photos FOLDER; give a folder"
+        )
+    skipped: list[str] = []
+    chosen = None  # the bundled set
+    if photo_folders:
+        chosen = folder_photos(photo_folders, resolution, split, warn=lambda line: _warn(line, skipped))
+        chosen = photo_paths() + chosen if with_bundled else chosen
+    boxes = sample_boxes(n, resolution, seed, split, scales, chosen)  # validates before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -80,8 +106,8 @@ def photos(
         if stale:
             reporter.warn(f"{out} already holds {len(stale)} other photo_*.png files (e.g. {stale[0]})")
         task = reporter.task(f"photo patches ({split})", total=n)
-        for name, patch in zip(names, iter_patches(boxes, resolution), strict=True):
-            save_png(out / name, patch)
+        for index, patch in iter_patches(boxes, resolution, chosen):
+            save_png(out / names[index], patch)
             task.advance()
     summary = {
         "out": str(out),
@@ -91,14 +117,25 @@ def photos(
         "seed": seed,
         "split": split,
         "scales": list(scales),
+        "photos": len(photo_paths()) if chosen is None else len(chosen),
+        "photo_folders": [str(f) for f in photo_folders],
+        "with_bundled": with_bundled or not photo_folders,
+        "skipped": skipped,
     }
     if as_json:
         emit_json(summary)
     else:
+        source = "the bundled photographs" if chosen is None else f"{len(chosen)} photographs"
         click.echo(
             f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}, "
-            f"crop scales {scales[0]:g}-{scales[1]:g}) to {out}"
+            f"crop scales {scales[0]:g}-{scales[1]:g}) from {source} to {out}"
         )
+
+
+def _warn(line: str, skipped: list[str]) -> None:
+    """A photo left out: said on stderr at once, and kept for the JSON summary."""
+    skipped.append(line)
+    click.echo(line, err=True)
 
 
 @click.command("licences")

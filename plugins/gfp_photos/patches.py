@@ -20,12 +20,16 @@ val and test rectangles stay as wide as possible: on the smallest photos (384 x 
 77-80 pixels on their short side, enough for 64-pixel patches (:func:`max_resolution` gives the limit).
 ``"all"`` uses the whole photo. Crops are cut out of their rectangle *before* resampling, so the
 resampling filter never reads a pixel from another split.
+
+Every function takes ``photos``: ``None`` for the bundled set, or a list of photo files, for example a
+user's own from :func:`folder_photos`; a :class:`CropBox`'s ``photo`` is an index into that list.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 from pathlib import Path
@@ -34,7 +38,7 @@ import numpy as np
 from PIL import Image
 
 from gfcore.errors import GfpError
-from gfcore.images import load_rgb
+from gfcore.images import BadImageError, expand_paths, load_rgb
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 SOURCES_FILE = IMAGES_DIR / "sources.json"
@@ -43,6 +47,8 @@ SPLITS = ("train", "val", "test", "all")
 #: Fraction of each photo's longer side given to the training rectangle; the rest is the val/test strip.
 TRAIN_FRACTION = 0.8
 MIN_RESOLUTION = 8
+#: Decoded photos kept per process: the whole bundled set (~19 MB), a bounded number of anyone else's.
+DECODED_CACHE = 32
 #: Largest crop side as a multiple of the resolution: beyond ~8x the patch shows scene layout, not texture.
 MAX_SCALE = 8
 DEFAULT_SCALES = (1.0, float(MAX_SCALE))
@@ -53,7 +59,7 @@ _SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
 
 @dataclass(frozen=True)
 class CropBox:
-    """A square crop: photo index into :func:`photo_paths` and pixel box ``[left, right) x [top, bottom)``."""
+    """A square crop: index into the photo list (:func:`photo_paths` by default) and pixel box ``[left, right) x [top, bottom)``."""
 
     photo: int
     left: int
@@ -97,15 +103,60 @@ def photo_paths() -> list[Path]:
     return paths
 
 
+Photos = Sequence[Path] | None
+
+
+def resolve_photos(photos: Photos) -> list[Path]:
+    """The photo files a sampler cuts from: ``photos`` as given, or the bundled set for ``None``."""
+    return list(photo_paths() if photos is None else photos)
+
+
+@lru_cache(maxsize=DECODED_CACHE)
+def decoded_photo(path: Path) -> Image.Image:
+    """One photo decoded to RGB; the most recent ones are kept for the life of the process."""
+    return Image.fromarray(load_rgb(path))
+
+
 @cache
-def _photo(index: int) -> Image.Image:
-    """Decoded RGB photo, kept for the life of the process (all of them together are ~19 MB)."""
-    return Image.fromarray(load_rgb(photo_paths()[index]))
+def photo_size(path: Path) -> tuple[int, int]:
+    """``(width, height)`` of a photo that decodes (sizes are kept for every photo ever asked about)."""
+    return decoded_photo(path).size
 
 
-def photo_sizes() -> list[tuple[int, int]]:
-    """``(width, height)`` of every bundled photo."""
-    return [_photo(i).size for i in range(len(photo_paths()))]
+def photo_sizes(photos: Photos = None) -> list[tuple[int, int]]:
+    """``(width, height)`` of every photo (the bundled ones by default)."""
+    return [photo_size(path) for path in resolve_photos(photos)]
+
+
+def folder_photos(
+    folders: Sequence[str | Path], resolution: int, split: str, warn: Callable[[str], None] = print
+) -> list[Path]:
+    """The photographs under ``folders`` (recursively, image file names, sorted) that decode and whose
+    ``split`` region holds a ``resolution``-pixel patch; each one left out is reported through ``warn``,
+    and none at all is an error. The order is stable, so the same folders and seed give the same patches.
+    """
+    files, missing = expand_paths([str(f) for f in folders])
+    if missing:
+        raise GfpError(f"no such photo folder: {', '.join(missing)}")
+    usable = []
+    for path in files:
+        try:
+            width, height = photo_size(path)
+        except BadImageError as exc:
+            warn(f"skipped {exc}")
+            continue
+        left, top, right, bottom = split_region(width, height, split)
+        if min(right - left, bottom - top) < resolution:
+            warn(
+                f"skipped {path}: {width}x{height} is too small for {resolution}-pixel patches in its "
+                f"{split!r} region"
+            )
+            continue
+        usable.append(path)
+    if not usable:
+        shown = ", ".join(str(f) for f in folders)
+        raise GfpError(f"no usable photographs in {shown} (readable images large enough for the patches)")
+    return usable
 
 
 # ------------------------------------------------------------------------------------------------ splits
@@ -132,16 +183,18 @@ def split_region(width: int, height: int, split: str) -> tuple[int, int, int, in
     return (across[0], along[0], across[1], along[1])
 
 
-def max_resolution(split: str) -> int:
+def max_resolution(split: str, photos: Photos = None) -> int:
     """The largest patch side every photo can provide in ``split`` (the smallest region's short side)."""
     sides = []
-    for width, height in photo_sizes():
+    for width, height in photo_sizes(photos):
         left, top, right, bottom = split_region(width, height, split)
         sides.append(min(right - left, bottom - top))
     return min(sides)
 
 
-def _check_request(n: int, resolution: int, seed: int, split: str, scales: tuple[float, float]) -> None:
+def _check_request(
+    n: int, resolution: int, seed: int, split: str, scales: tuple[float, float], photos: Photos
+) -> None:
     if seed < 0:
         raise GfpError(f"seed must be a non-negative integer, got {seed}")
     if split not in SPLITS:
@@ -156,10 +209,11 @@ def _check_request(n: int, resolution: int, seed: int, split: str, scales: tuple
             f"crop scales must satisfy 1 <= min <= max <= {MAX_SCALE} (multiples of the resolution), "
             f"got {low:g}-{high:g}"
         )
-    largest = max_resolution(split)
+    largest = max_resolution(split, photos)
     if resolution > largest:
+        which = "bundled photos" if photos is None else "photos given"
         raise GfpError(
-            f"resolution {resolution} is larger than the smallest {split!r} region of the bundled photos "
+            f"resolution {resolution} is larger than the smallest {split!r} region of the {which} "
             f"({largest} pixels); use --resolution {largest} or less"
         )
 
@@ -173,11 +227,12 @@ def sample_boxes(
     seed: int = 0,
     split: str = "train",
     scales: tuple[float, float] = DEFAULT_SCALES,
+    photos: Photos = None,
 ) -> list[CropBox]:
     """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting."""
-    _check_request(n, resolution, seed, split, scales)
+    _check_request(n, resolution, seed, split, scales, photos)
     rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
-    sizes = photo_sizes()
+    sizes = photo_sizes(photos)
     regions = [split_region(w, h, split) for w, h in sizes]
 
     # Draw every random number up front, vectorised; the per-crop work below is integer arithmetic.
@@ -200,10 +255,10 @@ def sample_boxes(
     return boxes
 
 
-def render_patch(box: CropBox, resolution: int) -> np.ndarray:
+def render_patch(box: CropBox, resolution: int, photos: Photos = None) -> np.ndarray:
     """Cut one crop and downsample it to uint8 ``[3, resolution, resolution]``."""
     # crop() first: resize(box=...) would let the filter read pixels outside the box, i.e. from another split
-    crop = _photo(box.photo).crop(box.as_tuple())
+    crop = decoded_photo(resolve_photos(photos)[box.photo]).crop(box.as_tuple())
     if box.side != resolution:
         # reducing_gap: an exact box-filter reduction by an integer factor, then Lanczos for the remainder;
         # antialiased, and several times faster than Lanczos over the whole crop
@@ -211,10 +266,14 @@ def render_patch(box: CropBox, resolution: int) -> np.ndarray:
     return np.asarray(crop, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def iter_patches(boxes: list[CropBox], resolution: int):
-    """Yield each box's patch in turn (for callers that write or report progress as they go)."""
-    for box in boxes:
-        yield render_patch(box, resolution)
+def iter_patches(boxes: list[CropBox], resolution: int, photos: Photos = None):
+    """Yield ``(index, patch)`` for every box, for callers that write or report progress as they go.
+
+    The boxes are visited photo by photo, so each photo is decoded once however many there are (the
+    decoded cache is bounded); ``index`` is the box's place in ``boxes``."""
+    paths = resolve_photos(photos)
+    for index in sorted(range(len(boxes)), key=lambda i: boxes[i].photo):
+        yield index, render_patch(boxes[index], resolution, paths)
 
 
 def sample_patches(
@@ -223,13 +282,15 @@ def sample_patches(
     seed: int = 0,
     split: str = "train",
     scales: tuple[float, float] = DEFAULT_SCALES,
+    photos: Photos = None,
 ) -> np.ndarray:
     """``n`` real patches as uint8 ``[n, 3, resolution, resolution]``; the same arguments give the same
     patches. ``split`` is ``"train"``, ``"val"`` or ``"test"`` (disjoint parts of every photo) or ``"all"``;
-    ``scales`` bounds the crop side as multiples of the resolution (see the module docstring).
+    ``scales`` bounds the crop side as multiples of the resolution (see the module docstring); ``photos``
+    are the photo files to cut from (the bundled set by default).
     """
-    boxes = sample_boxes(n, resolution, seed, split, scales)
+    boxes = sample_boxes(n, resolution, seed, split, scales, photos)
     out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
-    for i, patch in enumerate(iter_patches(boxes, resolution)):
+    for i, patch in iter_patches(boxes, resolution, photos):
         out[i] = patch
     return out
