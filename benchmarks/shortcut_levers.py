@@ -14,6 +14,8 @@ points).
         --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
     python benchmarks/shortcut_levers.py train --runs /work/gan-runs-scenes --tag progan_scenes \\
         --params lr_g=0.004,lr_d=0.004 --real-scales 4 8 --iters 1600 --parallel   # another real set
+    python benchmarks/shortcut_levers.py train --runs /work/gan-runs-photos --tag progan_photos \\
+        --params lr_g=0.004,lr_d=0.004 --real-photos MORE_PHOTOS --iters 1600 --parallel  # more photographs
     python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
     python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
     python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
@@ -97,10 +99,23 @@ def measure(sources: dict[str, dict[str, np.ndarray]]) -> dict[str, float]:
 # --- sources --------------------------------------------------------------------------------------------
 
 
-def real_images(counts: dict[str, int], seed: int = 0, scales=(1.0, 8.0)) -> dict[str, np.ndarray]:
+def real_images(
+    counts: dict[str, int], seed: int = 0, scales=(1.0, 8.0), photos=None
+) -> dict[str, np.ndarray]:
+    """Real patches per split; ``photos`` the photo files to cut from (None: the bundled set)."""
     from gfp_photos.patches import sample_patches
 
-    return {split: sample_patches(n, 32, seed, split, tuple(scales)) for split, n in counts.items()}
+    return {split: sample_patches(n, 32, seed, split, tuple(scales), photos) for split, n in counts.items()}
+
+
+def more_photos(folder: str | None) -> list[Path] | None:
+    """The bundled photographs followed by the usable ones in ``folder`` (None: the bundled set alone)."""
+    if not folder:
+        return None
+    from gfp_photos.patches import folder_photos, photo_paths
+
+    # the val region is the smallest of a photo's three: a photo that holds a patch there holds one anywhere
+    return photo_paths() + folder_photos([folder], 32, "val", warn=print)
 
 
 def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -> dict[str, np.ndarray]:
@@ -170,14 +185,18 @@ def command_train(args) -> None:
     runs.mkdir(parents=True, exist_ok=True)
     low, high = args.real_scales
     default_scales = (low, high) == (1.0, 8.0)
-    real = runs / ("real32" if default_scales else f"real32_scales{low:g}-{high:g}")
+    photos = more_photos(args.real_photos)
+    real = runs / (
+        "real32" + ("" if default_scales else f"_scales{low:g}-{high:g}") + ("_photos" if photos else "")
+    )
     if not real.is_dir():
+        more = ["--photos", args.real_photos, "--with-bundled"] if photos else []
         gfp("data", "photos", "--out", str(real), "-n", "20000", "--resolution", "32", "--seed", "0",
-            "--split", "train", "--scales", f"{low:g}-{high:g}")  # fmt: skip
+            "--split", "train", "--scales", f"{low:g}-{high:g}", *more)  # fmt: skip
     counts = {"train": args.train, "val": args.val, "test": args.test}
     results_path = runs / "results.json"
     results = json.loads(results_path.read_text()) if results_path.is_file() else []
-    reals = real_images(counts, scales=args.real_scales)
+    reals = real_images(counts, scales=args.real_scales, photos=photos)
     spec = args.family + (":" + args.params if args.params else "")
     for iters in args.iters:
         if any((r["tag"], r["iters"]) == (args.tag, iters) for r in results):
@@ -198,6 +217,7 @@ def command_train(args) -> None:
             "family": spec,
             "iters": iters,
             **({} if default_scales else {"real_scales": [low, high]}),
+            **({"real_photos": len(photos)} if photos else {}),
             "train_seconds": {str(s): round(t, 1) for s, t in seconds.items()},
             "real_and_generators": measure({"real": reals, **fakes}),
             "generators_only": measure(fakes) if len(fakes) > 1 else None,
@@ -295,6 +315,11 @@ def command_levers(args) -> None:
                     )
                     if scales:  # another real set: its rows with real are not comparable with the others'
                         params += f"; real crops {scales[0]:g}-{scales[1]:g}x"
+                    photos = next(
+                        (r["real_photos"] for r in rows if r["tag"] == tag and "real_photos" in r), 0
+                    )
+                    if photos:
+                        params += f"; {photos} real photographs"
                     ax.plot(*zip(*points), "o-", color=f"C{i % 10}", label=params)
             chance = next(r[key]["chance"] for r in rows if r[key])
             ax.axhline(100 * chance, color="grey", ls=":", label="chance")
@@ -328,6 +353,12 @@ def main() -> None:
         default=(1.0, 8.0),
         metavar=("MIN", "MAX"),
         help="the real set: crop sides as multiples of 32 (gfp data photos --scales; default 1 8)",
+    )
+    train.add_argument(
+        "--real-photos",
+        metavar="DIR",
+        help="more photographs for the real set, beside the bundled ones (gfp data photos --photos DIR "
+        "--with-bundled)",
     )
     train.add_argument("--parallel", action="store_true", help="train the seeds at the same time")
     train.add_argument("--raw-g", action="store_true", help="also measure the trained G without its EMA")
