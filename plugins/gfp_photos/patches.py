@@ -59,7 +59,8 @@ _SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
 
 @dataclass(frozen=True)
 class CropBox:
-    """A square crop: index into the photo list (:func:`photo_paths` by default) and pixel box ``[left, right) x [top, bottom)``."""
+    """A square crop: index into the photo list (:func:`photo_paths` by default) and pixel box
+    ``[left, right) x [top, bottom)``."""
 
     photo: int
     left: int
