@@ -1,11 +1,22 @@
-"""How much of visNet's response-grid dominance the shared part of the model fingerprints explains.
+"""Why visNet's response grid is as diagonal-dominant as it is: how strongly a test image's fingerprint
+``F = x - R(x)`` carries its source's model fingerprint, pixel by pixel.
 
-Softmax ignores what all model fingerprints share (adding one image to every W_y shifts every logit by the
-same amount), so that shared part is set by the initialisation and the optimiser, not by the loss. This
-prints its share of the fingerprints' energy and the test-image diagonal dominance (as `gfp visualize`
-computes it) with the raw and with the centred model fingerprints.
+The response strength (`gfp visualize`) grows with the per-pixel correlation between an image fingerprint
+and its source's model fingerprint: with Gaussian fingerprints, a correlation of 0.1 gives a diagonal
+dominance of about 1.4, 0.2 about 2.0, 0.3 about 2.7 and 0.5 about 5 (`--rho-table` prints that table).
+This prints, over ``--per-source`` test images of each source:
+
+* the share of the model fingerprints' energy that all of them share (softmax ignores it: adding one
+  image to every W_y shifts every logit by the same amount) and the test-image dominance with the raw and
+  with the centred model fingerprints;
+* F's size (RMS, images in [-1, 1]) and its per-pixel correlation with the own source's centred model
+  fingerprint, and with the source's fixed pattern in the data (the mean of the finest Laplacian band over
+  the source's training images, centred; see template_dominance.py), and the same for that band itself:
+  when F correlates with the pattern far less than the band does, the auto-encoder reconstructs the
+  pattern along with the content and the fingerprint is lost in ``x - R(x)``.
 
     python benchmarks/visnet_gauge.py RUN DATASET [--per-source 200]
+    python benchmarks/visnet_gauge.py --rho-table
 """
 
 from __future__ import annotations
@@ -15,12 +26,42 @@ import argparse
 import numpy as np
 
 
+def correlation(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])
+
+
+def rho_table(sources: int = 5, resolution: int = 32, per_source: int = 100, seed: int = 0) -> None:
+    """Dominance of Gaussian image fingerprints ``rho * W_y + sqrt(1 - rho^2) * noise`` against Gaussian
+    (centred) model fingerprints W: what a given per-pixel correlation is worth on this measure."""
+    from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
+
+    rng = np.random.default_rng(seed)
+    models = rng.standard_normal((sources, 3, resolution, resolution))
+    models -= models.mean(axis=0, keepdims=True)
+    models /= models.std()
+    labels = np.repeat(np.arange(sources), per_source)
+    print("per-pixel correlation -> diagonal dominance (Gaussian fingerprints)")
+    for rho in (0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5):
+        noise = rng.standard_normal((len(labels), 3, resolution, resolution))
+        image_fps = rho * models[labels] + np.sqrt(1 - rho**2) * noise
+        matrix = mean_by_source(response_strengths(image_fps, models), labels, sources)
+        print(f"  {rho:.2f} -> {diagonal_dominance(matrix):.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run")
-    parser.add_argument("dataset")
+    parser.add_argument("run", nargs="?")
+    parser.add_argument("dataset", nargs="?")
     parser.add_argument("--per-source", type=int, default=200)
+    parser.add_argument("--rho-table", action="store_true", help="print the correlation-to-dominance table")
     args = parser.parse_args()
+    if args.rho_table:
+        rho_table()
+        return
+    if not (args.run and args.dataset):
+        parser.error("RUN and DATASET are required (or --rho-table)")
+
+    from template_dominance import fine_band, source_patterns
 
     from gfcore.dataset import load_dataset
     from gfcore.evaluation import map_split
@@ -30,13 +71,14 @@ def main() -> None:
     from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 
     attributor, _ = load_run(args.run)
-    split = load_dataset(args.dataset).split("test")
+    dataset = load_dataset(args.dataset)
+    split = dataset.split("test")
     labels = np.asarray(split.labels)
     sample = first_per_source(labels, len(attributor.classes), args.per_source)
     fps, _ = map_split(
         attributor.image_fingerprints, split, NullReporter(), indices=sample, label="fingerprints"
     )
-    fps = fps.numpy()
+    fps = fps.numpy().astype(np.float64)
     models = attributor.model_fingerprints().numpy().astype(np.float64)
     shared = models.mean(axis=0, keepdims=True)
     share = float((shared**2).sum() * len(models) / (models**2).sum())
@@ -46,6 +88,20 @@ def main() -> None:
         print(
             f"test-image diagonal dominance, {name} model fingerprints: {diagonal_dominance(by_source):.2f}"
         )
+
+    train = dataset.split("train")
+    patterns = source_patterns(fine_band(train.images), np.asarray(train.labels), len(models))
+    band = fine_band(split.images[np.sort(sample)])[np.argsort(np.argsort(sample))]
+    own = labels[sample]
+    print(f"image fingerprint F = x - R(x): RMS {fps.std():.4f} (the finest band of x: {band.std():.4f})")
+    print("per-pixel correlation with the own source's ...   centred model fingerprint | fixed pattern")
+    print(
+        f"  F                                               {correlation(fps, (models - shared)[own]):8.3f} | "
+        f"{correlation(fps, patterns[own]):.3f}"
+    )
+    print(
+        f"  the finest band of x (no network)               {'':>8} | {correlation(band, patterns[own]):.3f}"
+    )
 
 
 if __name__ == "__main__":
