@@ -16,17 +16,21 @@ shows its source's pattern against its own content. Printed beside it:
   attributing by the nearest pattern (inner product), which a learned network should beat.
 
     python benchmarks/template_dominance.py gfp-demo/datasets/existence [--per-source 200] [--json]
+        [--png patterns.png]    # the patterns drawn as visNet's model fingerprints are (a new file)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from gfcore.dataset import load_dataset
+from gfcore.figures import save_figure
+from gfcore.visualize.drawing import model_fingerprints_figure
 from gfcore.visualize.report import first_per_source
 from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 from gfp_persistence.pyramid import laplacian_band
@@ -41,9 +45,14 @@ def fine_band(images: np.ndarray, chunk: int = 1024) -> np.ndarray:
     return np.concatenate(out)
 
 
+def source_means(bands: np.ndarray, labels: np.ndarray, num_sources: int) -> np.ndarray:
+    """``[L, 3, R, R]``: each source's mean band."""
+    return np.stack([bands[labels == s].mean(axis=0) for s in range(num_sources)])
+
+
 def source_patterns(bands: np.ndarray, labels: np.ndarray, num_sources: int) -> np.ndarray:
     """``[L, 3, R, R]``: each source's mean band, less the mean over sources."""
-    means = np.stack([bands[labels == s].mean(axis=0) for s in range(num_sources)])
+    means = source_means(bands, labels, num_sources)
     return means - means.mean(axis=0, keepdims=True)
 
 
@@ -60,12 +69,16 @@ def main() -> None:
     parser.add_argument("dataset")
     parser.add_argument("--per-source", type=int, default=200, help="test images per source (default 200)")
     parser.add_argument("--json", action="store_true", help="print the numbers as JSON")
+    parser.add_argument("--png", type=Path, help="draw the patterns into this new PNG file")
     args = parser.parse_args()
+    if args.png and args.png.exists():
+        parser.error(f"{args.png} exists; give a new file")
 
     dataset = load_dataset(args.dataset)
     classes = dataset.classes
     train, test = dataset.split("train"), dataset.split("test")
-    patterns = source_patterns(fine_band(train.images), np.asarray(train.labels), len(classes))
+    means = source_means(fine_band(train.images), np.asarray(train.labels), len(classes))
+    patterns = means - means.mean(axis=0, keepdims=True)
     test_labels = np.asarray(test.labels)
     test_bands = fine_band(test.images)
     sample = first_per_source(test_labels, len(classes), args.per_source)
@@ -86,6 +99,10 @@ def main() -> None:
         "per_pixel_correlation_with_own_pattern": float(np.corrcoef(test_bands.ravel(), own.ravel())[0, 1]),
         "nearest_pattern_accuracy": float((nearest == test_labels).mean()),
     }
+    if args.png:
+        title = "mean finest band per source (no network)"
+        figure = model_fingerprints_figure(means, classes, title, top_label="mean band")
+        report["png"] = str(save_figure(figure, args.png))
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -103,6 +120,8 @@ def main() -> None:
     print(
         f"nearest-pattern attribution accuracy (test split): {100 * report['nearest_pattern_accuracy']:.2f}%"
     )
+    if args.png:
+        print(f"wrote {report['png']}")
 
 
 if __name__ == "__main__":

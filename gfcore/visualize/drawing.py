@@ -21,7 +21,9 @@ def _image(ax, chw: np.ndarray, title: str | None = None) -> None:
         ax.set_title(title, fontsize=8)
 
 
-def model_fingerprints_figure(model_fps: np.ndarray, classes: Sequence[str], method: str):
+def model_fingerprints_figure(
+    model_fps: np.ndarray, classes: Sequence[str], method: str, top_label: str = "as learned"
+):
     """Top: the model fingerprints, min-max normalised jointly (paper-notes §3.3). Bottom: each minus
     their mean over sources, jointly normalised too: what tells the sources apart (softmax ignores what
     all of them share)."""
@@ -33,7 +35,7 @@ def model_fingerprints_figure(model_fps: np.ndarray, classes: Sequence[str], met
     for j, name in enumerate(classes):
         _image(axes[0][j], raw[j], str(name))
         _image(axes[1][j], deviation[j])
-    axes[0][0].set_ylabel("as learned", fontsize=8)
+    axes[0][0].set_ylabel(top_label, fontsize=8)
     axes[1][0].set_ylabel("minus the mean", fontsize=8)
     fig.suptitle(f"{method}: model fingerprints (one colour scale for all sources)")
     fig.tight_layout()
