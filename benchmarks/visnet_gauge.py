@@ -91,7 +91,7 @@ def main() -> None:
 
     train = dataset.split("train")
     patterns = source_patterns(fine_band(train.images), np.asarray(train.labels), len(models))
-    band = fine_band(split.images[np.sort(sample)])[np.argsort(np.argsort(sample))]
+    band = fine_band(split.images[sample])
     own = labels[sample]
     print(f"image fingerprint F = x - R(x): RMS {fps.std():.4f} (the finest band of x: {band.std():.4f})")
     print("per-pixel correlation with the own source's ...   centred model fingerprint | fixed pattern")
