@@ -29,6 +29,7 @@ import numpy as np
 import torch
 
 from gfcore.dataset import load_dataset
+from gfcore.errors import GfpError
 from gfcore.figures import save_figure
 from gfcore.visualize.drawing import model_fingerprints_figure
 from gfcore.visualize.report import first_per_source
@@ -74,7 +75,10 @@ def main() -> None:
     if args.png and args.png.exists():
         parser.error(f"{args.png} exists; give a new file")
 
-    dataset = load_dataset(args.dataset)
+    try:
+        dataset = load_dataset(args.dataset)
+    except GfpError as exc:
+        parser.exit(1, f"{exc}\n")
     classes = dataset.classes
     train, test = dataset.split("train"), dataset.split("test")
     means = source_means(fine_band(train.images), np.asarray(train.labels), len(classes))

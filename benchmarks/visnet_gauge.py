@@ -64,14 +64,18 @@ def main() -> None:
     from template_dominance import fine_band, source_patterns
 
     from gfcore.dataset import load_dataset
+    from gfcore.errors import GfpError
     from gfcore.evaluation import map_split
     from gfcore.progress import NullReporter
     from gfcore.runs import load_run
     from gfcore.visualize.report import first_per_source
     from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 
-    attributor, _ = load_run(args.run)
-    dataset = load_dataset(args.dataset)
+    try:
+        attributor, _ = load_run(args.run)
+        dataset = load_dataset(args.dataset)
+    except GfpError as exc:
+        parser.exit(1, f"{exc}\n")
     split = dataset.split("test")
     labels = np.asarray(split.labels)
     sample = first_per_source(labels, len(attributor.classes), args.per_source)
