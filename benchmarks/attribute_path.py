@@ -6,7 +6,7 @@ three alike:
 
 * decode-only: the same DataLoader over the files (workers, decoding, size policy, batching), no model;
 * model-only: the network's logits on the same images already in memory as uint8 tensors, same batches;
-* attribute: :func:`gfcore.attribution.attribute_stream` (what `gfp attribute` runs after start-up).
+* attribute: :func:`gfcore.inference.attribution.attribute_stream` (what `gfp attribute` runs after start-up).
 
 It prints each rate (median of the rounds) and attribute / min(decode, model); 1.0 means the pipeline
 overlaps the two perfectly, and the issue asks for >= 0.85. That limit assumes decoding has cores of its
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from gfcore.accel import configure
-from gfcore.attribution import DecodedFiles, attribute_stream, collate_decoded, default_workers
-from gfcore.device import resolve_device
-from gfcore.images import save_png
-from gfcore.synthetic import fingerprint_task
+from gfcore.data.images import save_png
+from gfcore.data.synthetic import fingerprint_task
+from gfcore.execution.accel import configure
+from gfcore.execution.device import resolve_device
+from gfcore.inference.attribution import DecodedFiles, attribute_stream, collate_decoded, default_workers
 
 
 def build_attributor(resolution: int, width: float, device, precision: str):
@@ -82,7 +82,7 @@ def attribute_rate(attributor, files, batch_size, workers) -> float:
 def phase_seconds(attributor, files, batch_size, workers) -> dict[str, float]:
     """Where the attribute loop's time goes: waiting for decoded batches, the forward passes, the decision
     (the loop of ``attribute_stream``, with timers)."""
-    from gfcore.attribution import softmax_decision
+    from gfcore.inference.attribution import softmax_decision
 
     loader = DataLoader(
         DecodedFiles(files, attributor.resolution, "crop"),

@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parent.parent
 TRAIN = """
 import hashlib, sys, torch
 torch.set_num_threads(1)
-from gfcore.dataset import load_dataset
-from gfcore.runs import train_run
-from gfcore.tensorio import load_tensors
+from gfcore.data.dataset import load_dataset
+from gfcore.runs.training import train_run
+from gfcore.storage.tensorio import load_tensors
 data, out = load_dataset(sys.argv[1]), sys.argv[2]
 for i, spec in enumerate(sys.argv[3:]):
     train_run(data, f"{out}/{i}", spec, seed=2, overrides={"epochs": 2, "batch_size": 8})
@@ -40,8 +40,8 @@ def main() -> None:
         old.mkdir()
         archive = subprocess.run(["git", "archive", args.rev], cwd=ROOT, check=True, capture_output=True)
         subprocess.run(["tar", "-x", "-C", str(old)], input=archive.stdout, check=True)
-        from gfcore.dataset import prepare_dataset
-        from gfcore.synthetic import write_fingerprint_folders
+        from gfcore.data.dataset import prepare_dataset
+        from gfcore.data.synthetic import write_fingerprint_folders
 
         write_fingerprint_folders(tmp / "src", 3, 20, 16, 24.0)
         prepare_dataset(tmp / "src", tmp / "ds", resolution=16)

@@ -18,14 +18,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gfcore.dataset import load_dataset, prepare_dataset
-from gfcore.device import resolve_device
-from gfcore.runs import train_run
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.dataset import load_dataset, prepare_dataset
+from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.execution.device import resolve_device
+from gfcore.runs.training import train_run
 
 
 def in_memory_rate(dataset, spec_width: float, batch_size: int, steps: int, device) -> float:
-    from gfp_learned.network import AttributionNet
+    from gfcore import AttributionNet
 
     torch.manual_seed(0)
     net = AttributionNet(dataset.resolution, len(dataset.classes), spec_width)

@@ -13,12 +13,12 @@ import argparse
 import time
 from pathlib import Path
 
-import gfcore.bench.orchestrate as orchestrate
-from gfcore.bench import run_bench
-from gfcore.bench.orchestrate import bench_audit, pixel_reference
-from gfcore.bench.separability import DEFAULT_FD_DIM, DEFAULT_MAX_FD_IMAGES
-from gfcore.dataset import load_dataset
-from gfcore.progress import NullReporter
+import gfcore.studies.bench.orchestrate as orchestrate
+from gfcore.data.dataset import load_dataset
+from gfcore.studies.bench import run_bench
+from gfcore.studies.bench.orchestrate import bench_audit, pixel_reference
+from gfcore.studies.bench.separability import DEFAULT_FD_DIM, DEFAULT_MAX_FD_IMAGES
+from gfcore.terminal.progress import NullReporter
 from gfp_demo.tasks import DemoSettings
 
 

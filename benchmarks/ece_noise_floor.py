@@ -14,11 +14,11 @@ import argparse
 import numpy as np
 import torch
 
-from gfcore.calibration import ECE_BINS, expected_calibration_error, softmax
-from gfcore.dataset import load_dataset
-from gfcore.evaluation import predict_split
-from gfcore.openset import run_calibration
-from gfcore.runs import load_run
+from gfcore.data.dataset import load_dataset
+from gfcore.inference.calibration import ECE_BINS, expected_calibration_error, softmax
+from gfcore.inference.evaluation import predict_split
+from gfcore.inference.openset import run_calibration
+from gfcore.runs.attributor import load_run
 
 
 def main() -> None:

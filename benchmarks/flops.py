@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     args = parser.parse_args()
-    from gfcore.device import resolve_device
+    from gfcore.execution.device import resolve_device
 
     device = resolve_device(args.device)
     attributor = build_attributor(args.resolution, args.width, device, args.precision)

@@ -36,7 +36,7 @@ step 45 "bf16 accuracy" "$PY" benchmarks/precision.py --device cuda --epochs 3
 step 25 "start-up" "$PY" benchmarks/startup.py --device cuda
 TMP=$(mktemp -d)
 step 45 "torchrun on $NGPU GPU(s), NCCL" bash -c "
-  '$PY' -c 'from gfcore.synthetic import write_fingerprint_folders as w; w(\"$TMP/src\", 3, 400, 32)' &&
+  '$PY' -c 'from gfcore.data.synthetic import write_fingerprint_folders as w; w(\"$TMP/src\", 3, 400, 32)' &&
   '$PY' -m gfp prepare '$TMP/src' --out '$TMP/ds' --resolution 32 >/dev/null &&
   '$PY' -m torch.distributed.run --standalone --nproc_per_node $NGPU -m gfp train '$TMP/ds' --out '$TMP/run' \
       --method learned:width=0.25 --epochs 2 --batch-size $((32 * NGPU)) --device cuda --no-progress &&

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from gfcore.dataset import load_dataset
+from gfcore.data.dataset import load_dataset
 
 
 def one_nn_accuracy(train: torch.Tensor, train_labels, test: torch.Tensor, test_labels) -> float:

@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gfcore.dataset import load_dataset
-from gfcore.evaluation import map_split
+from gfcore.data.dataset import load_dataset
+from gfcore.inference.evaluation import map_split
+from gfcore.inference.openset import auroc
 from gfcore.interfaces import Split
-from gfcore.openset import auroc
-from gfcore.runs import load_run
+from gfcore.runs.attributor import load_run
 
 
 def fingerprints(attributor, split, rows=None) -> np.ndarray:

@@ -2,7 +2,7 @@
 in bf16 (``--precision``), and evaluates each on the test split in both precisions: four accuracies side by
 side, plus the share of test images whose prediction changes between fp32 and bf16 inference.
 
-The synthetic sources differ by faint fixed patterns (``gfcore.synthetic``, amplitude ``--amplitude`` grey
+The synthetic sources differ by faint fixed patterns (``gfcore.data.synthetic``, amplitude ``--amplitude`` grey
 levels), the kind of low-amplitude signal bf16's 8-bit mantissa can blur.
 
     python benchmarks/precision.py [--device auto] [--epochs 3] [--per-source 1000] [--amplitude 4]
@@ -14,12 +14,13 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from gfcore.accel import configure
-from gfcore.dataset import load_dataset, prepare_dataset
-from gfcore.device import resolve_device
-from gfcore.evaluation import predict_split
-from gfcore.runs import load_run, train_run
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.dataset import load_dataset, prepare_dataset
+from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.execution.accel import configure
+from gfcore.execution.device import resolve_device
+from gfcore.inference.evaluation import predict_split
+from gfcore.runs.attributor import load_run
+from gfcore.runs.training import train_run
 
 
 def main() -> None:

@@ -121,8 +121,8 @@ def more_photos(folder: str | None) -> list[Path] | None:
 def generated_images(run_dir: Path, counts: dict[str, int], raw: bool = False) -> dict[str, np.ndarray]:
     """Samples of the run's sampling generator (the EMA copy where the family keeps one), or with ``raw``
     of the trained generator itself, from the resumable checkpoint (the EMA lever at no training cost)."""
-    from gfcore.ganruns import LAST_FILE, load_gan
-    from gfcore.tensorio import load_tensors
+    from gfcore.runs.gan import LAST_FILE, load_gan
+    from gfcore.storage.tensorio import load_tensors
 
     gan = load_gan(run_dir)
     if raw:
@@ -236,7 +236,7 @@ def command_shipped(args) -> None:
     folders (a candidate set before it ships)."""
     import torch
 
-    from gfcore.ganruns import load_gan
+    from gfcore.runs.gan import load_gan
     from gfp_gans.pretrained import load_pretrained
 
     torch.set_num_threads(1)

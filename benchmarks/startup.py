@@ -39,9 +39,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--device", default="cpu")
     args = parser.parse_args()
-    from gfcore.dataset import load_dataset, prepare_dataset
-    from gfcore.runs import train_run
-    from gfcore.synthetic import write_fingerprint_folders
+    from gfcore.data.dataset import load_dataset, prepare_dataset
+    from gfcore.data.synthetic import write_fingerprint_folders
+    from gfcore.runs.training import train_run
 
     gfp = gfp_command()
     with tempfile.TemporaryDirectory() as tmp:

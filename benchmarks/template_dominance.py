@@ -28,12 +28,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from gfcore.dataset import load_dataset
+from gfcore.data.dataset import load_dataset
 from gfcore.errors import GfpError
-from gfcore.figures import save_figure
-from gfcore.visualize.drawing import model_fingerprints_figure
-from gfcore.visualize.report import first_per_source
-from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
+from gfcore.studies.figures import save_figure
+from gfcore.studies.visualize.drawing import model_fingerprints_figure
+from gfcore.studies.visualize.report import first_per_source
+from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 from gfp_persistence.pyramid import laplacian_band
 
 

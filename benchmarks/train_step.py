@@ -20,7 +20,7 @@ import torch
 
 
 def step_rate(width: float, resolution: int, batch: int, images: int, layout: str) -> float:
-    from gfp_learned.network import AttributionNet
+    from gfcore import AttributionNet
 
     torch.backends.mkldnn.enabled = layout != "contiguous, no oneDNN"
     torch.manual_seed(0)

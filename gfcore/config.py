@@ -15,7 +15,7 @@ import types
 import typing
 from typing import Any
 
-from .errors import GfpError
+from gfcore.errors import GfpError
 
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes at most 64 bits; numpy any non-negative integer
 

@@ -78,6 +78,14 @@ def gfp_register_attacks(register):
 
 
 @hookspec
+def gfp_register_real_sources(register):
+    """Register sets of real images that ship with a plugin (the bundled photographs, ...).
+
+    :param register: ``register(cls, name=None)``; ``cls`` is a :class:`gfcore.interfaces.RealSource`.
+    """
+
+
+@hookspec
 def gfp_register_commands(cli):
     """Add commands to the ``gfp`` command line.
 

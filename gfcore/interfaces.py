@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # neither is imported at run time: `gfp --help` loads this mo
     import numpy as np
     import torch
 
-    from .progress import Reporter
+    from gfcore.terminal.progress import Reporter
 
 
 @dataclass
@@ -52,7 +52,7 @@ class FitContext:
     """What gfp gives :meth:`Attributor.fit` and :meth:`GanSource.train`.
 
     * ``device``: where to compute (the instance was built for the same device).
-    * ``progress``: a :class:`gfcore.progress.Reporter`: ``task(description, total)`` gives a bar with
+    * ``progress``: a :class:`gfcore.terminal.progress.Reporter`: ``task(description, total)`` gives a bar with
       ``advance()``, ``update(completed=..., status=...)`` and ``done()``; ``log(line)`` and ``warn(line)``
       print to stderr. Never print to stdout: it holds the command's result.
     * ``seed``: seed every random draw from it, so the same seed gives the same model.
@@ -72,6 +72,15 @@ class FitContext:
     checkpoint: Callable[..., None] = lambda *args, **kwargs: None
     resume: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
     history: list[dict[str, Any]] = field(default_factory=list)  # metrics per epoch, filled by fit()
+
+
+#: The roles a method can declare (``Attributor.roles``): ``reference``: the method ``gfp train`` uses when
+#: none is named, and the one the bench tests every other method against; ``pixel-knn``: a nearest-neighbour
+#: classifier on raw pixels, the shortcut audit's pixel cue; ``persistence``: a variant of a network that
+#: sees one frequency band or small patches of the image at a resolution R, which the persistence study
+#: sweeps (such a class names that Config field in ``sweep_parameter`` and declares ``persistence_panel``:
+#: ``(panel title, x-axis label, curve label)`` of the study's figure). Every method may hold several roles.
+ROLES = ("reference", "pixel-knn", "persistence")
 
 
 class Attributor(ABC):
@@ -94,6 +103,9 @@ class Attributor(ABC):
     has_fingerprints: ClassVar[bool] = False
     #: Config values that make the conformance checks fast (see gfcore.testing)
     conformance_overrides: ClassVar[dict[str, Any]] = {}
+    #: What the method stands for in gfp's own studies, by the names in :data:`ROLES`
+    #: (``Registries.with_role``, ``Registries.all_with_role``).
+    roles: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, classes: list[str], resolution: int, config: Any, device: torch.device | None = None):
         import torch
@@ -141,7 +153,7 @@ class GanSource(ABC):
     Optional: :meth:`generator_state_dict` (what sampling needs, when that is less than the state) and
     :meth:`shipped_generators` (pretrained weights the family ships).
 
-    A GAN run (:mod:`gfcore.ganruns`) writes ``generator.safetensors`` from :meth:`generator_state_dict`
+    A GAN run (:mod:`gfcore.runs.gan`) writes ``generator.safetensors`` from :meth:`generator_state_dict`
     at each checkpoint and when :meth:`train` returns; ``gfp gan sample`` rebuilds the family from the
     run's config and calls :meth:`load_state_dict` on that file, then :meth:`sample`.
     """
@@ -184,10 +196,29 @@ class GanSource(ABC):
     @classmethod
     def shipped_generators(cls) -> dict[str, Path]:
         """Pretrained generators this family ships, by name (unique across families): each a GAN-run
-        folder holding ``run.json`` and ``generator.safetensors`` as :func:`gfcore.ganruns.train_gan`
+        folder holding ``run.json`` and ``generator.safetensors`` as :func:`gfcore.runs.gan.train_gan`
         writes them, usable as ``gfp gan sample NAME``. Include the folders as package data. Default:
         none."""
         return {}
+
+
+class RealSource(ABC):
+    """Real images a plugin ships (``gfp_register_real_sources``): the real class of the demo, and of any
+    experiment that needs one offline. The constructor takes ``(config)``; ``Config`` may be empty."""
+
+    name: ClassVar[str]
+    description: ClassVar[str] = ""
+    Config: ClassVar[type]
+    conformance_overrides: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, config: Any):
+        self.config = config
+
+    @abstractmethod
+    def sample(self, n: int, resolution: int, seed: int = 0, split: str = "train") -> np.ndarray:
+        """``n`` real images as uint8 ``[n, 3, resolution, resolution]``, the same for the same arguments.
+        ``split`` is ``"train"``, ``"val"`` or ``"test"``: images of different splits share no pixels of
+        the underlying photographs, so a test image is never a crop of a training one."""
 
 
 class Attack(ABC):
@@ -198,6 +229,8 @@ class Attack(ABC):
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     conformance_overrides: ClassVar[dict[str, Any]] = {}
+    #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep)
+    severity: ClassVar[str | None] = None
 
     def __init__(self, config: Any):
         self.config = config

@@ -20,10 +20,10 @@ from importlib.metadata import EntryPoint, entry_points
 
 import pluggy
 
-from . import hookspecs
-from .errors import DuplicateNameError, PluginError, UnknownNameError
-from .interfaces import Attack, Attributor, GanSource, contract_problem
-from .registry import Registry
+from gfcore import hookspecs
+from gfcore.errors import DuplicateNameError, GfpError, PluginError, UnknownNameError
+from gfcore.interfaces import Attack, Attributor, GanSource, RealSource, contract_problem
+from gfcore.registry import Registry
 
 PROJECT = "gfp"
 AUTOLOAD_ENV = "GFP_DISABLE_PLUGIN_AUTOLOAD"
@@ -154,6 +154,7 @@ class Registries:
     baselines: Registry
     gan_sources: Registry
     attacks: Registry
+    real_sources: Registry
 
     def attributor(self, name: str):
         """An extractor or baseline class by name (both are Attributors, ``gfp train --method`` takes either)."""
@@ -166,12 +167,33 @@ class Registries:
     def attributor_names(self) -> list[str]:
         return sorted(self.extractors.names() + self.baselines.names())
 
+    def all_with_role(self, role: str) -> list[str]:
+        """The names of every method that declares ``role``, extractors then baselines, each in the order
+        its plugins registered them."""
+        return [
+            e.name for reg in (self.extractors, self.baselines) for e in reg.entries() if role in e.item.roles
+        ]
+
+    def with_role(self, role: str) -> str:
+        """The name of the method that declares ``role`` (``Attributor.roles``, :data:`gfcore.interfaces.ROLES`);
+        none, or several, is one line."""
+        names = self.all_with_role(role)
+        if len(names) != 1:
+            held = (
+                f"{len(names)} methods declare it ({', '.join(names)})"
+                if names
+                else "no installed method declares it"
+            )
+            raise GfpError(f"role {role!r}: {held}; name the method explicitly")
+        return names[0]
+
     def by_kind(self) -> dict[str, Registry]:
         return {
             "extractors": self.extractors,
             "baselines": self.baselines,
             "gan_sources": self.gan_sources,
             "attacks": self.attacks,
+            "real_sources": self.real_sources,
         }
 
 
@@ -185,6 +207,11 @@ _KINDS: dict[str, tuple[str, str, Callable[[object], str | None]]] = {
     "baselines": ("gfp_register_baselines", "baseline", lambda item: contract_problem(item, Attributor)),
     "gan_sources": ("gfp_register_gan_sources", "GAN source", lambda item: contract_problem(item, GanSource)),
     "attacks": ("gfp_register_attacks", "attack", lambda item: contract_problem(item, Attack)),
+    "real_sources": (
+        "gfp_register_real_sources",
+        "real source",
+        lambda item: contract_problem(item, RealSource),
+    ),
 }
 
 

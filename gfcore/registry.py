@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DuplicateNameError, PluginError, UnknownNameError
+from gfcore.errors import DuplicateNameError, PluginError, UnknownNameError
 
 
 @dataclass(frozen=True)

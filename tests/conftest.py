@@ -3,7 +3,7 @@ import json
 import pytest
 from click.testing import CliRunner
 
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.synthetic import write_fingerprint_folders
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +76,7 @@ def tiny_sources(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def tiny_dataset(tiny_sources, tmp_path_factory):
-    from gfcore.dataset import load_dataset, prepare_dataset
+    from gfcore.data.dataset import load_dataset, prepare_dataset
 
     out = tmp_path_factory.mktemp("tiny_ds") / "ds"
     prepare_dataset(tiny_sources, out, resolution=16, seed=0)

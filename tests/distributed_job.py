@@ -12,7 +12,7 @@ import sys
 
 from click.testing import CliRunner
 
-from gfcore import distributed as dist
+from gfcore.execution import distributed as dist
 from gfp.app import get_cli
 
 
@@ -28,9 +28,9 @@ def train_tiny_gan(dataset, out):
     BatchNorm's running statistics: those are each rank's own, as under DDP without SyncBatchNorm)."""
     import torch
 
-    from gfcore.dataset import load_dataset
-    from gfcore.ganruns import train_gan
+    from gfcore.data.dataset import load_dataset
     from gfcore.plugins import get_registries
+    from gfcore.runs.gan import train_gan
 
     tiny = get_registries().gan_sources.get("sngan").conformance_overrides
     params = {**tiny, "resolution": 16, "batch_size": 4, "iters": 3, "n_critic": 1}

@@ -7,10 +7,10 @@ import pytest
 import torch
 from PIL import Image
 
-from gfcore.attacking import build_attack
+from gfcore.data.synthetic import smooth_content
 from gfcore.errors import GfpError
+from gfcore.inference.attacks import build_attack
 from gfcore.plugins import get_registries
-from gfcore.synthetic import smooth_content
 
 NAMES = ["noise", "blur", "crop", "jpeg", "relight", "combo"]
 

@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from gfcore.accel import configure
-from gfcore.attribution import attribute_stream, default_workers
-from gfcore.evaluation import decode_files
-from gfcore.runs import load_run, train_run
+from gfcore.execution.accel import configure
+from gfcore.inference.attribution import attribute_stream, default_workers
+from gfcore.inference.evaluation import decode_files
+from gfcore.runs.attributor import load_run
+from gfcore.runs.training import train_run
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

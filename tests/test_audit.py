@@ -1,4 +1,4 @@
-"""The shortcut audit (`gfp audit`, gfcore.audit): trivial cues that separate sources are found, and cues
+"""The shortcut audit (`gfp audit`, gfcore.studies.audit): trivial cues that separate sources are found, and cues
 that do not are near chance."""
 
 import json
@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gfcore.audit import AUDIT_FORMAT, chance_level, far_threshold, is_far_above_chance, pixel_audit
-from gfcore.audit.features import colour_histograms, global_stats
-from gfcore.audit.files import MajorityPerValue, stratified_split
+from gfcore.data.synthetic import fingerprint_task, smooth_content
 from gfcore.interfaces import Split
-from gfcore.synthetic import fingerprint_task, smooth_content
+from gfcore.studies.audit import AUDIT_FORMAT, chance_level, far_threshold, is_far_above_chance, pixel_audit
+from gfcore.studies.audit.features import colour_histograms, global_stats
+from gfcore.studies.audit.files import MajorityPerValue, stratified_split
 
 # tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -19,12 +19,12 @@ import pytest
 import torch
 from PIL import Image
 
-from gfcore.dataset import claim_dataset_folder, load_dataset, prepare_dataset
+from gfcore.data.dataset import claim_dataset_folder, load_dataset, prepare_dataset
+from gfcore.data.images import MAX_PIXELS, load_rgb
+from gfcore.data.synthetic import write_fingerprint_folders
 from gfcore.errors import GfpError
-from gfcore.images import MAX_PIXELS, load_rgb
-from gfcore.runs import train_run
-from gfcore.synthetic import write_fingerprint_folders
-from gfcore.tensorio import load_tensors, save_tensors
+from gfcore.runs.training import train_run
+from gfcore.storage.tensorio import load_tensors, save_tensors
 
 SPEC = "learned:width=0.125"
 
@@ -187,7 +187,7 @@ def test_hidden_temporaries_alone_are_gfps_but_other_files_are_not(tmp_path, tin
 
 
 def test_ctrl_c_during_prepare_leaves_nothing(tmp_path, tiny_sources, monkeypatch):
-    import gfcore.images as images_module
+    import gfcore.data.images as images_module
 
     calls = {"n": 0}
 
@@ -300,13 +300,13 @@ def test_prepare_skips_a_bomb_in_one_line(tmp_path, run_cli, json_stdout):
     assert "DecompressionBomb" not in result.stderr
     assert [line for line in result.stderr.splitlines() if "bomb.png" in line] == [
         f"warning: skipped {src / 'b' / 'bomb.png'}: refused, over gfp's limit of {MAX_PIXELS:,} pixels "
-        "(gfcore.images.MAX_PIXELS)"
+        "(gfcore.data.images.MAX_PIXELS)"
     ]
 
 
 def test_16_bit_images_convert_exactly_as_before():
     values = np.arange(0, 65536, dtype=np.uint16).reshape(256, 256)
-    from gfcore.images import to_rgb8
+    from gfcore.data.images import to_rgb8
 
     rgb = to_rgb8(Image.frombytes("I;16", (256, 256), values.astype("<u2").tobytes()))
     assert np.array_equal(rgb[..., 0], np.clip(np.rint(values / 257.0), 0, 255).astype(np.uint8))
@@ -372,7 +372,7 @@ def test_bad_checkpoint_metadata_is_one_line(small_run, tmp_path, cli_error):
 
 
 def test_a_bad_gan_run_json_is_one_line(tmp_path):
-    from gfcore.ganruns import read_run
+    from gfcore.runs.gan import read_run
 
     (tmp_path / "run.json").write_text(
         json.dumps({"format": "gfp-ganrun", "version": 1, "family": "progan", "config": {}, "seed": -1})
@@ -477,7 +477,7 @@ def test_progress_descriptions_and_status_are_printed_literally(monkeypatch):
 
     from rich.console import Console
 
-    import gfcore.progress as progress_module
+    import gfcore.terminal.progress as progress_module
 
     buffer = io.StringIO()
     monkeypatch.setattr(
@@ -540,7 +540,7 @@ def test_resume_of_a_finished_run_has_nothing_to_do(small_run, tmp_path, run_cli
 
 
 def test_when_a_resume_has_nothing_to_do():
-    from gfcore.runschema import nothing_to_resume
+    from gfcore.runs.schema import nothing_to_resume
 
     finished = {"config": {"epochs": 30}, "epochs_done": 30, "status": "complete"}
     for asked in (None, 5, 30):  # the case: --resume --epochs 5 on a finished 30-epoch run
@@ -611,7 +611,7 @@ def test_arrays_that_do_not_match_the_manifest_are_one_line(
 def test_the_dataset_hash_covers_the_arrays(small_run):
     import hashlib
 
-    from gfcore.hashing import json_sha256
+    from gfcore.data.hashing import json_sha256
 
     manifest = json.loads((small_run / "ds" / "manifest.json").read_text())
     for split in ("train", "val", "test"):
@@ -629,7 +629,7 @@ def test_the_dataset_hash_covers_the_arrays(small_run):
 
 @pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
 def test_output_files_get_the_users_usual_permissions(tmp_path, tiny_sources, umask):
-    from gfcore.atomic import write_json
+    from gfcore.storage.atomic import write_json
 
     old = os.umask(umask)
     try:

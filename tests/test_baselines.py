@@ -16,8 +16,8 @@ import torch
 
 from gfcore.interfaces import FitContext, Split
 from gfcore.plugins import get_registries
-from gfcore.progress import NullReporter
-from gfcore.tensorio import load_tensors, save_tensors
+from gfcore.storage.tensorio import load_tensors, save_tensors
+from gfcore.terminal.progress import NullReporter
 
 # tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -386,7 +386,8 @@ def test_cnn_rejects_an_unknown_architecture():
 
 # -- through the run layer ---------------------------------------------------------------------------
 def test_knn_trains_and_reloads_as_a_run(tmp_path, tiny_dataset):
-    from gfcore.runs import load_run, train_run
+    from gfcore.runs.attributor import load_run
+    from gfcore.runs.training import train_run
 
     result = train_run(tiny_dataset, tmp_path / "run", "knn")
     assert "chosen_k" in result.info["history"][-1]

@@ -13,7 +13,11 @@ from click.testing import CliRunner
 from PIL import Image
 
 from gfcore import hookimpl
-from gfcore.bench import (
+from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.errors import GfpError
+from gfcore.interfaces import Attributor
+from gfcore.plugins import register_plugin, unregister_plugin
+from gfcore.studies.bench import (
     BenchResults,
     BenchRow,
     fd_sample_indices,
@@ -21,11 +25,7 @@ from gfcore.bench import (
     run_bench,
     spec_slug,
 )
-from gfcore.errors import GfpError
-from gfcore.interfaces import Attributor
-from gfcore.plugins import register_plugin, unregister_plugin
-from gfcore.progress import NullReporter
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.terminal.progress import NullReporter
 
 # tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -69,7 +69,7 @@ def invoke(*args):
 @pytest.fixture(scope="module")
 def bench_dataset(tmp_path_factory):
     """Three 16x16 sources with 16 test images each (the FD ratio needs at least 4 per class)."""
-    from gfcore.dataset import load_dataset, prepare_dataset
+    from gfcore.data.dataset import load_dataset, prepare_dataset
 
     root = tmp_path_factory.mktemp("bench")
     write_fingerprint_folders(root / "src", num_sources=3, per_source=40, size=16, amplitude=24.0)
@@ -187,9 +187,9 @@ def test_the_audit_takes_the_knn_row_from_the_bench_and_it_is_what_the_audit_com
 ):
     """With the plain knn baseline in the bench, the audit's raw-pixel kNN row is taken from it (the
     neighbours are searched once); it equals what the audit measures on its own."""
-    from gfcore.audit.pixels import knn_row
-    from gfcore.bench import run_bench
-    from gfcore.progress import NullReporter
+    from gfcore.studies.audit.pixels import knn_row
+    from gfcore.studies.bench import run_bench
+    from gfcore.terminal.progress import NullReporter
 
     results = run_bench(bench_dataset, tmp_path / "out", ["knn"], reporter=NullReporter())
     taken = next(row for row in results.audit if row.cue == "raw-pixel kNN")
@@ -439,7 +439,7 @@ def test_too_few_test_images_for_the_fd_ratio_is_a_note_not_a_failure(tiny_datas
 def test_tables_print_names_literally_in_every_format():
     from rich.console import Console
 
-    from gfcore.bench.render import confusion_table, to_markdown, to_rich
+    from gfcore.studies.bench.render import confusion_table, to_markdown, to_rich
 
     classes = ["[red]", "a|b", "[/b]"]
     table = confusion_table(
@@ -456,7 +456,7 @@ def test_tables_print_names_literally_in_every_format():
 def test_row_names_survive_a_table_wider_than_the_console(monkeypatch):
     from rich.console import Console
 
-    from gfcore.bench.render import TextTable, to_rich
+    from gfcore.studies.bench.render import TextTable, to_rich
 
     names = ["eigenface:classifier=nn", "prnu:boundary=periodization,zero_mean=rows_columns"]
     columns = ["method", *(f"number {k}" for k in range(8)), "status"]

@@ -4,8 +4,8 @@ import json
 
 from PIL import Image
 
-from gfcore.bench import BenchResults
-from gfcore.bench.robustness import SWEEPS
+from gfcore.studies.bench import BenchResults
+from gfcore.studies.bench.robustness import SWEEPS
 
 LEARNED = "learned:width=0.25,epochs=1"
 

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gfcore.dataset import load_dataset, prepare_dataset
+from gfcore.data.dataset import load_dataset, prepare_dataset
+from gfcore.data.images import fit_to_size, load_rgb
 from gfcore.errors import GfpError
-from gfcore.images import fit_to_size, load_rgb
 
 
 def make_sources(root, spec):

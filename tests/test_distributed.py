@@ -1,6 +1,6 @@
 """Distributed runs (torchrun, gloo on CPU): training takes the steps one process takes with the same global
 batch, and resumes; evaluate and attribute shard their inputs and rank 0 reports the whole; the collectives
-of gfcore.distributed are the identity in one process."""
+of gfcore.execution.distributed are the identity in one process."""
 
 import json
 import os
@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 import torch
 
-from gfcore import distributed as dist
 from gfcore.errors import GfpError
-from gfcore.evaluation import decode_files, evaluate_split
-from gfcore.runs import load_run, train_run
-from gfcore.tensorio import load_tensors
+from gfcore.execution import distributed as dist
+from gfcore.inference.evaluation import decode_files, evaluate_split
+from gfcore.runs.attributor import load_run
+from gfcore.runs.training import train_run
+from gfcore.storage.tensorio import load_tensors
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -76,7 +77,9 @@ def test_evaluate_and_attribute_shard_and_rank_zero_reports_all(tiny_dataset, ti
     files = sorted((tiny_sources / "source_1").glob("*.png"))
     assert [r["path"] for r in images] == [str(f) for f in files]  # rank 0's block, then rank 1's: file order
     decoded, _, _ = decode_files(files, attributor.resolution)
-    temperature = attribution["calibration"]["temperature"]  # probabilities are calibrated (gfcore.openset)
+    temperature = attribution["calibration"][
+        "temperature"
+    ]  # probabilities are calibrated (gfcore.inference.openset)
     probs = torch.softmax(attributor.logits(torch.from_numpy(decoded)) / temperature, 1)
     got = torch.tensor([[r["probabilities"][c] for c in attributor.classes] for r in images])
     torch.testing.assert_close(got, probs, rtol=0, atol=1e-5)

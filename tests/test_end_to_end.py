@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.synthetic import write_fingerprint_folders
 
 EPOCHS = 10
 
@@ -141,7 +141,7 @@ def test_fingerprints_are_written_with_class_order(trained, run_cli, tmp_path):
 
 
 def test_evaluate_refuses_a_dataset_with_other_classes_or_size(trained, cli_error, tmp_path):
-    from gfcore.dataset import prepare_dataset
+    from gfcore.data.dataset import prepare_dataset
 
     root, _ = trained
     write_fingerprint_folders(tmp_path / "two", num_sources=2, per_source=10, size=16)

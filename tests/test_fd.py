@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from gfcore.errors import GfpError
-from gfcore.fd import fd_ratio, frechet_distance, gaussian_fit, project_features
+from gfcore.studies.fd import fd_ratio, frechet_distance, gaussian_fit, project_features
 
 
 def test_frechet_distance_matches_the_closed_form_for_diagonal_covariances():
@@ -105,7 +105,7 @@ def _three_sources(rng, per_class, dims, shift):
 
 
 def test_fd_ratio_after_pca_to_one_dimension_does_not_depend_on_the_feature_dimension():
-    from gfcore.fd import pca_fd_ratio
+    from gfcore.studies.fd import pca_fd_ratio
 
     rng = np.random.default_rng(0)
     same, separated, raw = [], [], []
@@ -129,7 +129,7 @@ def test_fd_ratio_after_pca_to_one_dimension_does_not_depend_on_the_feature_dime
 
 @pytest.mark.parametrize("k", [3, 40])  # the LAPACK subset path (4k <= n) and the full eigh
 def test_top_eigenpairs_are_the_leading_ones_of_a_full_eigh(k):
-    from gfcore.fd import top_eigenpairs
+    from gfcore.studies.fd import top_eigenpairs
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(200, 60, dtype=torch.float64, generator=gen) * torch.logspace(

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from gfcore.tensorio import load_tensors
+from gfcore import gradient_penalty
+from gfcore.storage.tensorio import load_tensors
 from gfp_gans.cramergan import CramerGan
-from gfp_gans.losses import gradient_penalty, mix_rq_dot_kernel, mmd2_unbiased
+from gfp_gans.losses import mix_rq_dot_kernel, mmd2_unbiased
 from gfp_gans.mmdgan import MmdGan, l2_activation_penalty
 from gfp_gans.progan import ProGan, growth_phase
 from gfp_gans.progan_nets import ProGanGenerator
@@ -146,7 +147,7 @@ def test_each_shipped_run_command_names_the_config_it_was_trained_with():
     import shlex
 
     from gfcore.config import config_from_dict, config_to_dict
-    from gfcore.ganruns import resolve_family
+    from gfcore.runs.gan import resolve_family
     from gfp_gans.pretrained import pretrained_dir, pretrained_names
 
     for name in pretrained_names():

@@ -14,7 +14,9 @@ import torch
 from gfcore import hookimpl
 from gfcore.config import build_config
 from gfcore.errors import GfpError
-from gfcore.ganruns import (
+from gfcore.interfaces import FitContext, GanSource
+from gfcore.plugins import get_registries, register_plugin, unregister_plugin
+from gfcore.runs.gan import (
     GENERATOR_FILE,
     LAST_FILE,
     RUN_FILE,
@@ -23,9 +25,7 @@ from gfcore.ganruns import (
     sample_to_folder,
     train_gan,
 )
-from gfcore.interfaces import FitContext, GanSource
-from gfcore.plugins import get_registries, register_plugin, unregister_plugin
-from gfcore.progress import NullReporter
+from gfcore.terminal.progress import NullReporter
 from gfp_gans.base import AdversarialGan, GanConfig
 
 # tiny tensors on a shared 2-core machine: one torch thread (tests/conftest.py)
@@ -177,7 +177,7 @@ def test_run_save_load_round_trip(name, tmp_path):
     loaded = load_gan(tmp_path / "run")
     assert torch.equal(loaded.sample(5, seed=1), gan.sample(5, seed=1))
     # the shipped file holds only the sampling generator: no critic, no optimiser state
-    from gfcore.tensorio import load_tensors
+    from gfcore.storage.tensorio import load_tensors
 
     tensors, meta = load_tensors(tmp_path / "run" / GENERATOR_FILE)
     assert all(k.startswith("sampler.") for k in tensors) and meta["family"] == name
@@ -241,7 +241,7 @@ def test_sample_to_folder_is_stable_in_n(tmp_path):
 
 
 def write_real_folder(folder, n=8, resolution=20):
-    from gfcore.images import save_png
+    from gfcore.data.images import save_png
 
     folder.mkdir(parents=True)
     for i, image in enumerate(real_images(n, resolution)):

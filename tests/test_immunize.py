@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from gfcore.attacking import build_attack
-from gfcore.dataset import write_dataset
-from gfcore.synthetic import fingerprint_task
+from gfcore.data.dataset import write_dataset
+from gfcore.data.synthetic import fingerprint_task
+from gfcore.inference.attacks import build_attack
 from gfcore.testing import check_attack
 
 ATTACK = "jpeg:quality=15"  # measured: 100% clean -> ~42% attacked for the run below
@@ -81,7 +81,7 @@ def test_a_method_that_cannot_be_fine_tuned_says_so(learned_run, run_cli, cli_er
 
 
 def test_attack_command_keeps_names_skips_bad_files_and_is_seeded(tmp_path, run_cli, json_stdout):
-    from gfcore.images import save_png
+    from gfcore.data.images import save_png
 
     src = tmp_path / "src"
     rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def test_attack_command_keeps_names_skips_bad_files_and_is_seeded(tmp_path, run_
     assert [s["path"] for s in doc["skipped"]] == [str(src / "broken.png")]
     for name in ("a.png", "sub__b.png"):
         assert (tmp_path / "o1" / name).read_bytes() == (tmp_path / "o2" / name).read_bytes()
-    from gfcore.images import load_rgb
+    from gfcore.data.images import load_rgb
 
     diff = load_rgb(tmp_path / "o1" / "a.png").astype(float) - load_rgb(src / "a.png").astype(float)
     assert diff.shape == (24, 20, 3) and 5 < diff.std() < 12  # std 10, less what clipping takes
@@ -126,7 +126,7 @@ def test_cnn_augmentation_is_the_attack_plugins_blur_then_jpeg():
 
 
 def test_the_training_loop_augments_every_batch_on_the_device(tiny_dataset, tmp_path, monkeypatch):
-    from gfcore.runs import train_run
+    from gfcore.runs.training import train_run
     from gfp_learned.method import LearnedAttributor
 
     seen = []

@@ -7,11 +7,12 @@ import math
 import pytest
 import torch
 
-import gfcore.train as train_module
+import gfcore.training.loop as train_module
 from gfcore.errors import GfpError
-from gfcore.runs import build_attributor, train_run
-from gfcore.tensorio import load_tensors
-from gfcore.train import NeuralConfig, lr_factor
+from gfcore.runs.attributor import build_attributor
+from gfcore.runs.training import train_run
+from gfcore.storage.tensorio import load_tensors
+from gfcore.training.loop import NeuralConfig, lr_factor
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

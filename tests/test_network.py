@@ -5,9 +5,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from gfcore import AttributionNet
 from gfcore.errors import GfpError
-from gfcore.layers import EqualizedConv2d, EqualizedLinear
-from gfp_learned.network import AttributionNet
+from gfcore.nn.equalized import EqualizedConv2d, EqualizedLinear
 
 
 def count(module):

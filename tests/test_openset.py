@@ -7,11 +7,11 @@ import math
 import numpy as np
 import pytest
 
-from gfcore.calibration import ECE_BINS, expected_calibration_error, fit_temperature, nll, softmax
-from gfcore.dataset import write_dataset
-from gfcore.openset import auroc, fit_calibration, known_score, pick_threshold
-from gfcore.realistic import realistic_subset, wilson_interval
-from gfcore.synthetic import fingerprint_task
+from gfcore.data.dataset import write_dataset
+from gfcore.data.synthetic import fingerprint_task
+from gfcore.inference.calibration import ECE_BINS, expected_calibration_error, fit_temperature, nll, softmax
+from gfcore.inference.openset import auroc, fit_calibration, known_score, pick_threshold
+from gfcore.studies.realistic import realistic_subset, wilson_interval
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -99,7 +99,7 @@ def test_realistic_subset_picks_the_images_nearest_a_real_one():
 @pytest.fixture(scope="module")
 def three_of_four(tmp_path_factory):
     """A learned run trained on three of four synthetic sources, its dataset, and the fourth source's images."""
-    from gfcore.runs import train_run
+    from gfcore.runs.training import train_run
 
     root = tmp_path_factory.mktemp("openset")
     counts = {"train": 300, "val": 60, "test": 60}
@@ -114,10 +114,10 @@ def three_of_four(tmp_path_factory):
 
 
 def test_an_unseen_source_is_called_unknown(three_of_four):
-    from gfcore.evaluation import predict_split
+    from gfcore.inference.evaluation import predict_split
+    from gfcore.inference.openset import run_calibration
     from gfcore.interfaces import Split
-    from gfcore.openset import run_calibration
-    from gfcore.runs import load_run, read_run_json
+    from gfcore.runs.attributor import load_run, read_run_json
 
     root, data, unseen = three_of_four
     info = read_run_json(root / "run")
@@ -135,7 +135,7 @@ def test_an_unseen_source_is_called_unknown(three_of_four):
 def test_attribute_says_unknown_and_an_old_run_loads_uncalibrated(
     three_of_four, run_cli, cli_error, tmp_path
 ):
-    from gfcore.images import save_png
+    from gfcore.data.images import save_png
 
     root, data, unseen = three_of_four
     for i, img in enumerate(unseen[:20]):

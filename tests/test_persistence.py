@@ -26,9 +26,9 @@ import numpy as np
 import pytest
 import torch
 
+from gfcore.data.synthetic import smooth_content
 from gfcore.interfaces import FitContext, Split
-from gfcore.progress import NullReporter
-from gfcore.synthetic import smooth_content
+from gfcore.terminal.progress import NullReporter
 from gfp_persistence.method import PostPoolAttributor, PreDownAttributor, ResidualAttributor
 from gfp_persistence.network import PatchPoolNet, patch_starts
 from gfp_persistence.pyramid import gaussian_down, gaussian_up, laplacian_band, low_band
@@ -157,8 +157,8 @@ def test_postpool_learns_a_stationary_fingerprint_from_4x4_patches_but_not_a_lay
 @pytest.fixture(scope="module")
 def dataset_8px(tmp_path_factory):
     """Three sources of 8x8 images: R = 4 and 8, six runs of one epoch."""
-    from gfcore.dataset import prepare_dataset
-    from gfcore.synthetic import write_fingerprint_folders
+    from gfcore.data.dataset import prepare_dataset
+    from gfcore.data.synthetic import write_fingerprint_folders
 
     root = tmp_path_factory.mktemp("persistence")
     write_fingerprint_folders(root / "src", num_sources=3, per_source=12, size=8, amplitude=24.0)

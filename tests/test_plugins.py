@@ -403,8 +403,8 @@ def test_classes_that_break_the_contract_are_refused_at_registration(registered)
 
 def test_gan_run_ships_the_generator_even_without_a_last_checkpoint(tmp_path):
     """generator.safetensors comes from generator_state_dict() when train() returns, checkpoint or not."""
-    from gfcore.ganruns import GENERATOR_FILE, load_gan, read_run, train_gan
-    from gfcore.tensorio import load_tensors
+    from gfcore.runs.gan import GENERATOR_FILE, load_gan, read_run, train_gan
+    from gfcore.storage.tensorio import load_tensors
     from gfp_gans.sngan import SnGan
 
     class Silent(SnGan):

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from gfcore.errors import GfpError
-from gfcore.ganruns import GAN_RUN, train_gan
-from gfcore.rundir import RunDir, package_versions
-from gfcore.runs import ATTRIBUTION_RUN, existing_run_state, read_run_json, train_run
+from gfcore.runs.attributor import ATTRIBUTION_RUN, read_run_json
+from gfcore.runs.folder import RunDir, package_versions
+from gfcore.runs.gan import GAN_RUN, train_gan
+from gfcore.runs.training import existing_run_state, train_run
 
 
 def test_a_folder_is_new_a_run_or_refused(tmp_path):

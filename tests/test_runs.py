@@ -6,10 +6,11 @@ import sys
 import pytest
 import torch
 
-from gfcore.atomic import atomic_path, write_json
 from gfcore.errors import GfpError
-from gfcore.runs import load_run, train_run
-from gfcore.tensorio import load_tensors, save_tensors
+from gfcore.runs.attributor import load_run
+from gfcore.runs.training import train_run
+from gfcore.storage.atomic import atomic_path, write_json
+from gfcore.storage.tensorio import load_tensors, save_tensors
 
 SPEC = "learned:width=0.125"
 
@@ -45,7 +46,7 @@ def test_resumed_run_matches_an_uninterrupted_one(tiny_dataset, tmp_path, run_cl
 
 
 def test_interrupted_run_resumes_from_its_last_epoch(tiny_dataset, tmp_path, monkeypatch):
-    import gfcore.train as train_module
+    import gfcore.training.loop as train_module
 
     original = train_module.split_accuracy
     calls = {"n": 0}
@@ -67,8 +68,8 @@ def test_interrupted_run_resumes_from_its_last_epoch(tiny_dataset, tmp_path, mon
 
 
 def test_resume_on_another_dataset_is_refused(tiny_dataset, tmp_path):
-    from gfcore.dataset import load_dataset, prepare_dataset
-    from gfcore.synthetic import write_fingerprint_folders
+    from gfcore.data.dataset import load_dataset, prepare_dataset
+    from gfcore.data.synthetic import write_fingerprint_folders
 
     train_run(tiny_dataset, tmp_path / "run", SPEC, overrides={"epochs": 1})
     write_fingerprint_folders(tmp_path / "src", 3, 12, 16, seed=9)
@@ -131,7 +132,7 @@ def test_python_dash_m_gfp_works():
 
 
 def test_patience_stops_when_validation_stops_improving(tiny_dataset, tmp_path, monkeypatch):
-    import gfcore.train as train_module
+    import gfcore.training.loop as train_module
 
     monkeypatch.setattr(train_module, "split_accuracy", lambda *args, **kwargs: 0.5)  # a plateau
     result = train_run(tiny_dataset, tmp_path / "run", SPEC + ",patience=2", overrides={"epochs": 10})
@@ -140,7 +141,7 @@ def test_patience_stops_when_validation_stops_improving(tiny_dataset, tmp_path, 
 
 
 def test_patience_also_stops_at_perfect_validation(tiny_dataset, tmp_path, monkeypatch):
-    import gfcore.train as train_module
+    import gfcore.training.loop as train_module
 
     monkeypatch.setattr(train_module, "split_accuracy", lambda *args, **kwargs: 1.0)
     result = train_run(tiny_dataset, tmp_path / "run", SPEC + ",patience=5", overrides={"epochs": 10})

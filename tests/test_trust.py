@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import torch
 
-from gfcore.bench import BenchRow, run_bench
-from gfcore.bench.repeats import encode_correct, paired_tests
-from gfcore.progress import NullReporter
-from gfcore.stats import discordant, mcnemar_exact, t_interval, wilson_interval
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.studies.bench import BenchRow, run_bench
+from gfcore.studies.bench.repeats import encode_correct, paired_tests
+from gfcore.studies.stats import discordant, mcnemar_exact, t_interval, wilson_interval
+from gfcore.terminal.progress import NullReporter
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -30,7 +30,7 @@ def test_t_interval_of_known_values():
     )
     assert t_interval([0.5, 0.5]) == (0.5, 0.5)  # no spread, no width
     # an accuracy's interval stays inside [0, 1]: 0.96 and 0.98 give 0.97 +- 12.7 * 0.01 unclipped
-    from gfcore.bench.repeats import accuracy_interval
+    from gfcore.studies.bench.repeats import accuracy_interval
 
     assert accuracy_interval([0.96, 0.98], 100)[0] == [pytest.approx(0.97 - 0.127062, abs=1e-5), 1.0]
     with pytest.raises(ValueError):
@@ -81,7 +81,7 @@ def test_paired_tests_name_a_winner_only_when_every_repeat_agrees():
 # -- repeats in a bench, and determinism ------------------------------------------------------------
 @pytest.fixture(scope="module")
 def dataset(tmp_path_factory):
-    from gfcore.dataset import load_dataset, prepare_dataset
+    from gfcore.data.dataset import load_dataset, prepare_dataset
 
     root = tmp_path_factory.mktemp("trust")
     write_fingerprint_folders(root / "src", num_sources=3, per_source=40, size=16, amplitude=24.0)

@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
+from gfcore.data.synthetic import fingerprint_task, source_patterns
 from gfcore.errors import GfpError
 from gfcore.interfaces import FitContext, Split
-from gfcore.progress import NullReporter
-from gfcore.synthetic import fingerprint_task, source_patterns
+from gfcore.terminal.progress import NullReporter
 from gfp_visnet.method import VisNetAttributor, VisNetConfig
 from gfp_visnet.network import VisNet, VisNetAE
 
@@ -113,7 +113,7 @@ def test_visnet_learns_additive_patterns_and_its_model_fingerprints_match_them(s
 
 def test_the_response_grid_of_the_synthetic_task_is_diagonal_dominant(synthetic_visnet):
     """Each source's images respond most to their own model fingerprint (the paper's response grid)."""
-    from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
+    from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 
     method, held_out, held_labels = synthetic_visnet
     image_fps = method.image_fingerprints(torch.from_numpy(held_out)).numpy()

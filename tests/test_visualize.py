@@ -7,9 +7,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from gfcore.synthetic import write_fingerprint_folders
-from gfcore.visualize.responses import diagonal_dominance, mean_by_source, response_maps, response_strengths
-from gfcore.visualize.tsne import neighbour_agreement, tsne_2d
+from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.studies.visualize.responses import (
+    diagonal_dominance,
+    mean_by_source,
+    response_maps,
+    response_strengths,
+)
+from gfcore.studies.visualize.tsne import neighbour_agreement, tsne_2d
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -135,7 +140,7 @@ def test_visualize_never_writes_into_a_folder_gfp_did_not_create(tiny, cli_error
 
 
 def test_the_confusion_picture_is_drawn_with_matplotlib(tmp_path):
-    from gfcore.plots import save_confusion_png
+    from gfcore.studies.plots import save_confusion_png
 
     save_confusion_png(tmp_path / "c.png", [[5, 1], [0, 0]], ["a", "b"], title="t")  # an empty row too
     with Image.open(tmp_path / "c.png") as image:
@@ -148,8 +153,8 @@ def test_the_demo_figure_step_trains_visnet_and_records_its_figures(tiny):
     """`gfp demo --all`'s visNet step on a tiny dataset; its section lands in tables.md."""
     import torch
 
-    from gfcore.dataset import load_dataset
-    from gfcore.progress import NullReporter
+    from gfcore.data.dataset import load_dataset
+    from gfcore.terminal.progress import NullReporter
     from gfp_demo.figures import add_figure_section, figures_lines, visnet_figures
     from gfp_demo.tasks import DemoSettings
 
@@ -174,8 +179,8 @@ def test_the_demo_persistence_step_records_the_study(tiny):
     """`gfp demo --all`'s persistence step: the study's figure and one table row per variant in tables.md."""
     import torch
 
-    from gfcore.dataset import load_dataset
-    from gfcore.progress import NullReporter
+    from gfcore.data.dataset import load_dataset
+    from gfcore.terminal.progress import NullReporter
     from gfp_demo.figures import add_figure_section, figures_lines, persistence_figures
     from gfp_demo.tasks import DemoSettings
 

@@ -1,4 +1,4 @@
-"""`gfp train --init-from RUN`: a new run starts from another run's weights (gfcore.warmstart)."""
+"""`gfp train --init-from RUN`: a new run starts from another run's weights (gfcore.runs.warmstart)."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ import shutil
 import pytest
 import torch
 
-from gfcore.dataset import load_dataset, prepare_dataset
+from gfcore.data.dataset import load_dataset, prepare_dataset
+from gfcore.data.synthetic import write_fingerprint_folders
 from gfcore.errors import GfpError
-from gfcore.runs import build_attributor, existing_run_state, train_run
-from gfcore.synthetic import write_fingerprint_folders
-from gfcore.tensorio import load_tensors
-from gfcore.warmstart import init_record, warm_start
+from gfcore.runs.attributor import build_attributor
+from gfcore.runs.training import existing_run_state, train_run
+from gfcore.runs.warmstart import init_record, warm_start
+from gfcore.storage.tensorio import load_tensors
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

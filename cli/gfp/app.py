@@ -26,7 +26,6 @@ BUILTIN_COMMANDS = {
     "calibrate": "gfp.commands.calibrate:calibrate",
     "openset": "gfp.commands.openset:openset",
     "visualize": "gfp.commands.visualize:visualize",
-    "persistence": "gfp.commands.persistence:persistence",
 }
 
 
@@ -170,7 +169,7 @@ def main(argv=None):
         cli.main(args=argv, prog_name="gfp")
     except SystemExit as exit_:
         if exit_.code in (0, None):  # torchrun: the ranks leave together (a failed rank does not wait)
-            from gfcore import distributed
+            from gfcore.execution import distributed
 
             if distributed.finish():
                 distributed.exit_without_finalisation(0)

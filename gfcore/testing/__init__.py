@@ -24,12 +24,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from .checks import (
+from gfcore.testing.checks import (
     ConformanceError,
     check_attack,
     check_attributor,
     check_command,
     check_gan_source,
+    check_real_source,
     make_config,
 )
 
@@ -40,8 +41,10 @@ __all__ = [
     "check_command",
     "check_gan_source",
     "check_plugin",
+    "check_real_source",
     "check_registered",
     "make_config",
+    "plugin_commands",
     "registered",
     "registered_params",
 ]
@@ -51,16 +54,30 @@ CHECKS: dict[str, Callable[..., None]] = {
     "baselines": check_attributor,
     "gan_sources": check_gan_source,
     "attacks": check_attack,
+    "real_sources": check_real_source,
 }
 
 
-def registered(plugin: str | None = None) -> list[tuple[str, str]]:
-    """``(kind, name)`` of every registered item and command (only ``plugin``'s when given)."""
+def plugin_commands(plugin: str | None = None) -> dict[str, Any]:
+    """``{name: click command}`` of the commands plugins add through ``gfp_register_commands`` (only
+    ``plugin``'s when given), each plugin's hook called on a scratch group of its own."""
     import click
 
-    from gfp.app import BUILTIN_COMMANDS, get_cli, plugin_commands
+    from gfcore.plugins import plugin_hook_callers
 
-    from ..plugins import get_registries
+    found = {}
+    for owner, call in plugin_hook_callers("gfp_register_commands"):
+        if plugin is not None and owner != plugin:
+            continue
+        scratch = click.Group("gfp")
+        call(cli=scratch)
+        found.update(scratch.commands)
+    return found
+
+
+def registered(plugin: str | None = None) -> list[tuple[str, str]]:
+    """``(kind, name)`` of every registered item and plugin command (only ``plugin``'s when given)."""
+    from gfcore.plugins import get_registries
 
     out = [
         (kind, entry.name)
@@ -68,25 +85,15 @@ def registered(plugin: str | None = None) -> list[tuple[str, str]]:
         for entry in reg.entries()
         if plugin is None or entry.plugin == plugin
     ]
-    cli = get_cli()
-    for name in cli.list_commands(click.Context(cli)):
-        owner = plugin_commands.get(name, "gfp" if name in BUILTIN_COMMANDS else None)
-        if plugin is None or owner == plugin:
-            out.append(("commands", name))
-    return out
+    return out + [("commands", name) for name in sorted(plugin_commands(plugin))]
 
 
 def check_registered(kind: str, name: str, overrides: dict[str, Any] | None = None) -> None:
     """Run the check of ``kind`` on the item registered as ``name``."""
     if kind == "commands":
-        import click
-
-        from gfp.app import get_cli
-
-        cli = get_cli()
-        check_command(cli.get_command(click.Context(cli), name), name)
+        check_command(plugin_commands()[name], name)
         return
-    from ..plugins import get_registries
+    from gfcore.plugins import get_registries
 
     CHECKS[kind](get_registries().by_kind()[kind].get(name), overrides)
 

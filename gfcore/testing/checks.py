@@ -9,11 +9,20 @@ from typing import Any
 
 import numpy as np
 
-from ..config import build_config, config_from_dict
-from ..interfaces import GAN_REQUIRED_FIELDS, Attack, Attributor, FitContext, GanSource, Split, config_fields
-from ..progress import NullReporter
-from ..synthetic import fingerprint_task, smooth_content
-from ..tensorio import load_tensors, save_tensors
+from gfcore.config import build_config, config_from_dict
+from gfcore.data.synthetic import fingerprint_task, smooth_content
+from gfcore.interfaces import (
+    GAN_REQUIRED_FIELDS,
+    Attack,
+    Attributor,
+    FitContext,
+    GanSource,
+    RealSource,
+    Split,
+    config_fields,
+)
+from gfcore.storage.tensorio import load_tensors, save_tensors
+from gfcore.terminal.progress import NullReporter
 
 
 class ConformanceError(AssertionError):
@@ -230,7 +239,7 @@ def check_gan_source(cls: type, overrides: dict[str, Any] | None = None, *, num_
 
 
 def _check_shipped(cls: type, name: str, folder: Path) -> None:
-    from ..ganruns import GENERATOR_FILE, read_run
+    from gfcore.runs.gan import GENERATOR_FILE, read_run
 
     run = read_run(folder)
     _expect(run["family"] == cls.name, cls, f"shipped generator {name!r} is a {run['family']!r} run")
@@ -257,6 +266,27 @@ def check_attack(cls: type, overrides: dict[str, Any] | None = None, *, resoluti
     )
     again = attack.apply(images, torch.Generator().manual_seed(0))
     _expect(torch.equal(out, again), cls, "the same generator seed gave another output")
+
+
+def check_real_source(cls: type, overrides: dict[str, Any] | None = None, *, resolution: int = 16) -> None:
+    """uint8 ``[n, 3, R, R]`` images, the same for the same arguments, and splits that differ."""
+    _expect(isinstance(cls, type) and issubclass(cls, RealSource), cls, "is not a RealSource subclass")
+    source = cls(make_config(cls, overrides))
+    images = source.sample(3, resolution, seed=0, split="train")
+    _expect(
+        isinstance(images, np.ndarray) and images.dtype == np.uint8,
+        cls,
+        "sample() must return a uint8 numpy array",
+    )
+    _expect(
+        images.shape == (3, 3, resolution, resolution),
+        cls,
+        f"sample(3, {resolution}) gave shape {images.shape}, expected (3, 3, {resolution}, {resolution})",
+    )
+    again = source.sample(3, resolution, seed=0, split="train")
+    _expect(np.array_equal(images, again), cls, "the same arguments gave other images")
+    test = source.sample(3, resolution, seed=0, split="test")
+    _expect(not np.array_equal(images, test), cls, "the train and test splits gave the same images")
 
 
 def check_command(command: Any, name: str | None = None) -> None:

@@ -12,8 +12,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gfcore.config import bounded
-from gfcore.interfaces import Attack
+from gfcore import Attack, bounded
 
 from .draws import check_range, choice, to_float, to_uint8, uniform
 

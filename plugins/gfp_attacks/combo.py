@@ -8,8 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.config import bounded
-from gfcore.interfaces import Attack
+from gfcore import Attack, bounded
 
 ORDER = ("relight", "crop", "blur", "jpeg", "noise")
 
@@ -24,7 +23,7 @@ class Combo(Attack):
 
     def __init__(self, config):
         super().__init__(config)
-        from gfcore.plugins import get_registries
+        from gfcore import get_registries
 
         registry = get_registries().attacks
         self.attacks = [registry.get(name)(registry.get(name).Config()) for name in ORDER]

@@ -11,8 +11,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from gfcore.config import bounded
-from gfcore.interfaces import Attack
+from gfcore import Attack, bounded
 
 from .draws import uniform
 

@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.config import bounded
-from gfcore.interfaces import Attack
+from gfcore import Attack, bounded
 
 from .draws import check_range, to_float, to_uint8, uniform
 

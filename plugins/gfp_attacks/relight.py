@@ -33,8 +33,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gfcore.config import bounded
-from gfcore.interfaces import Attack
+from gfcore import Attack, bounded
 
 from .blur import gaussian_blur
 from .draws import check_range, to_float, to_uint8, uniform

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from gfcore.interfaces import Split
+from gfcore import Split
 
 #: images read from a split per step; small enough for 128x128 on any device, large enough to keep it busy
 CHUNK = 512
@@ -65,7 +65,7 @@ def subset_indices(n: int, limit: int, seed: int) -> np.ndarray:
 
 
 def check_split(split: Split, resolution: int, what: str) -> None:
-    from gfcore.errors import GfpError
+    from gfcore import GfpError
 
     shape = tuple(split.images.shape[1:])
     if len(split) and shape != (3, resolution, resolution):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gfcore.errors import GfpError
+from gfcore import GfpError
 
 from ._data import accuracy
 

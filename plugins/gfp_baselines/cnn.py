@@ -1,7 +1,7 @@
 """A CNN trained from scratch (Wang et al. 2020, "CNN-generated images are surprisingly easy to spot...").
 
 Wang et al. fine-tune an ImageNet-pretrained ResNet-50; no weights can be fetched here, so the backbone
-(any timm architecture) is always trained from scratch with the shared loop of :mod:`gfcore.train`.
+(any timm architecture) is always trained from scratch with the shared loop of :mod:`gfcore.training.loop`.
 
 Defaults are CPU-friendly: ``arch=resnet18`` (11M parameters; ``resnet10t`` is smaller still), while
 ``cnn:arch=resnet50`` is Wang et al.'s backbone. The optimiser follows Wang et al. (Adam, lr 1e-4,
@@ -22,9 +22,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from gfcore.config import bounded
-from gfcore.errors import GfpError
-from gfcore.train import NeuralAttributor, NeuralConfig
+from gfcore import GfpError, NeuralAttributor, NeuralConfig, bounded
 
 
 class CnnAttributor(NeuralAttributor):
@@ -53,7 +51,7 @@ class CnnAttributor(NeuralAttributor):
         if not self.config.augment:
             return images
         if not hasattr(self, "_augmentation"):
-            from gfcore.attacking import build_attack
+            from gfcore import build_attack
 
             self._augmentation = [build_attack(spec) for spec in self.AUGMENTATION]
         out = images

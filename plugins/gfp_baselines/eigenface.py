@@ -19,8 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.errors import GfpError
-from gfcore.interfaces import Attributor, FitContext, Split
+from gfcore import Attributor, FitContext, GfpError, Split
 
 from ._data import accuracy, check_split, labels_tensor, map_chunks, subset_indices
 from ._linear import LinearClassifier, select_logistic

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.errors import GfpError
-from gfcore.interfaces import Attributor, FitContext, Split
+from gfcore import Attributor, FitContext, GfpError, Split
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor
 

@@ -2,7 +2,7 @@
 bundled photographs (``gfp_photos``) and the shipped generators (``gfp_gans``).
 
 An experiment, not part of the core: it registers its command through ``gfp_register_commands`` like any
-third-party plugin, and runs on ``gfcore.bench``. Nothing heavy is imported here, so that ``gfp --help``
+third-party plugin, and runs on ``gfcore.studies.bench``. Nothing heavy is imported here, so that ``gfp --help``
 stays fast.
 """
 

@@ -2,7 +2,7 @@
 
 import click
 
-from gfp.common import device_option, emit_json, json_option, progress_option, repeats_option, seed_option
+from gfcore import device_option, emit_json, json_option, progress_option, repeats_option, seed_option
 
 
 @click.command()
@@ -69,9 +69,7 @@ def demo(
     and the shipped generators (about 5 minutes on 2 CPU cores; --repeats K: about K times that)."""
     from pathlib import Path
 
-    from gfcore.device import resolve_device
-    from gfcore.errors import GfpError
-    from gfcore.progress import progress_reporter
+    from gfcore import GfpError, progress_reporter, resolve_device
 
     from .tasks import DemoSettings, run_demo
 

@@ -9,7 +9,7 @@ tables, so another experiment joins the demo with one line (for instance the per
 section)`` with a section it built itself).
 
 The built-in step trains visNet on the five-source task (:func:`visnet_figures`) and draws, with
-:mod:`gfcore.visualize`, its model fingerprints, the response grid and the t-SNE of its test
+:mod:`gfcore.studies.visualize`, its model fingerprints, the response grid and the t-SNE of its test
 fingerprints beside raw pixels.
 """
 
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gfcore.formatting import fmt_pct
+from gfcore import fmt_pct
 
 VISNET_TASK = "existence"
 
@@ -25,9 +25,8 @@ VISNET_TASK = "existence"
 def visnet_figures(out: Path, datasets: dict, settings, device, reporter) -> dict:
     """Train ``settings.visnet`` on the five-source task (a bench of one method: accuracy, confusion
     picture, reusable run) and draw its figures into ``out/figures/visnet``."""
-    from gfcore.bench import run_bench, write_results
-    from gfcore.runs import load_run
-    from gfcore.visualize.report import write_visuals
+    from gfcore import load_run
+    from gfcore.studies import run_bench, write_results, write_visuals
 
     dataset = datasets[VISNET_TASK]
     bench_dir = out / "figures" / "visnet-bench"
@@ -98,10 +97,13 @@ def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -
     """The persistence study (paper-notes §2) on the five-source task: ``predown``, ``residual`` and
     ``postpool`` at every R, drawn into ``out/figures/persistence`` by the persistence plugin."""
     title = f"Where fingerprints live: the {VISNET_TASK} task"
-    try:  # another plugin's work: without it (GFP_DISABLE_PLUGIN_AUTOLOAD, uninstalled) the demo goes on
-        from gfp_persistence.study import persistence_study
-    except ImportError as exc:
-        line = f"persistence study skipped: the persistence plugin is not available ({exc})"
+    from gfcore import GfpError
+    from gfcore.studies import persistence_study, persistence_variants
+
+    try:  # the variants are another plugin's: without it (disabled, uninstalled) the demo goes on
+        persistence_variants()
+    except GfpError as exc:
+        line = f"persistence study skipped: {exc}"
         reporter.warn(line)
         return {"title": title, "files": [], "error": line, "lines": [line, ""]}
     folder = out / "figures" / "persistence"

@@ -18,24 +18,40 @@ from pathlib import Path
 
 import numpy as np
 
-from gfcore.atomic import write_json, write_text
-from gfcore.bench import BenchResults
-from gfcore.bench.notes import PIXELS, fmt_interval, fmt_p, paired_note
-from gfcore.bench.render import TextTable, confusion_table, to_markdown
-from gfcore.bench.rows import RobustnessRow
-from gfcore.dataset import SPLITS, write_dataset
-from gfcore.formatting import fmt_num, fmt_pct
-from gfcore.progress import Reporter
+from gfcore import (
+    SPLITS,
+    Reporter,
+    fmt_num,
+    fmt_pct,
+    get_registries,
+    load_shipped_gan,
+    write_dataset,
+    write_json,
+    write_text,
+)
+from gfcore.studies import (
+    PIXELS,
+    BenchResults,
+    RobustnessRow,
+    TextTable,
+    confusion_table,
+    fmt_interval,
+    fmt_p,
+    paired_note,
+    to_markdown,
+)
 
+#: the registered real source (gfcore.RealSource) of every task's real class; the others are shipped generators
+REAL_SOURCE = "photos"
 EXISTENCE = {
-    "real": "photos",
+    "real": REAL_SOURCE,
     "ProGAN": "progan_seed0",
     "SNGAN": "sngan",
     "CramerGAN": "cramergan",
     "MMDGAN": "mmdgan",
 }
 UNIQUENESS = {
-    "real": "photos",
+    "real": REAL_SOURCE,
     "ProGAN_seed0": "progan_seed0",
     "ProGAN_seed1": "progan_seed1",
     "ProGAN_seed2": "progan_seed2",
@@ -97,14 +113,12 @@ def source_images(source: str, split: str, n: int, settings: DemoSettings, devic
     """uint8 [n, 3, R, R] from the bundled photos or a shipped generator (memoised across tasks)."""
     key = (source, split, n)
     if key not in cache:
-        if source == "photos":
-            from gfp_photos.patches import sample_patches
-
-            cache[key] = sample_patches(n, settings.resolution, seed=settings.seed, split=split)
+        if source == REAL_SOURCE:
+            cls = get_registries().real_sources.get(source)
+            real = cls(cls.Config())
+            cache[key] = real.sample(n, settings.resolution, seed=settings.seed, split=split)
         else:
-            from gfp_gans.pretrained import load_pretrained
-
-            generator = load_pretrained(source, device)
+            generator = load_shipped_gan(source, device)
             cache[key] = generator.sample(n, seed=LATENT_SEEDS[split] + 1000 * settings.seed).numpy()
     return cache[key]
 
@@ -131,7 +145,7 @@ def build_task_dataset(task: str, out: Path, settings: DemoSettings, device, rep
 
 
 def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> dict:
-    from gfcore.bench import run_bench, write_results
+    from gfcore.studies import run_bench, write_results
 
     started = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
@@ -226,7 +240,9 @@ def _superiority(tasks: dict[str, BenchResults]) -> list[dict]:
         if results.fd_reference is not None:  # the raw pixels' FD ratio, at the same dimension
             row = rows.setdefault(PIXELS, {"method": PIXELS, "reference": True})
             row[f"{task}_fd_ratio"] = results.fd_reference.get("fd_ratio")
-        for a in results.audit:  # what a trivial cue alone reaches on the same test split (gfcore.audit)
+        for (
+            a
+        ) in results.audit:  # what a trivial cue alone reaches on the same test split (gfcore.studies.audit)
             row = rows.setdefault(a.label, {"method": a.label, "audit": True})
             row[f"{task}_accuracy"] = a.accuracy
             row[f"{task}_fd_ratio"] = None
@@ -337,7 +353,7 @@ def superiority_notes(tables: dict) -> list[str]:
 
 def robustness_lines(robustness: dict) -> list[str]:
     """`gfp demo --all`: the immunisation table (Atk / Dfs per attack) of the five-source task."""
-    from gfcore.bench.render import robustness_table
+    from gfcore.studies import robustness_table
 
     holder = BenchResults(dataset={"classes": []}, split="test", seed=0, methods=[], created="", versions={})
     holder.robustness = [RobustnessRow.from_dict(r) for r in robustness["rows"]]

@@ -8,7 +8,7 @@ Every random draw of training (real-batch indices, flips, latents, penalty inter
 from one seeded CPU ``torch.Generator``, so a CPU run is reproducible from ``ctx.seed`` and a resumed run
 continues the same random stream.
 
-Under torchrun (:mod:`gfcore.distributed`) ``batch_size`` is the global batch: each rank draws its share
+Under torchrun (:mod:`gfcore.execution.distributed`) ``batch_size`` is the global batch: each rank draws its share
 from a stream of its own (rank 0's is the single process's), gradients are averaged over the ranks before
 each step, and the logged losses are rank 0's. BatchNorm statistics stay each rank's own (rank 0's are
 saved), as under DDP without SyncBatchNorm.
@@ -28,10 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from gfcore import FitContext, GanSource, GfpError, optimizer_from_tensors, optimizer_to_tensors
 from gfcore import distributed as dist
-from gfcore.errors import GfpError
-from gfcore.interfaces import FitContext, GanSource
-from gfcore.optim_state import optimizer_from_tensors, optimizer_to_tensors
 
 from .pretrained import PRETRAINED_DIR
 

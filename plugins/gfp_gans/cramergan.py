@@ -7,8 +7,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gfcore import gradient_penalty, interpolate
+
 from .feature_critic import FeatureCriticConfig, FeatureCriticGan
-from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate, gradient_penalty, interpolate
+from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate
 
 
 @dataclass

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.config import changed_default
-from gfcore.errors import GfpError
+from gfcore import GfpError, changed_default
 
 from .base import AdversarialGan, GanConfig
 from .resnet_nets import DCGAN5Critic, DCGANCritic, GResNet5Generator, ResNetGenerator

@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
+from gfcore import gradient_penalty, interpolate
+
 from .feature_critic import FeatureCriticConfig, FeatureCriticGan
-from .losses import MIX_RQ_ALPHAS, gradient_penalty, interpolate, mmd2_unbiased, mmd_witness
+from .losses import MIX_RQ_ALPHAS, mmd2_unbiased, mmd_witness
 
 
 @dataclass

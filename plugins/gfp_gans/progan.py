@@ -8,12 +8,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gfcore.config import changed_default
-from gfcore.errors import GfpError
+from gfcore import (
+    GfpError,
+    changed_default,
+    downscale2x,
+    gradient_penalty,
+    interpolate,
+    upscale2x,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
 
 from .base import AdversarialGan, GanConfig
-from .layers import downscale2x, upscale2x
-from .losses import gradient_penalty, interpolate, wgan_critic_loss, wgan_generator_loss
 from .progan_nets import ProGanDiscriminator, ProGanGenerator, level_resolutions
 
 OUTPUTS = ("linear", "tanh")

@@ -12,11 +12,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gfcore.layers import SQRT2
-from gfcore.layers import EqualizedConv2d as EqualConv2d  # zero padding, as in ProGAN
-from gfcore.layers import EqualizedLinear as EqualLinear
-
-from .layers import downscale2x, minibatch_stddev, pixel_norm, upscale2x
+from gfcore import SQRT2, downscale2x, minibatch_stddev, pixel_norm, upscale2x
+from gfcore import EqualizedConv2d as EqualConv2d
+from gfcore import EqualizedLinear as EqualLinear
 
 
 def progan_channels(res: int, width: float) -> int:

@@ -1,7 +1,6 @@
-"""Where fingerprints live (Yu et al. 2019, paper-notes §2): the attribution network restricted to one
-frequency band or to small patches, registered as the ``predown``, ``residual`` and ``postpool`` extractors.
-``persistence_study`` (:mod:`.study`) trains them over every resolution a dataset allows (``gfp
-persistence``)."""
+"""Where fingerprints live (Yu et al. 2019): the attribution network restricted to one frequency band or to
+small patches, registered as the ``predown``, ``residual`` and ``postpool`` extractors, and the ``gfp
+persistence`` command that trains them over every resolution a dataset allows."""
 
 from gfcore import hookimpl
 
@@ -13,3 +12,10 @@ def gfp_register_extractors(register):
     register(PreDownAttributor)
     register(ResidualAttributor)
     register(PostPoolAttributor)
+
+
+@hookimpl
+def gfp_register_commands(cli):
+    from .commands import persistence
+
+    cli.add_command(persistence)

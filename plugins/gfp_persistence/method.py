@@ -1,15 +1,16 @@
-"""The three persistence extractors. Each is the ``learned`` extractor (same training, fingerprints and
-checkpoints) with another network and one more parameter: the resolution R of its band or its patch."""
+"""The three persistence extractors. Each is the paper's attribution network trained like the ``learned`` extractor (same loop, fingerprints
+and checkpoints) with another network and one more parameter: the resolution R of its band or its patch."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gfcore.config import bounded
-from gfcore.errors import GfpError
-from gfp_learned.method import LearnedAttributor, LearnedConfig
+from gfcore import AttributionNetAttributor, AttributionNetConfig, GfpError, bounded
 
 from .network import MIN_RESOLUTION, BandNet, PatchPoolNet
+
+#: the persistence study's figure: the two band variants share a panel
+BANDS, BAND_AXIS = "frequency bands", "resolution R of the band (pixels)"
 
 
 def _check_power_of_two(name: str, value: int) -> None:
@@ -18,7 +19,7 @@ def _check_power_of_two(name: str, value: int) -> None:
 
 
 @dataclass
-class BandConfig(LearnedConfig):
+class BandConfig(AttributionNetConfig):
     res: int = bounded(8, min=MIN_RESOLUTION)  # R: the band's resolution (Fig. (b) of the paper uses 8)
 
     def validate(self) -> None:
@@ -32,7 +33,7 @@ class ResidualConfig(BandConfig):
 
 
 @dataclass
-class PatchConfig(LearnedConfig):
+class PatchConfig(AttributionNetConfig):
     patch: int = bounded(8, min=MIN_RESOLUTION)  # R: the side of the patches the classifier sees
 
     def validate(self) -> None:
@@ -40,7 +41,9 @@ class PatchConfig(LearnedConfig):
         _check_power_of_two("patch", self.patch)
 
 
-class _Persistence(LearnedAttributor):
+class _Persistence(AttributionNetAttributor):
+    conformance_overrides = {"epochs": 1, "width": 0.125, "batch_size": 8}
+    roles = frozenset({"persistence"})
     #: the Config field the persistence study sweeps (R)
     sweep_parameter = "res"
 
@@ -58,6 +61,7 @@ class PreDownAttributor(_Persistence):
     name = "predown"
     description = "The learned network on the low band only: the image Gaussian-downsampled to res x res."
     Config = BandConfig
+    persistence_panel = (BANDS, BAND_AXIS, "low band (pre-downsampling to R)")
 
     def build_network(self) -> BandNet:
         return BandNet(self._resolution_parameter(), len(self.classes), self.config.width, residual=False)
@@ -67,6 +71,7 @@ class ResidualAttributor(_Persistence):
     name = "residual"
     description = "The learned network on the high band only: the Laplacian-pyramid band at res x res."
     Config = ResidualConfig
+    persistence_panel = (BANDS, BAND_AXIS, "high band (Laplacian band at R)")
 
     def build_network(self) -> BandNet:
         return BandNet(self._resolution_parameter(), len(self.classes), self.config.width, residual=True)
@@ -79,6 +84,11 @@ class PostPoolAttributor(_Persistence):
     )
     Config = PatchConfig
     sweep_parameter = "patch"
+    persistence_panel = (
+        "local patches",
+        "patch size R (pixels); logits averaged over patches",
+        "post-pooling over R x R patches",
+    )
 
     def build_network(self) -> PatchPoolNet:
         return PatchPoolNet(self._resolution_parameter(), len(self.classes), self.config.width)

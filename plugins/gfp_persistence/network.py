@@ -1,7 +1,7 @@
-"""The persistence networks: the attribution network of ``gfp_learned`` (reused, not copied) fed with one
+"""The persistence networks: the paper's attribution network (``gfcore.AttributionNet``, reused, not copied) fed with one
 frequency band at resolution R, or applied to every R x R patch with its logits averaged (paper-notes §2).
 
-Both expose what :class:`gfp_learned.method.LearnedAttributor` reads: ``image_fingerprint(x)`` and
+Both expose what :class:`gfcore.AttributionNetAttributor` reads: ``image_fingerprint(x)`` and
 ``dense2`` (whose weight rows are the model fingerprints)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from gfp_learned.network import AttributionNet
+from gfcore import AttributionNet
 
 from .pyramid import laplacian_band, low_band
 

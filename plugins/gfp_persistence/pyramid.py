@@ -15,7 +15,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from gfcore.errors import GfpError
+from gfcore import GfpError
 
 _TAPS = (1.0, 4.0, 6.0, 4.0, 1.0)
 

@@ -6,8 +6,7 @@ from pathlib import Path
 
 import click
 
-from gfcore.errors import GfpError
-from gfp.common import count_option, emit_json, json_option, out_option, progress_option, seed_option
+from gfcore import GfpError, count_option, emit_json, json_option, out_option, progress_option, seed_option
 
 
 def parse_scales(text: str) -> tuple[float, float]:
@@ -79,8 +78,7 @@ def photos(
 ):
     """Write N real patches, cut at random scales from the bundled photographs (or your own, --photos),
     as PNG files."""
-    from gfcore.images import save_png
-    from gfcore.progress import progress_reporter
+    from gfcore import progress_reporter, save_png
 
     from .patches import folder_photos, iter_patches, photo_paths, sample_boxes
 

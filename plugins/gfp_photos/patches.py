@@ -37,8 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from gfcore.errors import GfpError
-from gfcore.images import BadImageError, expand_paths, load_rgb
+from gfcore import BadImageError, GfpError, expand_paths, load_rgb
 
 IMAGES_DIR = Path(__file__).resolve().parent / "images"
 SOURCES_FILE = IMAGES_DIR / "sources.json"

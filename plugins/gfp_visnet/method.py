@@ -8,9 +8,18 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from gfcore.config import bounded, non_negative, positive
-from gfcore.train import NeuralAttributor, NeuralConfig, step_if_finite
-from gfp_gans.losses import gradient_penalty, interpolate, wgan_critic_loss, wgan_generator_loss
+from gfcore import (
+    NeuralAttributor,
+    NeuralConfig,
+    bounded,
+    gradient_penalty,
+    interpolate,
+    non_negative,
+    positive,
+    step_if_finite,
+    wgan_critic_loss,
+    wgan_generator_loss,
+)
 
 from .network import VisNet, check_resolution
 

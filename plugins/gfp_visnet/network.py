@@ -18,10 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gfcore.errors import GfpError
-from gfcore.layers import EqualizedConv2d, EqualizedLinear
-from gfp_gans.layers import minibatch_stddev
-from gfp_learned.network import channels, reflect_conv
+from gfcore import (
+    EqualizedConv2d,
+    EqualizedLinear,
+    GfpError,
+    down_blocks,
+    minibatch_stddev,
+    reflect_conv,
+    stage_channels,
+)
 
 
 def check_resolution(resolution: int) -> int:
@@ -31,31 +36,19 @@ def check_resolution(resolution: int) -> int:
     return log2
 
 
-def down_blocks(log2: int, width: float) -> tuple[list[nn.Module], int]:
-    """The attribution network's blocks from 2^log2 down to 4x4 (two reflect 3x3 convs, lrelu, avg-pool)."""
-    act = nn.LeakyReLU(0.2)
-    blocks: list[nn.Module] = []
-    in_ch = 3
-    for r in range(log2, 2, -1):
-        mid, out = channels(r - 1, width), channels(r - 2, width)
-        blocks += [reflect_conv(in_ch, mid), act, reflect_conv(mid, out), act, nn.AvgPool2d(2)]
-        in_ch = out
-    return blocks, in_ch
-
-
 class VisNetAE(nn.Module):
     def __init__(self, resolution: int, num_classes: int, width: float = 1.0):
         super().__init__()
         log2 = check_resolution(resolution)
         act = nn.LeakyReLU(0.2)
         blocks, in_ch = down_blocks(log2, width)
-        latent = channels(1, width)
+        latent = stage_channels(1, width)
         blocks += [reflect_conv(in_ch, latent), act, reflect_conv(latent, latent), act]
         self.encoder = nn.Sequential(*blocks)
         up: list[nn.Module] = [reflect_conv(latent, latent), act, reflect_conv(latent, latent), act]
         in_ch = latent
         for r in range(3, log2 + 1):  # 8 ... 2^log2: channels nf(r-1) (256 at 8x8, 16 at 128x128)
-            out = channels(r - 1, width)
+            out = stage_channels(r - 1, width)
             up += [nn.Upsample(scale_factor=2, mode="nearest"), reflect_conv(in_ch, out), act]
             up += [reflect_conv(out, out), act]
             in_ch = out
@@ -89,7 +82,7 @@ class RecCritic(nn.Module):
         blocks, in_ch = down_blocks(log2, width)
         self.features = nn.Sequential(*blocks)
         self.mbstd_group = mbstd_group
-        ch = channels(1, width)
+        ch = stage_channels(1, width)
         self.conv = reflect_conv(in_ch + (1 if mbstd_group > 1 else 0), ch)
         self.dense1 = EqualizedLinear(ch * 16, ch)
         self.dense2 = EqualizedLinear(ch, 1, gain=1.0)

@@ -19,12 +19,12 @@ def attack(spec, src, out, seed, device, as_json, progress):
     up; undecodable files are skipped and counted. The same seed gives the same images."""
     from pathlib import Path
 
-    from gfcore.atomic import write_json
-    from gfcore.attacking import build_attack, describe_attack
+    from gfcore.data.images import expand_paths
     from gfcore.errors import GfpError
-    from gfcore.images import expand_paths
-    from gfcore.outfolder import claim_out_folder, is_within
-    from gfcore.progress import progress_reporter
+    from gfcore.inference.attacks import build_attack, describe_attack
+    from gfcore.storage.atomic import write_json
+    from gfcore.storage.outfolder import claim_out_folder, is_within
+    from gfcore.terminal.progress import progress_reporter
 
     chosen = build_attack(spec)  # a bad name or parameter: one line, before anything is written
     src, out = Path(src), Path(out)
@@ -74,9 +74,9 @@ def _perturb(chosen, files, names, out, seed, device, reporter):
     """One image at a time (sizes may differ), all from one generator in file order: deterministic."""
     import torch
 
-    from gfcore.attacking import attack_generator
-    from gfcore.device import resolve_device
-    from gfcore.images import decode_each, save_png
+    from gfcore.data.images import decode_each, save_png
+    from gfcore.execution.device import resolve_device
+    from gfcore.inference.attacks import attack_generator
 
     device = resolve_device(device)
     generator = attack_generator(seed)

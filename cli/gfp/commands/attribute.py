@@ -44,13 +44,19 @@ def attribute(
     Images are decoded by --workers processes while the model runs on batches of --batch-size; the output
     keeps the order of the files. Under torchrun each process attributes a block of the files.
     """
-    from gfcore import distributed as dist
-    from gfcore.accel import configure
-    from gfcore.attribution import attribute_stream
+    from gfcore.data.images import expand_paths
     from gfcore.errors import GfpError
-    from gfcore.images import expand_paths
-    from gfcore.openset import UNKNOWN, apply_to_batch, describe_rule, open_set_choice, run_calibration
-    from gfcore.runs import load_run
+    from gfcore.execution import distributed as dist
+    from gfcore.execution.accel import configure
+    from gfcore.inference.attribution import attribute_stream
+    from gfcore.inference.openset import (
+        UNKNOWN,
+        apply_to_batch,
+        describe_rule,
+        open_set_choice,
+        run_calibration,
+    )
+    from gfcore.runs.attributor import load_run
 
     device = dist.resolve_and_join(device)
     files, missing = expand_paths(list(paths))

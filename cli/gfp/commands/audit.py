@@ -30,12 +30,12 @@ def audit(target, resolution, seed, device, as_json, progress):
 
     from rich.markup import escape
 
-    from gfcore.audit import AuditRow, audit_dataset, audit_folder, shortcut_warning
-    from gfcore.bench.render import audit_table, to_rich
-    from gfcore.dataset import MANIFEST, load_dataset
-    from gfcore.device import resolve_device
+    from gfcore.data.dataset import MANIFEST, load_dataset
     from gfcore.errors import GfpError
-    from gfcore.progress import progress_reporter, stderr_console
+    from gfcore.execution.device import resolve_device
+    from gfcore.studies.audit import AuditRow, audit_dataset, audit_folder, shortcut_warning
+    from gfcore.studies.bench.render import audit_table, to_rich
+    from gfcore.terminal.progress import progress_reporter, stderr_console
     from gfp.common import stdout_console
 
     path = Path(target)

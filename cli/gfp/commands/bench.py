@@ -85,12 +85,12 @@ def bench(
 ):
     import sys
 
-    from gfcore.bench import run_bench, write_results
-    from gfcore.bench.render import print_results
-    from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
+    from gfcore.data.dataset import load_dataset
+    from gfcore.execution.device import resolve_device
     from gfcore.plugins import get_registries
-    from gfcore.progress import progress_reporter
+    from gfcore.studies.bench import run_bench, write_results
+    from gfcore.studies.bench.render import print_results
+    from gfcore.terminal.progress import progress_reporter
     from gfp.common import stdout_console
 
     specs = list(methods) or get_registries().attributor_names()

@@ -20,12 +20,12 @@ def calibrate(run, dataset, false_unknown_rate, score, device, as_json, progress
     """(Re)fit RUN's temperature and open-set threshold on the validation split of DATASET (the dataset
     it was trained on) and store them in its run.json. `gfp train` and `gfp immunize` do this at the end;
     runs made before that have none (T = 1, no open-set rule) until calibrated."""
-    from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
+    from gfcore.data.dataset import load_dataset
     from gfcore.errors import GfpError
-    from gfcore.openset import calibrate_run, describe_rule
-    from gfcore.progress import progress_reporter
-    from gfcore.runs import read_run_json
+    from gfcore.execution.device import resolve_device
+    from gfcore.inference.openset import calibrate_run, describe_rule
+    from gfcore.runs.attributor import read_run_json
+    from gfcore.terminal.progress import progress_reporter
 
     data = load_dataset(dataset)
     if read_run_json(run)["dataset"]["hash"] != data.hash:

@@ -16,8 +16,8 @@ from gfp.common import (
 
 
 def print_report(report: dict, title: str) -> None:
-    from gfcore.bench.render import confusion_table, to_rich
-    from gfcore.formatting import fmt_num
+    from gfcore.studies.bench.render import confusion_table, to_rich
+    from gfcore.terminal.formatting import fmt_num
 
     console = stdout_console()
     console.print(
@@ -44,7 +44,7 @@ def interval(bounds) -> str:
 
 def print_extras(report: dict) -> None:
     """Calibration, open-set and realistic-subset lines under the confusion matrix."""
-    from gfcore.openset import describe_rule
+    from gfcore.inference.openset import describe_rule
 
     console = stdout_console()  # markup off already
 
@@ -132,14 +132,14 @@ def evaluate(
     (a run without one: T = 1, said so), and, when the run stores an open-set threshold, the share of
     these known-source images it calls unknown. Under torchrun each process evaluates a block of the
     split and rank 0 reports."""
-    from gfcore import distributed as dist
-    from gfcore.accel import configure
-    from gfcore.attacking import build_attack, describe_attack
-    from gfcore.dataset import load_dataset
+    from gfcore.data.dataset import load_dataset
     from gfcore.errors import GfpError
-    from gfcore.evaluation import REPORT_VERSION, evaluate_logits
-    from gfcore.openset import split_report
-    from gfcore.runs import check_compatible, load_run
+    from gfcore.execution import distributed as dist
+    from gfcore.execution.accel import configure
+    from gfcore.inference.attacks import build_attack, describe_attack
+    from gfcore.inference.evaluation import REPORT_VERSION, evaluate_logits
+    from gfcore.inference.openset import split_report
+    from gfcore.runs.attributor import check_compatible, load_run
 
     if reliability_png is not None and reliability_png.exists():
         raise GfpError(f"{reliability_png} exists; gfp does not overwrite files: choose another name")
@@ -161,13 +161,13 @@ def evaluate(
     calibration, open_set = split_report(logits, chosen.labels, info, run)
     realistic = None
     if realistic_subset:
-        from gfcore.realistic import realistic_report
+        from gfcore.studies.realistic import realistic_report
 
         realistic = realistic_report(
             chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
         )
     if reliability_png is not None:
-        from gfcore.calibration import save_reliability_png
+        from gfcore.inference.calibration import save_reliability_png
 
         title = f"{info['method']} on {Path(dataset).name} [{split}], {len(chosen)} images, 15 bins"
         save_reliability_png(reliability_png, logits, chosen.labels, calibration["temperature"], title)

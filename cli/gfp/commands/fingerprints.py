@@ -15,10 +15,10 @@ def fingerprints(run, paths, out, fmt, device, as_json, progress):
     """Write RUN's model fingerprints, and the image fingerprints of PATHS, with the class order."""
     from pathlib import Path
 
-    from gfcore.device import resolve_device
     from gfcore.errors import GfpError
-    from gfcore.outfolder import claim_out_folder
-    from gfcore.runs import load_run
+    from gfcore.execution.device import resolve_device
+    from gfcore.runs.attributor import load_run
+    from gfcore.storage.outfolder import claim_out_folder
 
     attributor, info = load_run(run, resolve_device(device))
     if not attributor.has_fingerprints:
@@ -41,12 +41,12 @@ def _write(run, paths, out, fmt, attributor, info, progress) -> dict:
     import numpy as np
     import torch
 
-    from gfcore.atomic import atomic_path, write_json
+    from gfcore.data.images import expand_paths
     from gfcore.errors import GfpError
-    from gfcore.evaluation import decode_files
-    from gfcore.images import expand_paths
-    from gfcore.progress import progress_reporter
-    from gfcore.tensorio import save_tensors
+    from gfcore.inference.evaluation import decode_files
+    from gfcore.storage.atomic import atomic_path, write_json
+    from gfcore.storage.tensorio import save_tensors
+    from gfcore.terminal.progress import progress_reporter
 
     arrays = {"model_fingerprints": attributor.model_fingerprints().numpy()}
     files: list = []

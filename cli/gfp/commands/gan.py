@@ -30,7 +30,7 @@ def _load_real_folder(folder: Path, resolution: int, reporter):
     warning."""
     import numpy as np
 
-    from gfcore.images import decode_each, expand_paths, fit_to_size
+    from gfcore.data.images import decode_each, expand_paths, fit_to_size
 
     files, _ = expand_paths([str(folder)])
     if not files:
@@ -47,23 +47,14 @@ def _load_real_folder(folder: Path, resolution: int, reporter):
     return np.stack(images)
 
 
-def _shipped_generators() -> dict[str, tuple[str, Path]]:
-    """Shipped generators advertised by registered families: name -> (family, run folder)."""
-    from gfcore.plugins import get_registries
-
-    out: dict[str, tuple[str, Path]] = {}
-    for entry in get_registries().gan_sources.entries():  # every GanSource has it (none by default)
-        for name, path in entry.item.shipped_generators().items():
-            out[name] = (entry.name, Path(path))
-    return out
-
-
 def _resolve_run(ganrun: str) -> Path:
     """A GAN-run folder, or the name of a shipped generator."""
     path = Path(ganrun)
     if path.is_dir():
         return path
-    shipped = _shipped_generators()
+    from gfcore.runs.gan import shipped_gans
+
+    shipped = shipped_gans()
     if ganrun in shipped:
         return shipped[ganrun][1]
     names = ", ".join(sorted(shipped)) or "(none)"
@@ -99,8 +90,8 @@ def train_command(
 
     On many processes: torchrun --nproc_per_node N -m gfp gan train ... (--batch-size is the global batch).
     """
-    from gfcore import distributed as dist
-    from gfcore.ganruns import read_run, resolve_family, train_gan
+    from gfcore.execution import distributed as dist
+    from gfcore.runs.gan import read_run, resolve_family, train_gan
 
     overrides = {"resolution": resolution, "iters": iters, "batch_size": batch_size}
     spec = resolve_family(family, overrides)  # unknown names and bad parameters fail before any reading
@@ -182,9 +173,9 @@ def sample_command(ganrun, n, out, seed, device, as_json, progress):
     GANRUN is a GAN-run folder or the name of a shipped generator (see `gfp gan list`). The same GANRUN
     and --seed always give the same images.
     """
-    from gfcore.device import resolve_device
-    from gfcore.ganruns import load_gan, sample_to_folder
-    from gfcore.progress import progress_reporter
+    from gfcore.execution.device import resolve_device
+    from gfcore.runs.gan import load_gan, sample_to_folder
+    from gfcore.terminal.progress import progress_reporter
 
     run_dir = _resolve_run(ganrun)
     gan_source = load_gan(run_dir, resolve_device(device))
@@ -210,8 +201,8 @@ def sample_command(ganrun, n, out, seed, device, as_json, progress):
 @json_option
 def list_command(as_json):
     """The registered GAN families and the shipped generators."""
-    from gfcore.ganruns import read_run
     from gfcore.plugins import get_registries
+    from gfcore.runs.gan import read_run, shipped_gans
 
     families = []
     for entry in get_registries().gan_sources.entries():
@@ -225,7 +216,7 @@ def list_command(as_json):
             }
         )
     shipped = []
-    for name, (family, path) in sorted(_shipped_generators().items()):
+    for name, (family, path) in sorted(shipped_gans().items()):
         try:
             run = read_run(path)
         except GfpError:

@@ -63,11 +63,11 @@ def immunize(
 
     On many processes: torchrun --nproc_per_node N -m gfp immunize ... (the batch is the global batch).
     """
-    from gfcore import distributed as dist
-    from gfcore.dataset import load_dataset
+    from gfcore.data.dataset import load_dataset
     from gfcore.errors import NothingToDo
-    from gfcore.immunize import immunize_run
-    from gfcore.runs import read_run_json
+    from gfcore.execution import distributed as dist
+    from gfcore.runs.attributor import read_run_json
+    from gfcore.studies.immunize import immunize_run
 
     device = dist.resolve_and_join(device)
     data = load_dataset(dataset)

@@ -44,12 +44,12 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
     on the known sources and the share of the unseen source called unknown."""
     from pathlib import Path
 
-    from gfcore.dataset import load_dataset
-    from gfcore.device import resolve_device
-    from gfcore.formatting import fmt_pct
-    from gfcore.loso import markdown, run_loso
-    from gfcore.openset import DEFAULT_FALSE_UNKNOWN_RATE, DEFAULT_SCORE
-    from gfcore.progress import progress_reporter
+    from gfcore.data.dataset import load_dataset
+    from gfcore.execution.device import resolve_device
+    from gfcore.inference.openset import DEFAULT_FALSE_UNKNOWN_RATE, DEFAULT_SCORE
+    from gfcore.studies.openset_study import markdown, run_loso
+    from gfcore.terminal.formatting import fmt_pct
+    from gfcore.terminal.progress import progress_reporter
 
     data = load_dataset(dataset)
     overrides = {"epochs": epochs} if epochs is not None else {}

@@ -58,8 +58,8 @@ def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, pro
     gfp's pixel limit are skipped with a warning. --out must be new, empty, or an interrupted preparation's
     folder, and outside SRC: gfp never deletes what it did not create.
     """
-    from gfcore.dataset import prepare_dataset
-    from gfcore.progress import progress_reporter
+    from gfcore.data.dataset import prepare_dataset
+    from gfcore.terminal.progress import progress_reporter
 
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     with progress_reporter(progress) as reporter:

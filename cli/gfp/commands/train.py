@@ -74,10 +74,11 @@ def train(
 
     On many processes: torchrun --nproc_per_node N -m gfp train ... (--batch-size is the global batch).
     """
-    from gfcore import distributed as dist
-    from gfcore.dataset import load_dataset
+    from gfcore.data.dataset import load_dataset
     from gfcore.errors import NothingToDo
-    from gfcore.runs import read_run_json, train_run
+    from gfcore.execution import distributed as dist
+    from gfcore.runs.attributor import read_run_json
+    from gfcore.runs.training import train_run
 
     device = dist.resolve_and_join(device)  # under torchrun: this rank's device, in the process group
     data = load_dataset(dataset)

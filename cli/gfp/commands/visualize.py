@@ -32,12 +32,12 @@ def visualize(run, paths, out, dataset, per_source, seed, device, as_json, progr
     What a method does not allow is skipped with one line."""
     from pathlib import Path
 
-    from gfcore.device import resolve_device
     from gfcore.errors import GfpError
-    from gfcore.outfolder import claim_out_folder
-    from gfcore.progress import progress_reporter
-    from gfcore.runs import load_run
-    from gfcore.visualize.report import GRID_PNG, MODEL_PNG, TSNE_PNG, image_png_name, write_visuals
+    from gfcore.execution.device import resolve_device
+    from gfcore.runs.attributor import load_run
+    from gfcore.storage.outfolder import claim_out_folder
+    from gfcore.studies.visualize.report import GRID_PNG, MODEL_PNG, TSNE_PNG, image_png_name, write_visuals
+    from gfcore.terminal.progress import progress_reporter
 
     attributor, info = load_run(run, resolve_device(device))
     if not attributor.has_fingerprints:
@@ -53,7 +53,7 @@ def visualize(run, paths, out, dataset, per_source, seed, device, as_json, progr
             )
             notes = ([dataset_note] if dataset_note else []) + visuals.notes
             doc = _document(run, info, out, visuals, notes, skipped)
-            from gfcore.atomic import write_json
+            from gfcore.storage.atomic import write_json
 
             write_json(out / "visualize.json", doc)
         for line in notes:
@@ -88,9 +88,9 @@ def _dominance_line(grid: dict) -> str:
 def _test_split(dataset, info, run):
     """The test split of --dataset (an error when it does not fit the run), or of the run's own dataset
     (a note, not an error, when that one is gone or no longer fits)."""
-    from gfcore.dataset import load_dataset
+    from gfcore.data.dataset import load_dataset
     from gfcore.errors import GfpError
-    from gfcore.runs import check_compatible
+    from gfcore.runs.attributor import check_compatible
 
     if dataset is not None:
         ds = load_dataset(dataset)
@@ -110,8 +110,8 @@ def _test_split(dataset, info, run):
 def _decode(paths, resolution, info, reporter):
     import numpy as np
 
-    from gfcore.evaluation import decode_files
-    from gfcore.images import expand_paths
+    from gfcore.data.images import expand_paths
+    from gfcore.inference.evaluation import decode_files
 
     if not paths:
         return np.zeros((0, 3, resolution, resolution), np.uint8), [], []

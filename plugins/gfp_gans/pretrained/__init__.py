@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gfcore.errors import UnknownNameError
+from gfcore import UnknownNameError
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 
@@ -34,6 +34,6 @@ def pretrained_dir(name: str) -> Path:
 
 def load_pretrained(name: str, device=None):
     """A shipped generator as a :class:`gfcore.interfaces.GanSource`, ready to ``sample(n, seed)``."""
-    from gfcore.ganruns import load_gan
+    from gfcore import load_gan
 
     return load_gan(pretrained_dir(name), device)

@@ -1,0 +1,1 @@
+"""Network building blocks that plugins import instead of each other."""

@@ -1,0 +1,1 @@
+"""Run folders: attribution runs and GAN runs (run.json + safetensors), their validation, warm starts."""

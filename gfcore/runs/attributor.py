@@ -1,0 +1,96 @@
+"""Attribution run folders: what ``gfp train`` writes and every later command reads.
+
+    run.json               method, spec, config, class order, resolution, preprocessing, dataset hash,
+                           package versions, metrics history, status
+    weights.safetensors    the best weights (by validation accuracy) -- what evaluate/attribute load
+    last.safetensors       the last epoch's weights and optimiser state -- what --resume continues from
+
+Weights are safetensors and metadata JSON: opening a run from a stranger executes nothing. Training into
+such a folder is :mod:`gfcore.runs.training`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gfcore.config import build_config, config_from_dict, parse_spec
+from gfcore.data.dataset import PreparedDataset
+from gfcore.errors import GfpError
+from gfcore.interfaces import Attributor
+from gfcore.plugins import get_registries
+from gfcore.runs.folder import RUN_JSON, RunDir, RunKind
+from gfcore.runs.schema import check_run, describe_weight_mismatch
+from gfcore.storage.tensorio import load_tensors
+
+ATTRIBUTION_RUN = RunKind(
+    format="gfp-run", version=1, weights="weights.safetensors", noun="gfp run", made_by="`gfp train`"
+)
+WEIGHTS = ATTRIBUTION_RUN.weights
+FORMAT, FORMAT_VERSION = ATTRIBUTION_RUN.format, ATTRIBUTION_RUN.version
+
+
+def run_dir_of(path: str | Path) -> RunDir:
+    """The :class:`RunDir` of an attribution run folder."""
+    return RunDir(path, ATTRIBUTION_RUN)
+
+
+def read_run_json(run_dir: str | Path) -> dict:
+    """The single reader of an attribution run's run.json (every command goes through here), checked field
+    by field: a missing or mistyped field is one line naming the file."""
+    folder = run_dir_of(run_dir)
+    return check_run(folder.read(), folder.json_path)
+
+
+def build_attributor(spec: str, classes: list[str], resolution: int, device, overrides: dict | None = None):
+    """``"learned:width=0.25"`` (+ overrides such as epochs) -> (attributor, method name, config)."""
+    name, params = parse_spec(spec)
+    cls = get_registries().attributor(name)
+    overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
+    fields = set(cls.Config.__dataclass_fields__)
+    for key in overrides:
+        if key not in fields:  # a command-line flag such as --epochs given to a non-neural method
+            raise GfpError(
+                f"--{key.replace('_', '-')} does not apply to method {name!r}; its parameters: "
+                f"{', '.join(sorted(fields)) or '(none)'}"
+            )
+    params = {**params, **overrides}
+    config = build_config(cls.Config, params, owner=f"method {name!r}")
+    return cls(classes, resolution, config, device), name, config
+
+
+def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
+    """The trained attributor of a run (best weights) and its run.json."""
+    import torch
+
+    run_dir = Path(run_dir)
+    info = read_run_json(run_dir)
+    try:
+        cls = get_registries().attributor(info["method"])
+    except GfpError:
+        raise GfpError(
+            f"{run_dir} was trained with method {info.get('method')!r}, which no installed plugin provides"
+        ) from None
+    config = config_from_dict(cls.Config, info.get("config", {}), str(run_dir / RUN_JSON))
+    attributor = cls(info["classes"], info["resolution"], config, device or torch.device("cpu"))
+    weights = run_dir_of(run_dir).weights_path
+    tensors, _ = load_tensors(weights)
+    try:
+        attributor.load_state_dict(tensors)
+    except (RuntimeError, KeyError, ValueError) as exc:
+        why = describe_weight_mismatch(attributor.state_dict(), tensors, len(info["classes"]))
+        why = why or str(exc).strip().replace("\n", " ")
+        raise GfpError(f"{weights}: weights do not fit method {info['method']!r} ({why})") from None
+    return attributor, info
+
+
+def check_compatible(info: dict, dataset: PreparedDataset, run_dir) -> None:
+    """A run only evaluates on data with its own class order and resolution."""
+    if list(info["classes"]) != dataset.classes:
+        raise GfpError(
+            f"{run_dir} was trained for classes {info['classes']}, but {dataset.path} has {dataset.classes}"
+        )
+    if int(info["resolution"]) != dataset.resolution:
+        raise GfpError(
+            f"{run_dir} expects {info['resolution']}x{info['resolution']} images, but {dataset.path} "
+            f"holds {dataset.resolution}x{dataset.resolution}"
+        )

@@ -1,0 +1,1 @@
+"""Files on disk: atomic writes, JSON and safetensors I/O, claiming an output folder."""

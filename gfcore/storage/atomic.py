@@ -1,0 +1,91 @@
+"""Atomic file writes: write to a temporary name in the same folder, fsync, then rename into place, so an
+interrupted process never leaves a half-written file that looks whole.
+
+Temporary names are hidden and recognisable (``.NAME.XXXXXXXX.tmp``), so the next run in the same folder
+can remove those a killed process left behind (:func:`remove_stale_temps`), and nothing else. Files get
+the user's usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``mkstemp``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def default_file_mode() -> int:
+    """``0o666 & ~umask``: the mode ``open()`` gives a new file (read from /proc, so no umask race)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return 0o666 & ~int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # not on Linux: read it the only portable way, and put it back at once
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def temp_name_pattern(name: str) -> re.Pattern:
+    """The names :func:`atomic_path` gives temporaries of ``name`` (mkstemp's 8 random characters)."""
+    return re.compile(rf"\.{re.escape(name)}\.[A-Za-z0-9_]{{8}}\.tmp")
+
+
+def remove_stale_temps(folder: str | os.PathLike, names) -> list[Path]:
+    """Remove the temporaries of ``names`` that an interrupted process left in ``folder``; returns them.
+
+    Only gfp's own temporary names of the given files are touched. Call it only while no other gfp
+    process can be writing those files (under a lock, or in a folder this process owns)."""
+    folder = Path(folder)
+    patterns = [temp_name_pattern(n) for n in names]
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if entry.is_file(follow_symlinks=False) and any(p.fullmatch(entry.name) for p in patterns):
+            Path(entry.path).unlink(missing_ok=True)
+            removed.append(Path(entry.path))
+    return removed
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike):
+    """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, default_file_mode())
+    finally:
+        os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def write_bytes(path, data: bytes) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+
+
+def write_text(path, text: str) -> None:
+    write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path, obj) -> None:
+    """Strict JSON (NaN and infinities written as null), atomically."""
+    from gfcore.storage.jsonio import json_safe
+
+    write_text(path, json.dumps(json_safe(obj), indent=2, allow_nan=False) + "\n")

@@ -1,0 +1,41 @@
+"""Weights in safetensors, metadata in JSON: nothing here can execute code from a file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from gfcore.errors import GfpError
+from gfcore.storage.atomic import atomic_path
+
+
+def save_tensors(path, tensors: dict, meta: dict | None = None) -> None:
+    """Write named tensors (contiguous CPU copies) atomically; ``meta`` is stored as JSON in the header."""
+    from safetensors.torch import save_file
+
+    clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
+    header = {"gfp_meta": json.dumps(meta)} if meta is not None else None
+    with atomic_path(path) as tmp:
+        save_file(clean, str(tmp), metadata=header)
+
+
+def load_tensors(path) -> tuple[dict, dict]:
+    """Read ``(tensors, meta)`` written by :func:`save_tensors`; a bad file is a clear :class:`GfpError`."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise GfpError(f"{path}: no such weights file")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            header = fh.metadata() or {}
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}
+    except Exception as exc:
+        raise GfpError(f"{path}: not a readable safetensors file ({exc})") from exc
+    try:
+        meta = json.loads(header["gfp_meta"]) if "gfp_meta" in header else {}
+    except ValueError as exc:
+        raise GfpError(f"{path}: the gfp metadata in its header is not JSON ({exc})") from None
+    if not isinstance(meta, dict):
+        raise GfpError(f"{path}: the gfp metadata in its header is a {type(meta).__name__}, not an object")
+    return tensors, meta

@@ -1,0 +1,132 @@
+"""Robustness in a bench (``gfp bench --attacks``, issue 9; paper-notes §6): each method's accuracy on the
+attacked test split ("Atk"), the same for its run immunized against each attack ("Dfs", methods that train
+by gradient descent), and accuracy-versus-severity curves for the attacks with one severity parameter.
+
+Immunized runs live beside the method's run, ``<runs>/<slug>--immunized-<attack>``, and are reused,
+resumed or trained like the bench's own runs. Every attacked evaluation draws from the bench seed, so it
+gives what ``gfp evaluate RUN DATASET --attack NAME --seed S`` gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gfcore.errors import GfpError, NothingToDo
+from gfcore.inference.attacks import build_attack
+from gfcore.studies.bench.rows import BenchResults, RobustnessRow, SeverityCurve
+from gfcore.terminal.progress import Reporter
+
+#: attack -> (its severity parameter, the values swept, from mild to severe)
+SWEEPS: dict[str, tuple[str, list[float]]] = {
+    "noise": ("std", [0, 5, 10, 15, 20, 30]),
+    "blur": ("kernel", [1, 3, 5, 7, 9]),
+    "crop": ("fraction", [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]),
+    "jpeg": ("quality", [95, 75, 50, 30, 10]),
+}
+DEFAULT_IMMUNIZE_EPOCHS = 5
+
+
+def check_attack_names(attacks: list[str]) -> list[str]:
+    """Plain registered names (``--attacks noise,blur``): checked before anything trains."""
+    for name in attacks:
+        if ":" in name or "=" in name:
+            raise GfpError(
+                f"--attacks takes attack names ({name!r} has parameters); the paper's ranges are used"
+            )
+        build_attack(name)  # an unknown name: one line listing the valid ones
+    return attacks
+
+
+def immunized_dir(runs_root: Path, slug: str, attack: str) -> Path:
+    return Path(runs_root) / f"{slug}--immunized-{attack}"
+
+
+def obtain_immunized(parent: Path, dataset, attack: str, out: Path, epochs: int, seed: int, device, reporter):
+    """The run of ``parent`` immunized against ``attack`` in ``out``: reused when finished, resumed when
+    not, trained when absent; another run there is an error (never overwritten)."""
+    from gfcore.runs.attributor import read_run_json, run_dir_of
+    from gfcore.studies.immunize import immunize_run
+
+    if run_dir_of(out).state() == "new":
+        immunize_run(parent, dataset, attack, out, epochs=epochs, seed=seed, device=device, reporter=reporter)
+        return
+    info = read_run_json(out)
+    same = (
+        info.get("attack", {}).get("spec") == attack
+        and info.get("parent", {}).get("path") == str(Path(parent).resolve())
+        and info["dataset"]["hash"] == dataset.hash
+    )
+    if not same:
+        raise GfpError(f"{out} holds another run (not {parent} immunized against {attack}); delete it")
+    try:
+        immunize_run(parent, dataset, None, out, epochs=epochs, device=device, resume=True, reporter=reporter)
+    except NothingToDo:
+        reporter.log(f"reusing {out}")
+
+
+def _accuracy(attributor, test, spec: str | None, seed: int) -> float:
+    from gfcore.training.loop import split_accuracy
+
+    return split_accuracy(attributor, test, attack=build_attack(spec) if spec else None, seed=seed)
+
+
+def _curves(attributor, test, spec: str, attacks, seed, reporter, run=None) -> list[SeverityCurve]:
+    curves = []
+    for attack in (a for a in attacks if a in SWEEPS):
+        parameter, values = SWEEPS[attack]
+        accuracy = [_accuracy(attributor, test, f"{attack}:{parameter}={v}", seed) for v in values]
+        curves.append(SeverityCurve(spec, attack, parameter, values, accuracy, run))
+        reporter.log(
+            f"{spec}{' immunized' if run else ''} vs {attack} {parameter}: "
+            + ", ".join(f"{v:g}: {100 * a:.1f}%" for v, a in zip(values, accuracy))
+        )
+    return curves
+
+
+def run_robustness(
+    results: BenchResults,
+    dataset,
+    attacks: list[str],
+    *,
+    runs_root: Path,
+    seed: int,
+    device,
+    reporter: Reporter,
+    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS,
+    curves: bool = True,
+) -> None:
+    """Fill ``results.robustness`` and ``results.curves`` for every method that ran without error."""
+    from gfcore.runs.attributor import load_run
+    from gfcore.training.loop import NeuralAttributor
+
+    test = dataset.split("test")
+    for row in (r for r in results.methods if not r.error):
+        attributor, _ = load_run(row.run, device)
+        trainable = isinstance(attributor, NeuralAttributor)
+        clean = row.repeats[0]["accuracy"] if row.repeats else row.accuracy  # the attacked run's (seed S)
+        for attack in attacks:
+            cell = RobustnessRow(row.spec, attack, clean=clean)
+            try:
+                cell.atk = _accuracy(attributor, test, attack, seed)
+                if trainable:
+                    out = immunized_dir(runs_root, row.slug, attack)
+                    reporter.log(f"{row.spec}: immunizing against {attack} into {out}")
+                    obtain_immunized(
+                        Path(row.run), dataset, attack, out, immunize_epochs, seed, device, reporter
+                    )
+                    immune, _ = load_run(out, device)
+                    cell.immunized_run, cell.dfs = str(out), _accuracy(immune, test, attack, seed)
+                    if curves and attack in SWEEPS:
+                        results.curves += _curves(immune, test, row.spec, [attack], seed, reporter, str(out))
+            except Exception as exc:  # one cell's failure must not end the bench
+                cell.error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                reporter.warn(f"{row.spec} under {attack}: {cell.error}")
+            results.robustness.append(cell)
+            reporter.log(
+                f"{row.spec} under {attack}: Atk {_pct(cell.atk)}, Dfs {_pct(cell.dfs) if trainable else '-'}"
+            )
+        if curves:
+            results.curves += _curves(attributor, test, row.spec, attacks, seed, reporter)
+
+
+def _pct(x) -> str:
+    return "-" if x is None else f"{100 * x:.1f}%"

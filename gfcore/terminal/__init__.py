@@ -1,0 +1,1 @@
+"""What a user sees on the terminal: progress bars on stderr, number formatting."""

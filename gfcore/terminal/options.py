@@ -1,0 +1,139 @@
+"""The options and output helpers every command shares, built-in or added by a plugin (no torch imports
+here): one flag has one name, type, default and validation everywhere."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gfcore.execution.device import DEVICE_CHOICES
+
+# --- shared options ------------------------------------------------------------------------------------
+# Every command takes its common options from here, so a flag means the same thing (name, type, default,
+# validation) everywhere. Values are checked by Click types: a bad one is a usage error (exit status 2)
+# before any work starts. Conventions: CONTRIBUTING.md, "Command-line conventions".
+
+json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
+)
+device_option = click.option(
+    "--device",
+    type=click.Choice(DEVICE_CHOICES),
+    default="auto",
+    show_default=True,
+    help="Where tensors live: auto picks CUDA, then MPS, then CPU.",
+)
+seed_option = click.option(
+    "--seed",
+    type=click.IntRange(min=0),
+    default=0,
+    show_default=True,
+    help="Random seed (>= 0): the same seed gives the same result.",
+)
+precision_option = click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16"]),
+    default="fp32",
+    show_default=True,
+    help="Neural methods: bf16 runs forward passes under autocast (fast on GPUs; check accuracy first).",
+)
+compile_option = click.option(
+    "--compile",
+    "compile_network",
+    is_flag=True,
+    help="Neural methods: run the network through torch.compile.",
+)
+repeats_option = click.option(
+    "--repeats",
+    type=click.IntRange(1),
+    default=1,
+    show_default=True,
+    help="Train every method this many times (seeds SEED, SEED+1, ...; the dataset's splits stay fixed) "
+    "and report the mean accuracy with a 95% t-interval; with 1, a Wilson interval over the test images. "
+    "Every method is tested against the learned network on the same test images (exact McNemar); about "
+    "K times the time.",
+)
+runs_dir_option = click.option(
+    "--runs",
+    "runs_dir",
+    type=click.Path(file_okay=False),
+    default=None,
+    help="Folder of run folders, one per method: a finished run there that matches the dataset, "
+    "method, parameters and seed is reused, an unfinished one resumed. Default: OUT/runs.",
+)
+progress_option = click.option(
+    "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
+)
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A ``click.FloatRange`` that also refuses ``nan`` and infinities (FloatRange accepts ``nan``: every
+    comparison with it is false, so ``--lr nan`` passed ``min=0, min_open=True``)."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = click.types.FloatParamType.convert(self, value, param, ctx)  # finiteness before the range
+        if not math.isfinite(number):
+            self.fail(f"{number} is not a finite number.", param, ctx)
+        return super().convert(number, param, ctx)
+
+
+def out_option(help: str, required: bool = True, **kwargs):
+    """``--out FOLDER`` (a folder, never a file), passed to the command as a :class:`~pathlib.Path`."""
+    return click.option(
+        "--out",
+        "out",
+        required=required,
+        type=click.Path(file_okay=False, path_type=Path),
+        help=help,
+        **kwargs,
+    )
+
+
+def false_unknown_rate_option(help: str = ""):
+    """``--false-unknown-rate R``: the share of known-source images the open-set rule may call unknown,
+    which sets its threshold on the validation split (default: the run's own, else gfcore.inference.openset's 5%)."""
+    return click.option(
+        "--false-unknown-rate",
+        type=FiniteFloatRange(min=0, max=0.5, min_open=True),
+        default=None,
+        help=help
+        or "Share of validation images of the known sources the open-set rule may call unknown (default 0.05).",
+    )
+
+
+def count_option(help: str):
+    """``-n N``: how many items to write (at least 1)."""
+    return click.option("-n", "n", required=True, type=click.IntRange(min=1), help=help)
+
+
+def emit_json(obj) -> None:
+    """One strict JSON document on stdout (NaN/inf as null, paths as strings)."""
+    from gfcore.storage.jsonio import json_safe
+
+    sys.stdout.write(json.dumps(json_safe(obj), indent=2, allow_nan=False, default=_path_to_str) + "\n")
+
+
+def _path_to_str(value):
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+PIPED_WIDTH = 160  # columns of the tables and lines gfp prints when stdout is not a terminal
+
+
+def stdout_console():
+    from rich.console import Console
+
+    # markup off: tables and lines hold user names ("[red]", "[/b]"), printed literally. Piped into a file
+    # or another program, rich would assume 80 columns and cut the tables' numbers; use 160 unless
+    # COLUMNS says otherwise
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
+    return Console(markup=False, width=width)

@@ -1,0 +1,1 @@
+"""The training loop shared by every neural attributor, and optimiser state in safetensors."""
