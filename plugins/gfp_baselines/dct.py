@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
+from gfcore.config import one_of
 from gfcore.errors import GfpError
 from gfcore.interfaces import Attributor, FitContext, Split
 
@@ -46,7 +47,9 @@ class DctAttributor(Attributor):
 
     @dataclass
     class Config:
-        channels: str = "grey"  # "grey" (one spectrum) or "rgb" (one per channel, 3x the features)
+        channels: str = one_of(
+            "grey", ("grey", "rgb")
+        )  # "grey" (one spectrum) or "rgb" (one per channel, 3x the features)
         c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
         max_iter: int = 200  # L-BFGS iterations per classifier
 
