@@ -2,15 +2,21 @@
 
 Every config is validated before anything is written (:func:`check_config`), by rules every plugin gets for
 free: numbers must be finite; a field declared with :func:`bounded` (or :func:`positive`,
-:func:`non_negative`) must lie in its range; and a ``Config`` may add its own ``validate(self)`` that raises
-``ValueError("one line")`` for rules between fields.
+:func:`non_negative`) must lie in its range, one declared with :func:`one_of` must be one of its choices;
+and a ``Config`` may add its own ``validate(self)`` that raises ``ValueError("one line")`` for rules between
+fields. :func:`describe_config` says all of that about a ``Config`` class (what `gfp plugins NAME` shows).
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import inspect
+import io
 import math
 import numbers
+import textwrap
+import tokenize
 import types
 import typing
 from typing import Any
@@ -37,6 +43,11 @@ def changed_default(default, *, saved_before):
     return dataclasses.field(default=default, metadata={"saved_before": saved_before})
 
 
+def one_of(default, choices):
+    """A dataclass field whose value must be one of ``choices`` (``channels: str = one_of("grey", CHANNELS)``)."""
+    return dataclasses.field(default=default, metadata={"choices": tuple(choices)})
+
+
 def positive(default):
     return bounded(default, min=0, min_open=True)
 
@@ -53,14 +64,19 @@ def _range_text(low, high, low_open, high_open) -> str:
     return f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
 
 
-def _field_range(config_cls: type, name: str):
-    """The range of field ``name``, from the config class or, when a subclass re-declares the field only to
-    change its default (``lr: float = 1e-4``), from the nearest base class that gave one."""
+def _field_meta(config_cls: type, name: str, key: str, missing=None):
+    """Metadata ``key`` (``"range"``, ``"choices"``) of field ``name``, from the config class or, when a
+    subclass re-declares the field only to change its default (``lr: float = 1e-4``), from the nearest base
+    class that gave one."""
     for klass in config_cls.__mro__:
         f = getattr(klass, "__dataclass_fields__", {}).get(name)
-        if f is not None and "range" in f.metadata:
-            return f.metadata["range"]
-    return (None, None, False, False)
+        if f is not None and key in f.metadata:
+            return f.metadata[key]
+    return missing
+
+
+def _field_range(config_cls: type, name: str):
+    return _field_meta(config_cls, name, "range", (None, None, False, False))
 
 
 def check_config(config, owner: str) -> None:
@@ -68,6 +84,9 @@ def check_config(config, owner: str) -> None:
     whatever the config's own ``validate()`` refuses."""
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
+        choices = _field_meta(type(config), f.name, "choices")
+        if choices and value is not None and value not in choices:
+            raise GfpError(f"{owner}: parameter {f.name}={value!r}: choose one of {', '.join(choices)}")
         items = value if isinstance(value, (tuple, list)) else (value,)
         for v in items:
             if isinstance(v, bool) or not isinstance(v, numbers.Real):
@@ -147,6 +166,77 @@ def build_config(config_cls: type, params: dict[str, Any], owner: str) -> Any:
 
 def config_to_dict(config: Any) -> dict[str, Any]:
     return dataclasses.asdict(config)
+
+
+def describe_config(config_cls: type) -> list[dict[str, Any]]:
+    """Each field of a ``Config`` dataclass (all have defaults), for a front-end to show: ``name``, ``type``
+    (``"float | None"``), ``default`` (tuples as lists), ``range`` (``">= 1"``, ``"in [0, 1)"``, ``None``),
+    ``choices`` (a list or ``None``) and ``help``: the field's comment in the source (on its line, else the
+    comment lines right above it), or ``None``. A re-declared field keeps its base's range, choices, comment."""
+    hints, comments, described = typing.get_type_hints(config_cls), _field_comments(config_cls), []
+    for f in dataclasses.fields(config_cls):
+        default = f.default_factory() if f.default is dataclasses.MISSING else f.default
+        low, high, low_open, high_open = bounds = _field_range(config_cls, f.name)
+        choices = _field_meta(config_cls, f.name, "choices")
+        described.append(
+            {
+                "name": f.name,
+                "type": _type_text(hints.get(f.name, f.type)),
+                "default": list(default) if isinstance(default, tuple) else default,
+                "range": None if low is None and high is None else _range_text(*bounds),
+                "choices": list(choices) if choices else None,
+                "help": comments.get(f.name),
+            }
+        )
+    return described
+
+
+def _type_text(annotation: Any) -> str:
+    """``int``, ``float | None``, ``tuple[float, ...]``: an annotation as a user reads it."""
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join(_type_text(a) for a in typing.get_args(annotation))
+    if origin is not None:
+        args = ", ".join("..." if a is Ellipsis else _type_text(a) for a in typing.get_args(annotation))
+        return f"{getattr(origin, '__name__', str(origin))}[{args}]"
+    if annotation is type(None):
+        return "None"
+    return getattr(annotation, "__name__", str(annotation))
+
+
+def _field_comments(config_cls: type) -> dict[str, str]:
+    """Field name -> its declaring comment, from the nearest class in the MRO whose source gives one."""
+    comments: dict[str, str] = {}
+    for klass in filter(dataclasses.is_dataclass, config_cls.__mro__):
+        comments = _class_comments(klass) | comments
+    return comments
+
+
+def _class_comments(klass: type) -> dict[str, str]:
+    try:
+        source = textwrap.dedent(inspect.getsource(klass))
+        tree = ast.parse(source)
+        by_line = {
+            tok.start[0]: (tok.string.lstrip("#").strip(), tok.line.strip().startswith("#"))
+            for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type == tokenize.COMMENT
+        }
+    except (OSError, TypeError, SyntaxError, tokenize.TokenError):  # no source: a class made at run time
+        return {}
+    body = next((node.body for node in tree.body if isinstance(node, ast.ClassDef)), [])
+    comments = {}
+    for node in body:
+        if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
+            continue
+        own = [by_line[n][0] for n in range(node.lineno, node.end_lineno + 1) if n in by_line]
+        if not own:  # the comment lines right above the field
+            line = node.lineno - 1
+            while line in by_line and by_line[line][1]:
+                own.insert(0, by_line[line][0])
+                line -= 1
+        if own := [text for text in own if text]:
+            comments[node.target.id] = " ".join(own)
+    return comments
 
 
 def _type_ok(value: Any, annotation: Any) -> bool:

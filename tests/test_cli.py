@@ -8,6 +8,7 @@ document, and the shared options are the ones from ``gfp.common``.
 
 import importlib
 import json
+import re
 import subprocess
 import sys
 import textwrap
@@ -123,6 +124,159 @@ def test_help_imports_no_torch():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     after = json.loads(result.stderr.strip().splitlines()[-1])
     assert len(after) == len(ALL) and not any(after.values()), after
+
+
+# --- what --help says: defaults, metavars ------------------------------------------------------------------
+
+
+def help_context(path) -> click.Context:
+    """The context `gfp PATH --help` renders in: the root group's settings (show_default) inherited."""
+    cli = get_cli()
+    ctx = cli.make_context("gfp", [], resilient_parsing=True)
+    for step in path:
+        command = ctx.command.get_command(ctx, step)
+        ctx = command.make_context(step, [], parent=ctx, resilient_parsing=True)
+    return ctx
+
+
+def options_of(path):
+    ctx = help_context(path)
+    return ctx, [p for p in ctx.command.get_params(ctx) if isinstance(p, click.Option)]
+
+
+@pytest.mark.parametrize("path", ALL, ids=name)
+def test_every_option_shows_its_default_or_why_it_has_none(path):
+    """`[default: ...]` on every option that takes a value, or `[required]`. A default of None is said in
+    words (`show_default="the method's; see ..."`), never left blank. On/off flags without a --no- form
+    (--json, --resume, --help) are exempt: they are off unless given. The help text itself does not repeat
+    the default (one place for it: the bracket Click renders)."""
+    ctx, options = options_of(path)
+    for opt in options:
+        where = f"{name(path)} {opt.opts[0]}"
+        assert "(default" not in (opt.help or "").lower() and "default:" not in (opt.help or "").lower(), (
+            where
+        )
+        if opt.is_flag and not opt.secondary_opts:
+            continue
+        extra = opt.get_help_extra(ctx)
+        assert "default" in extra or extra.get("required"), f"{where}: no [default: ...] and not required"
+        if not opt.required and opt.default in (None, ()):
+            assert isinstance(opt.show_default, str) and opt.show_default, f"{where}: say what None means"
+        if isinstance(opt.show_default, str) and (
+            "method's" in opt.show_default or "family's" in opt.show_default
+        ):
+            assert "gfp plugins" in opt.show_default, f"{where}: point to `gfp plugins`, where the values are"
+
+
+def test_an_option_left_to_the_method_says_so_in_help():
+    result = invoke("train", "--help")
+    assert result.exit_code == 0
+    flat = " ".join(result.stdout.split("Options:", 1)[1].split())
+    for opt in ("--epochs N", "--batch-size N", "--lr RATE"):
+        after = flat.split(opt, 1)[1]
+        assert after.split("--", 1)[0].count("[default: (the method's; see `gfp plugins NAME`)"), opt
+
+
+#: Click's automatic metavars, which say nothing about what a spec, folder or file option expects
+AUTOMATIC_METAVARS = re.compile(r"\b(TEXT|PATH|DIRECTORY|FILENAME|INTEGER|FLOAT|RANGE|BOOLEAN)\b")
+
+
+@pytest.mark.parametrize("path", ALL, ids=name)
+def test_metavars_are_upper_case_nouns(path):
+    """One metavar style (CONTRIBUTING.md): an upper-case noun for what is expected (SPEC, FOLDER, FILE, RUN,
+    N, SEED, ...), or Click's [a|b|c] list for a choice; never Click's TEXT, PATH, DIRECTORY, INTEGER RANGE."""
+    ctx = help_context(path)
+    for param in ctx.command.get_params(ctx):
+        if isinstance(param, click.Option) and param.is_flag:
+            continue
+        metavar = param.make_metavar(ctx)
+        where = f"{name(path)} {param.opts[0] if isinstance(param, click.Option) else param.name}: {metavar}"
+        assert not AUTOMATIC_METAVARS.search(metavar), where
+        if isinstance(param.type, click.Choice):
+            assert metavar.startswith("[") and "|" in metavar, where
+        else:
+            assert metavar == metavar.upper(), where
+
+
+@pytest.mark.parametrize("path", ALL, ids=name)
+def test_rendered_help_has_no_escaped_percent_or_automatic_metavars(path):
+    """Click prints help strings as they are: `%%` reaches the user as `%%` (evaluate --help once said
+    "the 10%% of each generated source")."""
+    text = invoke(*path, "--help").stdout
+    assert "%%" not in text
+    assert not AUTOMATIC_METAVARS.search(text), AUTOMATIC_METAVARS.search(text)
+
+
+def test_demo_option_defaults_are_the_demo_settings():
+    """`gfp demo --help` shows the demo's sizes; they must be the ones gfp_demo.tasks.DemoSettings uses."""
+    from gfp_demo.tasks import DemoSettings
+
+    demo = LEAVES[("demo",)]
+    for field in ("train_per_source", "val_per_source", "test_per_source", "epochs"):
+        assert option(demo, "--" + field.replace("_", "-")).default == getattr(DemoSettings, field), field
+
+
+# --- gfp plugins NAME: the parameters ----------------------------------------------------------------------
+
+
+def test_plugins_name_shows_each_parameter_with_type_range_default_and_help():
+    result = invoke("plugins", "jpeg", "prnu")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "jpeg (attack, plugin attacks)" in out and "prnu (baseline, plugin baselines)" in out
+    row = next(line for line in out.splitlines() if " quality_min " in line)
+    assert "int" in row and "in [1, 95]" in row and "10" in row
+    row = next(line for line in out.splitlines() if " boundary " in line)
+    assert "one of symmetric, periodization" in row and "symmetric" in row and "wavelet extension" in row
+    assert out.index("jpeg (attack") < out.index("prnu (baseline")  # in the order asked for
+
+
+def test_plugins_name_json_is_describe_config():
+    from gfcore.config import describe_config
+    from gfcore.plugins import get_registries
+
+    result = invoke("plugins", "learned", "--json")
+    assert result.exit_code == 0, result.output
+    [item] = json.loads(result.stdout)["items"]
+    assert {k: item[k] for k in ("name", "kind", "plugin")} == {
+        "name": "learned",
+        "kind": "extractor",
+        "plugin": "learned",
+    }
+    assert item["parameters"] == describe_config(get_registries().extractors.get("learned").Config)
+    epochs = next(p for p in item["parameters"] if p["name"] == "epochs")
+    assert epochs["type"] == "int" and epochs["range"] == ">= 1" and isinstance(epochs["default"], int)
+
+
+def test_plugins_params_covers_every_registered_name():
+    from gfcore.plugins import get_registries
+
+    doc = json.loads(invoke("plugins", "--params", "--json").stdout)
+    names = {(item["kind"], item["name"]) for item in doc["items"]}
+    registries = get_registries().by_kind()
+    assert len(names) == sum(len(reg) for reg in registries.values())
+    assert {n for _, n in names} == {n for reg in registries.values() for n in reg.names()}
+    assert invoke("plugins", "--params").stdout.count("(GAN family, plugin") == len(registries["gan_sources"])
+
+
+def test_plugins_unknown_name_is_one_line_listing_the_valid_ones():
+    line = assert_one_line_error(invoke("plugins", "learned", "nope"))
+    assert "'nope'" in line and "valid names:" in line and "learned" in line and "jpeg" in line
+
+
+def test_plugins_listing_is_unchanged_by_the_parameter_views():
+    doc = json.loads(invoke("plugins", "--json").stdout)
+    assert set(doc) == {
+        "plugins",
+        "extractors",
+        "baselines",
+        "gan_sources",
+        "attacks",
+        "real_sources",
+        "commands",
+        "problems",
+    }
+    assert set(doc["baselines"][0]) == {"name", "plugin", "description"}
 
 
 # --- shared options, validated by Click types ----------------------------------------------------------

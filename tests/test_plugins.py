@@ -11,7 +11,8 @@ import torch
 from click.testing import CliRunner
 
 from gfcore import hookimpl, hookspecs, plugins
-from gfcore.errors import DuplicateNameError, PluginError, UnknownNameError
+from gfcore.config import bounded, build_config, describe_config, one_of, positive
+from gfcore.errors import DuplicateNameError, GfpError, PluginError, UnknownNameError
 from gfcore.interfaces import Attack, Attributor, GanSource
 from gfcore.registry import Registry
 
@@ -118,6 +119,80 @@ def test_third_party_plugin_is_listed_and_trains(third_party, run_cli, json_stdo
     evaluated = run_cli("evaluate", tmp_path / "run", tiny_dataset.path, "--json", "--no-progress")
     assert evaluated.exit_code == 0
     assert json_stdout(evaluated)["method"] == "mean-colour"
+
+
+def test_a_third_party_plugins_parameters_are_shown(third_party, run_cli, json_stdout):
+    """`gfp plugins NAME` describes any registered class's Config, a plugin's as much as a built-in's."""
+    [item] = json_stdout(run_cli("plugins", "mean-colour", "--json"))["items"]
+    assert item == {
+        "name": "mean-colour",
+        "kind": "baseline",
+        "plugin": "gfp-mean-colour",
+        "description": "Nearest mean colour (test plugin).",
+        "parameters": [
+            {"name": "scale", "type": "float", "default": 1.0, "range": None, "choices": None, "help": None}
+        ],
+    }
+    table = run_cli("plugins", "mean-colour").stdout
+    assert "mean-colour (baseline, plugin gfp-mean-colour)" in table and "scale" in table
+
+
+@dataclass
+class DescribedBase:
+    rate: float = bounded(0.5, min=0, max=1, max_open=True)  # share of the images
+    # how the images are split:
+    # by source or by image
+    split: str = one_of("source", ("source", "image"))
+    count: int | None = positive(None)
+    grid: tuple[float, ...] = (1.0, 2.0)
+
+
+@dataclass
+class DescribedChild(DescribedBase):
+    """``rate`` is re-declared for its default only: its range and its comment are the base's."""
+
+    rate: float = 0.25
+    count: int | None = 3  # at most this many
+
+
+def test_describe_config_gives_types_ranges_choices_defaults_and_comments():
+    described = {d["name"]: d for d in describe_config(DescribedChild)}
+    assert list(described) == ["rate", "split", "count", "grid"]
+    assert described["rate"] == {
+        "name": "rate",
+        "type": "float",
+        "default": 0.25,
+        "range": "in [0, 1)",
+        "choices": None,
+        "help": "share of the images",
+    }
+    assert described["split"]["choices"] == ["source", "image"] and described["split"]["range"] is None
+    assert described["split"]["help"] == "how the images are split: by source or by image"
+    assert described["count"] == {
+        "name": "count",
+        "type": "int | None",
+        "default": 3,
+        "range": "> 0",
+        "choices": None,
+        "help": "at most this many",
+    }
+    assert described["grid"]["type"] == "tuple[float, ...]" and described["grid"]["default"] == [1.0, 2.0]
+    json.dumps(described)  # JSON as it is
+
+
+def test_one_of_is_checked_like_a_range():
+    assert build_config(DescribedChild, {"split": "image"}, "t").split == "image"
+    with pytest.raises(GfpError, match=r"t: parameter split='scene': choose one of source, image"):
+        build_config(DescribedChild, {"split": "scene"}, "t")
+
+
+def test_every_registered_config_is_described():
+    """Every built-in Config is a dataclass describe_config reads (JSON-able defaults, a type for each)."""
+    for registry in plugins.get_registries().by_kind().values():
+        for entry in registry.entries():
+            described = describe_config(entry.item.Config)
+            json.dumps(described, allow_nan=False)
+            assert all(d["type"] for d in described), entry.name
 
 
 def test_unknown_method_lists_valid_names(cli_error, tiny_dataset, tmp_path):

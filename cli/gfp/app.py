@@ -104,7 +104,9 @@ def iter_commands(group: click.Group, ctx: click.Context | None = None, path: tu
             )
 
 
-@click.group(cls=GfpGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# show_default: every command inherits it, so each option's default is in its --help line; an option whose
+# default is None says in words where its value comes from (show_default="the method's; ...")
+@click.group(cls=GfpGroup, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
 @click.version_option(__version__, prog_name="gfp")
 def cli():
     """Attribute images to the generator that made them, with learned GAN fingerprints."""

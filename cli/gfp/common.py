@@ -7,6 +7,7 @@ import click
 
 from gfcore.terminal.formatting import fmt_pct  # noqa: F401  (re-exported: the one percent formatter)
 from gfcore.terminal.options import (  # noqa: F401  (re-exported for the commands)
+    METHOD_DEFAULT,
     PIPED_WIDTH,
     FiniteFloatRange,
     compile_option,

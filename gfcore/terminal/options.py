@@ -16,7 +16,11 @@ from gfcore.execution.device import DEVICE_CHOICES
 # --- shared options ------------------------------------------------------------------------------------
 # Every command takes its common options from here, so a flag means the same thing (name, type, default,
 # validation) everywhere. Values are checked by Click types: a bad one is a usage error (exit status 2)
-# before any work starts. Conventions: CONTRIBUTING.md, "Command-line conventions".
+# before any work starts. Conventions: CONTRIBUTING.md, "Command-line conventions" (metavars: an upper-case
+# noun, never Click's TEXT/PATH/DIRECTORY; defaults: shown in --help, or said in words where they are None).
+
+#: what --help says for an option whose default (None) is the method's own Config value
+METHOD_DEFAULT = "the method's; see `gfp plugins NAME`"
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
@@ -31,6 +35,7 @@ device_option = click.option(
 seed_option = click.option(
     "--seed",
     type=click.IntRange(min=0),
+    metavar="SEED",
     default=0,
     show_default=True,
     help="Random seed (>= 0): the same seed gives the same result.",
@@ -51,6 +56,7 @@ compile_option = click.option(
 repeats_option = click.option(
     "--repeats",
     type=click.IntRange(1),
+    metavar="K",
     default=1,
     show_default=True,
     help="Train every method this many times (seeds SEED, SEED+1, ...; the dataset's splits stay fixed) "
@@ -62,9 +68,11 @@ runs_dir_option = click.option(
     "--runs",
     "runs_dir",
     type=click.Path(file_okay=False),
+    metavar="FOLDER",
     default=None,
+    show_default="OUT/runs",
     help="Folder of run folders, one per method: a finished run there that matches the dataset, "
-    "method, parameters and seed is reused, an unfinished one resumed. Default: OUT/runs.",
+    "method, parameters and seed is reused, an unfinished one resumed.",
 )
 progress_option = click.option(
     "--progress/--no-progress", default=True, show_default=True, help="Show progress bars on stderr."
@@ -91,26 +99,29 @@ def out_option(help: str, required: bool = True, **kwargs):
         "out",
         required=required,
         type=click.Path(file_okay=False, path_type=Path),
+        metavar="FOLDER",
         help=help,
         **kwargs,
     )
 
 
-def false_unknown_rate_option(help: str = ""):
-    """``--false-unknown-rate R``: the share of known-source images the open-set rule may call unknown,
-    which sets its threshold on the validation split (default: the run's own, else gfcore.inference.openset's 5%)."""
+def false_unknown_rate_option(default: str = "the run's own, else 0.05"):
+    """``--false-unknown-rate RATE``: the share of known-source images the open-set rule may call unknown,
+    which sets its threshold on the validation split; ``default`` says what None means for the command
+    (gfcore.inference.openset's DEFAULT_FALSE_UNKNOWN_RATE, 0.05, when there is no run to keep it from)."""
     return click.option(
         "--false-unknown-rate",
         type=FiniteFloatRange(min=0, max=0.5, min_open=True),
+        metavar="RATE",
         default=None,
-        help=help
-        or "Share of validation images of the known sources the open-set rule may call unknown (default 0.05).",
+        show_default=default,
+        help="Share of validation images of the known sources the open-set rule may call unknown.",
     )
 
 
 def count_option(help: str):
     """``-n N``: how many items to write (at least 1)."""
-    return click.option("-n", "n", required=True, type=click.IntRange(min=1), help=help)
+    return click.option("-n", "n", required=True, type=click.IntRange(min=1), metavar="N", help=help)
 
 
 def emit_json(obj) -> None:

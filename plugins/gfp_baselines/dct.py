@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split
+from gfcore import Attributor, FitContext, GfpError, Split, one_of
 
 from ._data import check_split, iter_chunks, labels_tensor, map_chunks
 from ._linear import LinearClassifier, select_logistic
@@ -45,7 +45,9 @@ class DctAttributor(Attributor):
 
     @dataclass
     class Config:
-        channels: str = "grey"  # "grey" (one spectrum) or "rgb" (one per channel, 3x the features)
+        channels: str = one_of(
+            "grey", ("grey", "rgb")
+        )  # "grey" (one spectrum) or "rgb" (one per channel, 3x the features)
         c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
         max_iter: int = 200  # L-BFGS iterations per classifier
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split
+from gfcore import Attributor, FitContext, GfpError, Split, one_of
 
 from ._data import accuracy, check_split, labels_tensor, map_chunks, subset_indices
 from ._linear import LinearClassifier, select_logistic
@@ -68,11 +68,8 @@ class EigenfaceAttributor(Attributor):
         variance_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 0.95)
         c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
         max_iter: int = 200  # L-BFGS iterations per classifier
-        classifier: str = "logistic"  # "logistic" (whitened + logistic regression) or "nn" (classic 1-NN)
-
-        def validate(self):
-            if self.classifier not in CLASSIFIERS:
-                raise ValueError(f"classifier={self.classifier!r}: choose one of {', '.join(CLASSIFIERS)}")
+        # "logistic" (whitened + logistic regression) or "nn" (classic 1-NN)
+        classifier: str = one_of("logistic", CLASSIFIERS)
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)

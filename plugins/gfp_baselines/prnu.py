@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split
+from gfcore import Attributor, FitContext, GfpError, Split, one_of
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor, map_chunks
 from .denoise import BOUNDARIES, ZERO_MEANS, noise_residual
@@ -44,16 +44,10 @@ class PrnuAttributor(Attributor):
         levels: int = 4  # wavelet decomposition levels (the resolution must divide by 2^levels)
         wavelet_order: int = 4  # Daubechies order: 4 = db4 (Marra/Frank), 8 = db8 (Lukáš et al.)
         wiener_dft: bool = True  # step 5 of the residual pipeline
-        boundary: str = (
-            "symmetric"  # wavelet extension: "symmetric" (the Python reference) or "periodization"
-        )
-        zero_mean: str = "total"  # "total" (ZeroMeanTotal, per 2x2 sub-image) or "rows_columns"
-
-        def validate(self):
-            if self.boundary not in BOUNDARIES:
-                raise ValueError(f"boundary={self.boundary!r}: choose one of {', '.join(BOUNDARIES)}")
-            if self.zero_mean not in ZERO_MEANS:
-                raise ValueError(f"zero_mean={self.zero_mean!r}: choose one of {', '.join(ZERO_MEANS)}")
+        # wavelet extension: "symmetric" (the Python reference) or "periodization"
+        boundary: str = one_of("symmetric", BOUNDARIES)
+        # "total" (ZeroMeanTotal, per 2x2 sub-image) or "rows_columns"
+        zero_mean: str = one_of("total", ZERO_MEANS)
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)

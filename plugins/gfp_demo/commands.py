@@ -9,23 +9,37 @@ from gfcore import device_option, emit_json, json_option, progress_option, repea
 @click.option(
     "--out",
     type=click.Path(file_okay=False),
+    metavar="FOLDER",
     default="gfp-demo",
     show_default=True,
     help="Folder for datasets, runs and the tables (JSON + Markdown).",
 )
 @device_option
-@click.option("--train-per-source", type=click.IntRange(10), default=None, help="Training images per source.")
-@click.option("--test-per-source", type=click.IntRange(10), default=None, help="Test images per source.")
-@click.option("--val-per-source", type=click.IntRange(5), default=None, help="Validation images per source.")
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Epochs of the learned network.")
+@click.option(
+    "--train-per-source",
+    type=click.IntRange(10),
+    metavar="N",
+    default=3000,
+    help="Training images per source.",
+)
+@click.option(
+    "--test-per-source", type=click.IntRange(10), metavar="N", default=500, help="Test images per source."
+)
+@click.option(
+    "--val-per-source", type=click.IntRange(5), metavar="N", default=200, help="Validation images per source."
+)
+@click.option(
+    "--epochs", type=click.IntRange(1), metavar="N", default=11, help="Epochs of the learned network."
+)
 @click.option(
     "--baseline",
     "baselines",
     multiple=True,
     metavar="SPEC",
+    show_default="knn, eigenface, prnu and dct",
     help="A baseline for the superiority table, with optional parameters; repeat the option for "
-    "each (--baseline knn --baseline cnn:epochs=3). Default: knn, eigenface, prnu and dct "
-    "(cnn, the Wang et al. CNN, is slow on a CPU: cnn:epochs=3 took 222 s per task on 2 cores).",
+    "each (--baseline knn --baseline cnn:epochs=3). cnn, the Wang et al. CNN, is slow on a CPU: "
+    "cnn:epochs=3 took 222 s per task on 2 cores.",
 )
 @click.option("--no-baselines", is_flag=True, help="Only the learned network: no baselines.")
 @click.option(

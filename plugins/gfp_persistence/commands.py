@@ -25,11 +25,17 @@ from gfcore import (
 @click.argument("dataset", type=click.Path(file_okay=False))
 @out_option("Folder for results.json, persistence.png and (by default) the runs.")
 @click.option(
-    "--epochs", type=click.IntRange(1), default=10, show_default=True, help="Training epochs of every run."
+    "--epochs",
+    type=click.IntRange(1),
+    metavar="N",
+    default=10,
+    show_default=True,
+    help="Training epochs of every run.",
 )
 @click.option(
     "--width",
     type=FiniteFloatRange(0, min_open=True),
+    metavar="X",
     default=0.125,
     show_default=True,
     help="Channel multiplier of every network (1 = the paper's).",
@@ -37,6 +43,7 @@ from gfcore import (
 @click.option(
     "--patience",
     type=click.IntRange(0),
+    metavar="N",
     default=0,
     show_default=True,
     help="Stop a run after this many epochs without a better validation accuracy (0: never).",
@@ -44,8 +51,10 @@ from gfcore import (
 @click.option(
     "--lr",
     type=FiniteFloatRange(0, min_open=True),
+    metavar="RATE",
     default=None,
-    help="Learning rate of every network (default: the variants' own, the paper's 1e-3).",
+    show_default="the variants' own, the paper's 1e-3; see `gfp plugins predown`",
+    help="Learning rate of every network.",
 )
 @runs_dir_option
 @seed_option

@@ -30,7 +30,12 @@ def data_group():
 @out_option("Folder for the PNG patches (created if missing).")
 @count_option("Number of patches.")
 @click.option(
-    "--resolution", default=32, show_default=True, type=click.IntRange(min=8), help="Patch side in pixels."
+    "--resolution",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=8),
+    metavar="N",
+    help="Patch side in pixels.",
 )
 @seed_option
 @click.option(
@@ -42,6 +47,7 @@ def data_group():
 )
 @click.option(
     "--scales",
+    metavar="MIN-MAX",
     default="1-8",
     show_default=True,
     callback=lambda ctx, param, value: parse_scales(value),
@@ -53,6 +59,8 @@ def data_group():
     "photo_folders",
     multiple=True,
     type=click.Path(path_type=Path),
+    metavar="FOLDER",
+    show_default="the bundled photographs",
     help="Cut from the photographs in this folder (searched recursively; repeat for more) instead of the "
     "bundled ones. Each photo is split into train / val / test regions like the bundled ones; files that "
     "do not decode or are too small are skipped with a message.",

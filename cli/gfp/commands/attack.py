@@ -4,7 +4,7 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 
 
 @click.command()
-@click.argument("spec", metavar="NAME[:key=value,...]")
+@click.argument("spec", metavar="SPEC")
 @click.argument("src", type=click.Path(exists=True, file_okay=False))
 @out_option("Folder for the perturbed images (one PNG per input, named after it) and attack.json.")
 @seed_option
@@ -12,8 +12,9 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 @json_option
 @progress_option
 def attack(spec, src, out, seed, device, as_json, progress):
-    """Perturb every image under SRC with the attack NAME (noise, blur, crop, jpeg, relight, combo; `gfp
-    plugins` lists them), fixed parameters optional: `jpeg:quality=30`, `blur:kernel=5`.
+    """Perturb every image under SRC with the attack SPEC: a NAME (noise, blur, crop, jpeg, relight, combo;
+    `gfp plugins` lists them), fixed parameters optional: `jpeg:quality=30`, `blur:kernel=5` (`gfp plugins
+    NAME` lists an attack's parameters).
 
     Each output keeps its input's name as a PNG (`a/b.jpg` under SRC becomes `a__b.png`), so pairs line
     up; undecodable files are skipped and counted. The same seed gives the same images."""

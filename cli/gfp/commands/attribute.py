@@ -18,17 +18,25 @@ from gfp.common import (
     "--open-set/--closed-set",
     "open_set",
     default=None,
-    help="Open set: answer `unknown` for an image that scores below the run's threshold (the default when "
-    "the run stores one, see `gfp calibrate`). Closed set: always name one of the run's sources.",
+    show_default="open set when the run stores a threshold, else closed set",
+    help="Open set: answer `unknown` for an image that scores below the run's threshold (see `gfp "
+    "calibrate`). Closed set: always name one of the run's sources.",
 )
 @click.option(
-    "--batch-size", type=click.IntRange(1), default=64, show_default=True, help="Images per forward pass."
+    "--batch-size",
+    type=click.IntRange(1),
+    metavar="N",
+    default=64,
+    show_default=True,
+    help="Images per forward pass.",
 )
 @click.option(
     "--workers",
     type=click.IntRange(0),
+    metavar="N",
     default=None,
-    help="Decoding processes (0: decode in this one) [default: none for a few files, else one per spare core, at most 8].",
+    show_default="0 for a few files, else one per spare core, at most 8",
+    help="Decoding processes (0: decode in this one).",
 )
 @device_option
 @precision_option

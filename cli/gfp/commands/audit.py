@@ -8,6 +8,7 @@ from gfp.common import device_option, emit_json, json_option, progress_option, s
 @click.option(
     "--resolution",
     type=click.IntRange(4, 4096),
+    metavar="N",
     default=32,
     show_default=True,
     help="For a folder SRC: the size the raw-pixel kNN sees (centre crop, as gfp prepare). "

@@ -13,8 +13,7 @@ from gfp.common import (
 
 METHOD_HELP = (
     "A method to compare: a registered extractor or baseline with optional parameters, "
-    "e.g. --method learned:width=0.25,epochs=3 --method knn. Repeat the option for each method. "
-    "Default: every registered one."
+    "e.g. --method learned:width=0.25,epochs=3 --method knn. Repeat the option for each method."
 )
 
 
@@ -26,11 +25,19 @@ METHOD_HELP = (
 )
 @click.argument("dataset", type=click.Path(file_okay=False))
 @out_option("Folder for the results.")
-@click.option("--method", "methods", multiple=True, metavar="SPEC", help=METHOD_HELP)
+@click.option(
+    "--method",
+    "methods",
+    multiple=True,
+    metavar="SPEC",
+    show_default="every registered one",
+    help=METHOD_HELP,
+)
 @runs_dir_option
 @click.option(
     "--attacks",
     default=None,
+    show_default="none: no robustness table",
     metavar="NAME,NAME,...",
     help="Add the robustness table: accuracy under each attack (noise,blur,crop,jpeg,relight,combo) at "
     "the paper's ranges, for the original runs (Atk) and runs immunized against it (Dfs, methods that "
@@ -39,6 +46,7 @@ METHOD_HELP = (
 @click.option(
     "--immunize-epochs",
     type=click.IntRange(1),
+    metavar="N",
     default=5,
     show_default=True,
     help="Fine-tuning epochs of each immunized run (with --attacks).",
@@ -50,6 +58,7 @@ METHOD_HELP = (
 @click.option(
     "--fd-dim",
     type=click.IntRange(1, 1024),
+    metavar="N",
     default=32,
     show_default=True,
     help="Every method's features are reduced to this many dimensions (PCA fitted on training features) "
@@ -58,6 +67,7 @@ METHOD_HELP = (
 @click.option(
     "--fd-images",
     type=click.IntRange(8),
+    metavar="N",
     default=4000,
     show_default=True,
     help="At most this many test images (and as many training images for the PCA), class-stratified, "

@@ -11,7 +11,8 @@ from gfp.common import device_option, emit_json, false_unknown_rate_option, json
     "--score",
     type=click.Choice(["msp", "max-logit", "energy"]),
     default=None,
-    help="Open-set score (default: the run's own, else msp): top calibrated probability, top logit, or energy.",
+    show_default="the run's own, else msp",
+    help="Open-set score: top calibrated probability, top logit, or energy.",
 )
 @device_option
 @json_option

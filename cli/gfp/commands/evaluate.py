@@ -77,29 +77,40 @@ def print_extras(report: dict) -> None:
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("dataset", type=click.Path(file_okay=False))
-@click.option("--split", type=click.Choice(["train", "val", "test"]), default="test", show_default=True)
+@click.option(
+    "--split",
+    type=click.Choice(["train", "val", "test"]),
+    default="test",
+    show_default=True,
+    help="The split of DATASET to evaluate on.",
+)
 @click.option(
     "--attack",
     "attack_spec",
-    metavar="NAME[:key=value,...]",
+    metavar="SPEC",
     default=None,
-    help="Perturb the images on the fly first (noise, blur, crop, jpeg, relight, combo), e.g. jpeg:quality=30.",
+    show_default="none: the images as they are",
+    help="Perturb the images on the fly first with this attack (noise, blur, crop, jpeg, relight, combo), "
+    "with optional parameters: jpeg:quality=30.",
 )
 @click.option(
     "--reliability-png",
     type=click.Path(dir_okay=False, path_type=Path),
+    metavar="FILE",
     default=None,
+    show_default="none: no diagram",
     help="Write a reliability diagram (accuracy against confidence, before and after the run's temperature) "
     "to this new PNG file.",
 )
 @click.option(
     "--realistic-subset",
     is_flag=True,
-    help="Also report the accuracy on the 10%% of each generated source's images nearest to a real training "
+    help="Also report the accuracy on the 10% of each generated source's images nearest to a real training "
     "image (raw pixels downsampled to 8x8; paper-notes section 4).",
 )
 @click.option(
     "--real-class",
+    metavar="CLASS",
     default="real",
     show_default=True,
     help="The class of real images, for --realistic-subset.",

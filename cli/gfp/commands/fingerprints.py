@@ -7,7 +7,14 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("paths", nargs=-1)
 @out_option("Folder for the fingerprints.")
-@click.option("--format", "fmt", type=click.Choice(["npy", "safetensors"]), default="npy", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["npy", "safetensors"]),
+    default="npy",
+    show_default=True,
+    help="File format of the fingerprints.",
+)
 @device_option
 @json_option
 @progress_option

@@ -10,6 +10,7 @@ import click
 
 from gfcore.errors import GfpError
 from gfp.common import (
+    METHOD_DEFAULT,
     count_option,
     device_option,
     emit_json,
@@ -61,19 +62,45 @@ def _resolve_run(ganrun: str) -> Path:
     raise GfpError(f"{ganrun}: no such GAN run folder, and not a shipped generator ({names})")
 
 
+#: what --help says for a gan-train option whose default (None) is the family's own Config value
+FAMILY_DEFAULT = METHOD_DEFAULT.replace("method", "family").replace("NAME", "FAMILY")
+
+
 @gan.command("train")
 @click.argument("family")
 @click.option(
-    "--real", "real_dir", required=True, type=click.Path(path_type=Path), help="Folder of real images."
+    "--real",
+    "real_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    metavar="FOLDER",
+    help="Folder of real images.",
 )
 @out_option("GAN-run folder to write.")
 @click.option(
-    "--resolution", type=click.IntRange(min=4), default=None, help="Image size (default: the family's, 32)."
+    "--resolution",
+    type=click.IntRange(min=4),
+    metavar="N",
+    default=None,
+    show_default=FAMILY_DEFAULT,
+    help="Image size.",
 )
 @click.option(
-    "--iters", type=click.IntRange(min=1), default=None, help="Generator updates (default: the family's)."
+    "--iters",
+    type=click.IntRange(min=1),
+    metavar="N",
+    default=None,
+    show_default=FAMILY_DEFAULT,
+    help="Generator updates.",
 )
-@click.option("--batch-size", type=click.IntRange(min=2), default=None, help="Images per batch.")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=2),
+    metavar="N",
+    default=None,
+    show_default=FAMILY_DEFAULT,
+    help="Images per batch.",
+)
 @seed_option
 @device_option
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")

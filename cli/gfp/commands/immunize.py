@@ -20,16 +20,20 @@ from gfp.common import (
 @click.option(
     "--attack",
     "attack_spec",
-    metavar="NAME[:key=value,...]",
+    metavar="SPEC",
     default=None,
-    help="The attack to immunize against (noise, blur, crop, jpeg, relight, combo). Required for a new run.",
+    show_default="required for a new run; with --resume, the run's own",
+    help="The attack to immunize against (noise, blur, crop, jpeg, relight, combo), with optional "
+    "parameters: jpeg:quality=30.",
 )
 @out_option("Folder for the immunized run (a new run; RUN is left as it is).")
 @click.option(
     "--epochs",
     type=click.IntRange(1),
+    metavar="N",
     default=None,
-    help="Fine-tuning epochs (default 5; with --resume, the new total).",
+    show_default="5; with --resume, the run's own",
+    help="Fine-tuning epochs (with --resume: the new total).",
 )
 @false_unknown_rate_option()
 @seed_option

@@ -1,6 +1,7 @@
 import click
 
 from gfp.common import (
+    METHOD_DEFAULT,
     device_option,
     emit_json,
     false_unknown_rate_option,
@@ -18,18 +19,27 @@ from gfp.common import (
 @click.option(
     "--method",
     "spec",
+    metavar="SPEC",
     default="learned",
     show_default=True,
-    help="Registered extractor or baseline, with optional parameters: learned:width=0.125",
+    help="Registered extractor or baseline, with optional parameters: learned:width=0.125 "
+    "(`gfp plugins NAME` lists them).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
-@false_unknown_rate_option()
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    metavar="N",
+    default=None,
+    show_default=METHOD_DEFAULT,
+    help="Training epochs (neural methods).",
+)
+@false_unknown_rate_option("gfp's 0.05")
 @click.option(
     "--score",
     type=click.Choice(["msp", "max-logit", "energy"]),
     default=None,
-    help="The score whose threshold the table's accuracy and detection rates use (default: gfp's default "
-    "open-set score; AUROC: all three).",
+    show_default="gfp's open-set score, msp",
+    help="The score whose threshold the table's accuracy and detection rates use (AUROC: all three).",
 )
 @seed_option
 @device_option

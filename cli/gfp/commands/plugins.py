@@ -2,15 +2,40 @@ import click
 
 from gfp.common import emit_json, json_option, stdout_console
 
+#: registry kind -> what one of its items is called
+KIND_NAMES = {
+    "extractors": "extractor",
+    "baselines": "baseline",
+    "gan_sources": "GAN family",
+    "attacks": "attack",
+    "real_sources": "real source",
+}
+
 
 @click.command()
+@click.argument("names", metavar="[NAME]...", nargs=-1)
+@click.option(
+    "--params",
+    "all_params",
+    is_flag=True,
+    help="Show the parameters of every registered method, baseline, attack and GAN family.",
+)
 @json_option
-def plugins(as_json):
-    """List installed plugins, every registered name by kind, plugin commands, and skipped plugins."""
-    from gfcore.plugins import get_registries, plugin_names, plugin_problems
-    from gfp.app import plugin_commands
+def plugins(names, all_params, as_json):
+    """List installed plugins, every registered name by kind, plugin commands, and skipped plugins.
+
+    With NAME (a method, baseline, attack or GAN family; several allowed), or with --params for all of
+    them: each one's parameters, their types, ranges, defaults and what they do. Set them as
+    NAME:key=value,... (`gfp train --method learned:width=0.25,epochs=3`)."""
+    from gfcore.plugins import get_registries
 
     registries = get_registries()
+    if names or all_params:
+        show_parameters(registries, names, as_json)
+        return
+    from gfcore.plugins import plugin_names, plugin_problems
+    from gfp.app import plugin_commands
+
     data = {
         "plugins": [{"name": n, "origin": o} for n, o in plugin_names()],
         **{
@@ -44,3 +69,65 @@ def plugins(as_json):
         console.print(table)
     for line in data["problems"]:
         console.print(f"skipped: {escape(line)}", highlight=False)
+
+
+def show_parameters(registries, names, as_json) -> None:
+    """The parameters of ``names`` (every registered item when empty), as tables or one JSON document
+    ``{"items": [{"name", "kind", "plugin", "description", "parameters": [...]}, ...]}``; the fields of each
+    parameter are :func:`gfcore.config.describe_config`'s."""
+    from gfcore.config import describe_config
+    from gfcore.errors import GfpError
+
+    entries = [(kind, e) for kind, reg in registries.by_kind().items() for e in reg.entries()]
+    if names:
+        unknown = [n for n in names if not any(e.name == n for _, e in entries)]
+        if unknown:
+            valid = ", ".join(sorted({e.name for _, e in entries})) or "(none registered)"
+            raise GfpError(
+                f"no method, baseline, attack or GAN family named {', '.join(map(repr, unknown))}; "
+                f"valid names: {valid}"
+            )
+        entries = [(kind, e) for n in dict.fromkeys(names) for kind, e in entries if e.name == n]
+    items = [
+        {
+            "name": e.name,
+            "kind": KIND_NAMES.get(kind, kind),
+            "plugin": e.plugin,
+            "description": e.description,
+            "parameters": describe_config(e.item.Config),
+        }
+        for kind, e in entries
+    ]
+    if as_json:
+        emit_json({"items": items})
+        return
+    from rich.table import Table
+
+    console = stdout_console()  # markup off: names and comments are printed as they are
+    for item in items:
+        table = Table(
+            title=f"{item['name']} ({item['kind']}, plugin {item['plugin']})",
+            caption=item["description"] or None,
+        )
+        for col in ("parameter", "type", "range", "default", "help"):
+            table.add_column(col, overflow="fold")
+        for p in item["parameters"]:
+            limits = p["range"] or (f"one of {', '.join(p['choices'])}" if p["choices"] else "")
+            table.add_row(p["name"], p["type"], limits, spec_text(p["default"]), p["help"] or "")
+        if not item["parameters"]:
+            table.add_row("(none)", "", "", "", "")
+        console.print(table)
+    console.print(
+        "Set parameters as NAME:key=value,... (a list as 1;3;5, an optional value as none).", highlight=False
+    )
+
+
+def spec_text(value) -> str:
+    """A default as it is written in a NAME:key=value spec: none, true/false, 1;3;5."""
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (list, tuple)):
+        return ";".join(spec_text(v) for v in value)
+    return str(value)

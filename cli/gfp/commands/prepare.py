@@ -26,6 +26,7 @@ class SplitFractions(click.ParamType):
 @click.option(
     "--resolution",
     type=click.IntRange(4, 4096),
+    metavar="N",
     default=32,
     show_default=True,
     help="Side of the square images the dataset holds.",
@@ -40,7 +41,11 @@ class SplitFractions(click.ParamType):
 )
 @seed_option
 @click.option(
-    "--classes", default=None, help="Comma-separated class order (default: sub-folder names, sorted)."
+    "--classes",
+    metavar="CLASS,CLASS,...",
+    default=None,
+    show_default="the sub-folder names, sorted",
+    help="Class order.",
 )
 @click.option(
     "--resize",

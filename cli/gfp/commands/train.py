@@ -1,6 +1,7 @@
 import click
 
 from gfp.common import (
+    METHOD_DEFAULT,
     FiniteFloatRange,
     compile_option,
     device_option,
@@ -21,13 +22,36 @@ from gfp.common import (
 @click.option(
     "--method",
     "spec",
+    metavar="SPEC",
     default="learned",
     show_default=True,
-    help="Registered extractor or baseline, with optional parameters: learned:width=0.25",
+    help="Registered extractor or baseline, with optional parameters: learned:width=0.25 "
+    "(`gfp plugins NAME` lists them).",
 )
-@click.option("--epochs", type=click.IntRange(1), default=None, help="Training epochs (neural methods).")
-@click.option("--batch-size", type=click.IntRange(1), default=None, help="Minibatch size (neural methods).")
-@click.option("--lr", type=FiniteFloatRange(min=0, min_open=True), default=None, help="Learning rate.")
+@click.option(
+    "--epochs",
+    type=click.IntRange(1),
+    metavar="N",
+    default=None,
+    show_default=METHOD_DEFAULT,
+    help="Training epochs (neural methods).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1),
+    metavar="N",
+    default=None,
+    show_default=METHOD_DEFAULT,
+    help="Minibatch size (neural methods).",
+)
+@click.option(
+    "--lr",
+    type=FiniteFloatRange(min=0, min_open=True),
+    metavar="RATE",
+    default=None,
+    show_default=METHOD_DEFAULT,
+    help="Learning rate (neural methods).",
+)
 @false_unknown_rate_option()
 @seed_option
 @device_option
@@ -37,7 +61,9 @@ from gfp.common import (
     "--init-from",
     "init_from",
     type=click.Path(file_okay=False),
+    metavar="RUN",
     default=None,
+    show_default="none: a random initialisation",
     help="Start from this run's weights (same method and parameters; the class head starts afresh when "
     "its classes differ).",
 )

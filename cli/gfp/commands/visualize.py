@@ -10,13 +10,15 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 @click.option(
     "--dataset",
     type=click.Path(file_okay=False),
+    metavar="DATASET",
     default=None,
-    help="Prepared dataset whose test split gives the response grid and the t-SNE "
-    "[default: the one the run was trained on, when it is still there].",
+    show_default="the one the run was trained on, when it is still there",
+    help="Prepared dataset whose test split gives the response grid and the t-SNE.",
 )
 @click.option(
     "--per-source",
     type=click.IntRange(min=1),
+    metavar="N",
     default=200,
     show_default=True,
     help="Test images per source for the t-SNE and the test-set response strengths.",
