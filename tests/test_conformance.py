@@ -129,3 +129,20 @@ def test_shipped_generator_names_are_unique_across_families():
 
     names = [n for e in get_registries().gan_sources.entries() for n in e.item.shipped_generators()]
     assert names and len(names) == len(set(names))
+
+
+# --- gfp's own commands: the same command check as a plugin's ---------------------------------------------
+
+
+def builtin_commands():
+    from gfp.app import BUILTIN_COMMANDS, get_cli
+
+    cli = get_cli()
+    return [(name, cli.get_command(None, name)) for name in sorted(BUILTIN_COMMANDS)]
+
+
+@pytest.mark.parametrize("name,command", builtin_commands(), ids=lambda v: v if isinstance(v, str) else "")
+def test_builtin_command_keeps_the_contract(name, command):
+    from gfcore.testing import check_command
+
+    check_command(command, name)

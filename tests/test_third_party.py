@@ -108,7 +108,7 @@ def gfp_register_attacks(register):
 @click.option("--kind", default="baselines", show_default=True, help="Registry to count.")
 def acme_count(kind):
     """Print how many names a registry holds."""
-    from gfcore.plugins import get_registries
+    from gfcore import get_registries
     click.echo(f"{kind}: {len(get_registries().by_kind()[kind])}")
 
 
@@ -122,7 +122,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.interfaces import Attack, Attributor, GanSource
+from gfcore import Attack, Attributor, GanSource
 
 
 def mean_colours(images):
