@@ -32,7 +32,13 @@ from gfcore.data.images import save_png
 from gfcore.data.synthetic import fingerprint_task
 from gfcore.execution.accel import configure
 from gfcore.execution.device import resolve_device
-from gfcore.inference.attribution import DecodedFiles, attribute_stream, collate_decoded, default_workers
+from gfcore.inference.attribution import (
+    DecodedFiles,
+    attribute_stream,
+    collate_decoded,
+    default_workers,
+    mean_logits,
+)
 
 
 def build_attributor(resolution: int, width: float, device, precision: str):
@@ -52,7 +58,7 @@ def sync(device) -> None:
 
 def decode_rate(files, resolution, batch_size, workers) -> float:
     loader = DataLoader(
-        DecodedFiles(files, resolution, "crop"),
+        DecodedFiles(files, resolution, "tiles"),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate_decoded,
@@ -85,7 +91,7 @@ def phase_seconds(attributor, files, batch_size, workers) -> dict[str, float]:
     from gfcore.inference.attribution import softmax_decision
 
     loader = DataLoader(
-        DecodedFiles(files, attributor.resolution, "crop"),
+        DecodedFiles(files, attributor.resolution, "tiles"),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate_decoded,
@@ -93,9 +99,9 @@ def phase_seconds(attributor, files, batch_size, workers) -> dict[str, float]:
     )
     seconds = {"waiting for decoded batches": 0.0, "forward passes": 0.0, "decision": 0.0}
     last = time.perf_counter()
-    for indices, images, _ in loader:
+    for indices, images, counts, _, _ in loader:
         t0 = time.perf_counter()
-        logits = attributor.logits(images)
+        logits = mean_logits(attributor, images, counts, batch_size)
         sync(attributor.device)
         t1 = time.perf_counter()
         softmax_decision(attributor.classes, [str(files[i]) for i in indices], logits)

@@ -97,3 +97,62 @@ def test_train_with_bf16_on_cpu_records_it(tiny_dataset, tmp_path):
     )
     assert result.info["precision"] == "bf16"
     assert np.isfinite(result.info["history"][-1]["train_loss"])
+
+
+# --- whole images: tiles at the run's scale -------------------------------------------------------------
+
+
+def test_tiles_cover_every_pixel_without_resampling():
+    from gfcore.data.tiling import attribution_inputs, tile_starts
+
+    assert tile_starts(64, 32) == [0, 32]
+    assert tile_starts(70, 32) == [0, 32, 38]  # one tile flush with the far edge
+    assert tile_starts(32, 32) == [0]
+    rgb = np.random.default_rng(0).integers(0, 256, (70, 100, 3), dtype=np.uint8)
+    tiles, view = attribution_inputs(rgb, 32)
+    assert tiles.shape == (3 * 4, 3, 32, 32) and tiles.dtype == np.uint8
+    assert (view.policy, view.tiles, view.scale, view.coverage) == ("tiles", 12, 1.0, 1.0)
+    covered = np.zeros((70, 100), bool)
+    for k, (y, x) in enumerate((y, x) for y in tile_starts(70, 32) for x in tile_starts(100, 32)):
+        np.testing.assert_array_equal(
+            tiles[k], rgb[y : y + 32, x : x + 32].transpose(2, 0, 1)
+        )  # pixels as is
+        covered[y : y + 32, x : x + 32] = True
+    assert covered.all()
+
+
+def test_a_small_image_is_refused_unless_upsampling_is_asked_for():
+    from gfcore.data.tiling import TooSmallError, attribution_inputs
+
+    rgb = np.zeros((20, 24, 3), np.uint8)
+    with pytest.raises(TooSmallError, match="20x24 is smaller than the run's 32x32.*--upsample-small"):
+        attribution_inputs(rgb, 32)
+    tiles, view = attribution_inputs(rgb, 32, upsample_small=True)
+    assert tiles.shape == (1, 3, 32, 32) and view.policy == "upsampled" and view.scale == 1.6
+    _, crop = attribution_inputs(np.zeros((64, 80, 3), np.uint8), 32, "crop")
+    assert (crop.tiles, crop.scale, crop.coverage) == (1, 1.0, 0.2)
+
+
+def test_a_large_image_is_attributed_from_the_mean_logits_of_all_its_tiles(attributor_and_files, tmp_path):
+    from PIL import Image
+
+    from gfcore.data.tiling import attribution_inputs
+
+    attributor, _ = attributor_and_files
+    rng = np.random.default_rng(1)
+    big = rng.integers(0, 256, (40, 72, 3), dtype=np.uint8)  # 16x16 runs: 3 x 5 tiles, two flush ones
+    small = rng.integers(0, 256, (10, 12, 3), dtype=np.uint8)
+    Image.fromarray(big).save(tmp_path / "big.png")
+    Image.fromarray(small).save(tmp_path / "small.png")
+    batch = attribute_stream(attributor, [tmp_path / "big.png", tmp_path / "small.png"], workers=0)
+    r = attributor.resolution
+    tiles, _ = attribution_inputs(big, r)
+    expected = attributor.logits(torch.from_numpy(tiles)).mean(0)
+    (result,) = batch.results
+    np.testing.assert_allclose(result.logits, expected.numpy(), rtol=0, atol=1e-5)
+    assert result.view["tiles"] == len(tiles) == 3 * 5  # rows 0, 16, 24; columns 0, 16, 32, 48, 56
+    assert result.view["scale"] == 1.0 and result.view["image_size"] == [40, 72]
+    assert [s["path"] for s in batch.skipped] == [str(tmp_path / "small.png")]
+    assert "smaller than the run's" in batch.skipped[0]["reason"]
+    upsampled = attribute_stream(attributor, [tmp_path / "small.png"], workers=0, upsample_small=True)
+    assert upsampled.results[0].view["policy"] == "upsampled"

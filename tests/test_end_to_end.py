@@ -116,6 +116,33 @@ def test_attribute_files_folders_globs_and_skips_bad_files(trained, run_cli, jso
     assert "share of images per source" in table.stdout
 
 
+def test_a_256px_image_is_attributed_from_all_of_its_pixels(trained, run_cli, json_stdout, tmp_path):
+    """The run is 16x16: a 256x256 image is 256 tiles at scale 1, and the output says so."""
+    import numpy as np
+    from PIL import Image
+
+    root, _ = trained
+    big = np.random.default_rng(0).integers(0, 256, (256, 256, 3), dtype=np.uint8)
+    Image.fromarray(big).save(tmp_path / "big.png")
+    Image.fromarray(big[:10, :10]).save(tmp_path / "tiny.png")
+    data = json_stdout(run_cli("attribute", root / "run", tmp_path, "--json", "--no-progress"))
+    (image,) = data["images"]
+    assert image["view"] == {
+        "policy": "tiles",
+        "tiles": 256,
+        "tile_size": 16,
+        "scale": 1.0,
+        "image_size": [256, 256],
+        "coverage": 1.0,
+    }
+    assert data["policy"] == {"name": "tiles", "upsample_small": False, "tile_size": 16}
+    assert [s["path"] for s in data["skipped"]] == [str(tmp_path / "tiny.png")]
+    crop = json_stdout(run_cli("attribute", root / "run", tmp_path / "big.png", "--policy", "crop", "--json"))
+    assert crop["images"][0]["view"]["tiles"] == 1 and crop["images"][0]["view"]["coverage"] == 1 / 256
+    table = run_cli("attribute", root / "run", tmp_path / "big.png", "--no-progress")
+    assert "whole images: tiles of 16x16 at the image's own scale" in table.stdout
+
+
 def test_attribute_with_only_bad_files_fails_cleanly(trained, cli_error, tmp_path):
     root, _ = trained
     (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8garbage")

@@ -1,9 +1,13 @@
 """Attributing loose image files at scale: decoding in worker processes, the model in batches.
 
-Files are decoded (``load_rgb`` through ``decode_each``, then the run's size policy) by a torch
-``DataLoader`` over the file list, in ``workers`` processes (0: in this one), while this process runs the
-model on the previous batch. At most ``workers * 2 + 1`` batches of pixels exist at any time, whatever the
-number of files. Batches arrive in file order, so results, warnings and skipped files keep the order of the
+Files are decoded (``load_rgb`` through ``decode_each``) and cut into the run's R x R inputs by the
+attribution policy (:mod:`gfcore.data.tiling`: by default tiles covering the whole image at its own scale)
+by a torch ``DataLoader`` over the file list, in ``workers`` processes (0: in this one), while this process
+runs the model on the previous batch, ``batch_size`` inputs per forward pass. An image's result is the mean
+of its tiles' logits: averaging logits pools the evidence of every tile with equal weight (a product of the
+tiles' softmax likelihoods, renormalised), so a large image is judged by all of its pixels and not by its
+most confident corner; the paper's post-pooling variant pools patch logits the same way. At most
+``workers * 2 + 1`` batches of files exist at any time, whatever the number of files. Batches arrive in file order, so results, warnings and skipped files keep the order of the
 files. Under torchrun each rank takes a contiguous block of the files and rank 0 gathers the rows.
 
 The per-batch decision is one function slot, ``decide(classes, paths, logits) -> [Attribution]``
@@ -17,7 +21,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from gfcore.data.images import decode_each, fit_to_size
+from gfcore.data.images import decode_each
+from gfcore.data.tiling import TooSmallError, attribution_inputs
 from gfcore.interfaces import Attributor
 from gfcore.terminal.progress import NullReporter, Reporter
 
@@ -31,6 +36,7 @@ class Attribution:
     probabilities: dict[str, float]
     logits: list[float] = field(default_factory=list)  # what calibration and the open-set rule start from
     score: float | None = None  # the open-set score, when the rule was applied (gfcore.inference.openset)
+    view: dict | None = None  # which pixels the result comes from (gfcore.data.tiling.View.as_dict())
 
 
 @dataclass
@@ -52,11 +58,13 @@ def default_workers(n_files: int, batch_size: int) -> int:
 
 
 class DecodedFiles:
-    """A map-style dataset over a list of files: item ``i`` is ``(i, uint8 [3, R, R] array or None, reason)``.
-    A file that does not decode gives ``None`` and the reason ``decode_each`` words for it."""
+    """A map-style dataset over a list of files: item ``i`` is ``(i, uint8 [K, 3, R, R] inputs or None, view
+    dict or reason)``. A file that does not decode, or is too small for the policy, gives ``None`` and the
+    reason, worded as ``decode_each`` words it."""
 
-    def __init__(self, files: list[Path], resolution: int, size_policy: str):
-        self.files, self.resolution, self.size_policy = files, resolution, size_policy
+    def __init__(self, files: list[Path], resolution: int, policy: str, upsample_small: bool = False):
+        self.files, self.resolution, self.policy = files, resolution, policy
+        self.upsample_small = upsample_small
 
     def __len__(self) -> int:
         return len(self.files)
@@ -64,19 +72,34 @@ class DecodedFiles:
     def __getitem__(self, i: int):
         skipped: list[dict] = []
         for _, rgb in decode_each([self.files[i]], skipped):
-            return i, fit_to_size(rgb, self.resolution, self.size_policy).transpose(2, 0, 1), ""
+            try:
+                inputs, view = attribution_inputs(rgb, self.resolution, self.policy, self.upsample_small)
+            except TooSmallError as exc:
+                return i, None, str(exc)
+            return i, inputs, view.as_dict()
         return i, None, skipped[0]["reason"]
 
 
 def collate_decoded(items):
-    """A batch of items -> (indices of the decoded files, uint8 tensor of them or None, [(index, reason)])."""
+    """A batch of items -> (indices of the usable files, uint8 tensor of all their inputs or None, the
+    number of inputs of each, their views, [(index, reason)] of the others)."""
     import numpy as np
     import torch
 
-    kept = [(i, arr) for i, arr, _ in items if arr is not None]
+    kept = [(i, arr, view) for i, arr, view in items if arr is not None]
     bad = [(i, reason) for i, arr, reason in items if arr is None]
-    images = torch.from_numpy(np.stack([arr for _, arr in kept])) if kept else None
-    return [i for i, _ in kept], images, bad
+    images = torch.from_numpy(np.concatenate([arr for _, arr, _ in kept])) if kept else None
+    return [i for i, _, _ in kept], images, [len(a) for _, a, _ in kept], [v for _, _, v in kept], bad
+
+
+def mean_logits(attributor: Attributor, inputs, counts: list[int], batch_size: int):
+    """Logits of every input, ``batch_size`` per forward pass, averaged over each image's ``counts``."""
+    import torch
+
+    logits = torch.cat(
+        [attributor.logits(inputs[s : s + batch_size]) for s in range(0, len(inputs), batch_size)]
+    )
+    return torch.stack([part.float().mean(0) for part in torch.split(logits, counts)])
 
 
 def softmax_decision(classes: list[str], paths: list[str], logits) -> list[Attribution]:
@@ -93,15 +116,18 @@ def softmax_decision(classes: list[str], paths: list[str], logits) -> list[Attri
 def attribute_stream(
     attributor: Attributor,
     files: list[Path],
-    size_policy: str = "crop",
+    policy: str = "tiles",
     reporter: Reporter | None = None,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
     workers: int | None = None,
     decide: Callable[..., list[Attribution]] = softmax_decision,
+    upsample_small: bool = False,
 ) -> AttributionBatch:
-    """Decode, size-fit and attribute each file, in batches; undecodable files are skipped with one warning
-    line each and the rest finish. Under torchrun every rank returns the whole (gathered) batch."""
+    """Decode each file, cut it into inputs by ``policy`` (:data:`gfcore.data.tiling.ATTRIBUTION_POLICIES`)
+    and attribute it from the mean of their logits; files that do not decode (or are too small for the
+    policy) are skipped with one warning line each and the rest finish. Under torchrun every rank returns
+    the whole (gathered) batch."""
     from torch.utils.data import DataLoader
 
     from gfcore.execution import distributed as dist
@@ -111,7 +137,7 @@ def attribute_stream(
     local_files = files[mine.start : mine.stop]
     workers = default_workers(len(local_files), batch_size) if workers is None else workers
     loader = DataLoader(
-        DecodedFiles(local_files, attributor.resolution, size_policy),
+        DecodedFiles(local_files, attributor.resolution, policy, upsample_small),
         batch_size=batch_size,
         num_workers=workers,
         collate_fn=collate_decoded,
@@ -120,13 +146,16 @@ def attribute_stream(
     )
     batch = AttributionBatch()
     task = reporter.task("attributing", total=len(local_files))
-    for indices, images, bad in loader:
+    for indices, images, counts, views, bad in loader:
         for i, reason in bad:
             batch.skipped.append({"path": str(local_files[i]), "reason": reason})
             reporter.warn(f"skipped {local_files[i]}: {reason}")
         if images is not None:
             paths = [str(local_files[i]) for i in indices]
-            batch.results.extend(decide(attributor.classes, paths, attributor.logits(images)))
+            results = decide(attributor.classes, paths, mean_logits(attributor, images, counts, batch_size))
+            for result, view in zip(results, views):
+                result.view = view
+            batch.results.extend(results)
         task.advance(len(indices) + len(bad))
     task.done()
     if dist.world_size() == 1:

@@ -11,6 +11,15 @@ from gfp.common import (
 )
 
 
+def describe_policy(policy: str, resolution: int) -> str:
+    r = f"{resolution}x{resolution}"
+    return {
+        "tiles": f"whole images: tiles of {r} at the image's own scale, their logits averaged",
+        "crop": f"the central {r} of each image only",
+        "resize": f"the central square of each image resampled to {r}",
+    }[policy]
+
+
 @click.command()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.argument("paths", nargs=-1, required=True)
@@ -23,12 +32,26 @@ from gfp.common import (
     "calibrate`). Closed set: always name one of the run's sources.",
 )
 @click.option(
+    "--policy",
+    type=click.Choice(["tiles", "crop", "resize"]),
+    default="tiles",
+    show_default=True,
+    help="Which pixels are looked at: tiles: the whole image, cut into tiles of the run's resolution at "
+    "the image's own scale (no resampling), their logits averaged; crop: the central square of the run's "
+    "resolution; resize: the central square resampled to it (resampling destroys fingerprints).",
+)
+@click.option(
+    "--upsample-small",
+    is_flag=True,
+    help="With --policy tiles, upsample an image smaller than the run's resolution instead of skipping it.",
+)
+@click.option(
     "--batch-size",
     type=click.IntRange(1),
     metavar="N",
     default=64,
     show_default=True,
-    help="Images per forward pass.",
+    help="Inputs (tiles) per forward pass.",
 )
 @click.option(
     "--workers",
@@ -44,10 +67,24 @@ from gfp.common import (
 @json_option
 @progress_option
 def attribute(
-    run, paths, open_set, batch_size, workers, device, precision, compile_network, as_json, progress
+    run,
+    paths,
+    open_set,
+    policy,
+    upsample_small,
+    batch_size,
+    workers,
+    device,
+    precision,
+    compile_network,
+    as_json,
+    progress,
 ):
     """Say which source made each image in PATHS (files, folders, globs), with probabilities calibrated by
     the run's temperature, or `unknown` when it matches none of the run's sources (open set).
+
+    By default every pixel counts: an image is cut into tiles of the run's resolution at its own scale and
+    judged by the mean of their logits; the output says how many tiles each result comes from.
 
     Images are decoded by --workers processes while the model runs on batches of --batch-size; the output
     keeps the order of the files. Under torchrun each process attributes a block of the files.
@@ -76,9 +113,14 @@ def attribute(
             reporter.warn(f"{m}: no such file, folder or matching glob")
         if not files:
             raise GfpError("no image files found in " + ", ".join(paths))
-        size_policy = info.get("preprocessing", {}).get("size_policy", "crop")
         batch = attribute_stream(
-            attributor, files, size_policy, reporter, batch_size=batch_size, workers=workers
+            attributor,
+            files,
+            policy,
+            reporter,
+            batch_size=batch_size,
+            workers=workers,
+            upsample_small=upsample_small,
         )
         if dist.is_main():  # rank 0 holds every rank's results
             applied = apply_to_batch(batch, info, open_set, run)  # calibrated probabilities, `unknown`
@@ -95,6 +137,7 @@ def attribute(
                 "run": str(run),
                 "method": info["method"],
                 "classes": classes,
+                "policy": {"name": policy, "upsample_small": upsample_small, "tile_size": info["resolution"]},
                 "images": [vars(r) for r in batch.results],
                 "shares": batch.shares(labels),
                 "calibration": applied,
@@ -110,9 +153,12 @@ def attribute(
         table.add_column("source")
         for c in classes:
             table.add_column(c, justify="right")
+        table.add_column("tiles", justify="right")
         for r in batch.results:
-            table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes))
+            tiles = f"{r.view['tiles']}" + ("" if r.view["scale"] == 1.0 else f" (x{r.view['scale']:.3g})")
+            table.add_row(r.path, r.predicted, *(f"{r.probabilities[c]:.3f}" for c in classes), tiles)
         console.print(table)
+        console.print(describe_policy(policy, info["resolution"]), highlight=False, markup=False)
         rule = applied["open_set"]
         console.print(
             f"probabilities calibrated: {applied['note']}"
