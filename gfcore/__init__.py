@@ -80,6 +80,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("load_gan", "load_shipped_gan", "shipped_gans"), "gfcore.runs.gan"),
     "package_versions": "gfcore.runs.folder",
     "build_attack": "gfcore.inference.attacks",
+    **dict.fromkeys(("Model", "Prediction"), "gfcore.inference.model"),
+    "load_model": "gfcore.inference.model",
     # what a user sees: progress on stderr, numbers, the options every command shares
     **dict.fromkeys(("NullReporter", "Reporter", "progress_reporter"), "gfcore.terminal.progress"),
     **dict.fromkeys(("fmt_num", "fmt_pct"), "gfcore.terminal.formatting"),
@@ -100,6 +102,9 @@ _EXPORTS: dict[str, str] = {
     ),
 }
 
+#: public names that differ from the defining module's own
+_RENAMED = {"load_model": "load"}
+
 __all__ = ["__version__", "hookimpl", *sorted(_EXPORTS)]
 
 
@@ -110,7 +115,7 @@ def __getattr__(name: str):
     if module.rsplit(".", 1)[-1] == name:  # a module exported as such
         value = importlib.import_module(module)
     else:
-        value = getattr(importlib.import_module(module), name)
+        value = getattr(importlib.import_module(module), _RENAMED.get(name, name))
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

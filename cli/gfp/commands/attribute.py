@@ -93,39 +93,32 @@ def attribute(
     from gfcore.errors import GfpError
     from gfcore.execution import distributed as dist
     from gfcore.execution.accel import configure
-    from gfcore.inference.attribution import attribute_stream
-    from gfcore.inference.openset import (
-        UNKNOWN,
-        apply_to_batch,
-        describe_rule,
-        open_set_choice,
-        run_calibration,
-    )
+    from gfcore.inference.model import Model
+    from gfcore.inference.openset import UNKNOWN, describe_rule, open_set_choice
     from gfcore.runs.attributor import load_run
 
     device = dist.resolve_and_join(device)
     files, missing = expand_paths(list(paths))
-    attributor, info = load_run(run, device)
-    open_set_choice(run_calibration(info, run), open_set, run)  # refused before any work
-    configure(attributor, precision, compile_network)
+    model = Model(*load_run(run, device), str(run))
+    open_set_choice(model.calibration, open_set, run)  # a refused --open-set is one line before any work
+    configure(model.attributor, precision, compile_network)
+    info = model.info
     with dist.progress_for_rank(progress) as reporter:
         for m in missing if dist.is_main() else ():
             reporter.warn(f"{m}: no such file, folder or matching glob")
         if not files:
             raise GfpError("no image files found in " + ", ".join(paths))
-        batch = attribute_stream(
-            attributor,
+        batch, applied = model.predict_files(
             files,
-            policy,
-            reporter,
+            open_set=open_set,
+            policy=policy,
+            upsample_small=upsample_small,
+            reporter=reporter,
             batch_size=batch_size,
             workers=workers,
-            upsample_small=upsample_small,
         )
-        if dist.is_main():  # rank 0 holds every rank's results
-            applied = apply_to_batch(batch, info, open_set, run)  # calibrated probabilities, `unknown`
-            if not applied["calibrated"]:
-                reporter.warn(applied["note"])
+        if dist.is_main() and not applied["calibrated"]:
+            reporter.warn(applied["note"])
     if not dist.is_main():  # rank 0 reports for all
         return
     classes = info["classes"]
