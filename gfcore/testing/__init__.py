@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from gfcore.plugins import register_plugin, unregister_plugin
 from gfcore.testing.checks import (
     ConformanceError,
     check_attack,
@@ -46,7 +47,9 @@ __all__ = [
     "make_config",
     "plugin_commands",
     "registered",
+    "register_plugin",
     "registered_params",
+    "unregister_plugin",
 ]
 
 CHECKS: dict[str, Callable[..., None]] = {
