@@ -3,7 +3,9 @@ interrupted process never leaves a half-written file that looks whole.
 
 Temporary names are hidden and recognisable (``.NAME.XXXXXXXX.tmp``), so the next run in the same folder
 can remove those a killed process left behind (:func:`remove_stale_temps`), and nothing else. Files get
-the user's usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``mkstemp``.
+the user's usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``mkstemp`` or of a library
+that writes a temporary of its own and renames it over ours (safetensors does): the mode is set on the
+finished file, just before the rename.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pathlib import Path
 
 
 def default_file_mode() -> int:
-    """``0o666 & ~umask``: the mode ``open()`` gives a new file (read from /proc, so no umask race)."""
+    """``0o666 & ~umask``: the mode ``open()`` gives a new file (read from /proc, so no umask race).
+
+    Read afresh for every write, not cached: it costs microseconds beside the write's fsync, and a
+    process (a test, a program embedding gfcore) may change its umask between writes."""
     try:
         with open("/proc/self/status", encoding="ascii") as fh:
             for line in fh:
@@ -25,7 +30,9 @@ def default_file_mode() -> int:
                     return 0o666 & ~int(line.split()[1], 8)
     except (OSError, ValueError):
         pass
-    mask = os.umask(0o022)  # not on Linux: read it the only portable way, and put it back at once
+    # not on Linux (or a kernel before 4.7): read it the only portable way and put it back at once; a
+    # thread creating a file in between gets 0o022, the usual umask, rather than 0 (world-writable)
+    mask = os.umask(0o022)
     os.umask(mask)
     return 0o666 & ~mask
 
@@ -60,14 +67,13 @@ def atomic_path(path: str | os.PathLike):
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, default_file_mode())
-    finally:
-        os.close(fd)
+    os.close(fd)
     try:
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
+            # after the writer, not on mkstemp's file: a writer may have replaced that file with its own
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), default_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     except BaseException:
