@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from gfcore.synthetic import write_fingerprint_folders
+from gfcore.data.synthetic import write_fingerprint_folders
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -40,10 +40,10 @@ def wrong_modes(root, umask):
 
 
 def test_atomic_helpers(tmp_path, umask):
-    from gfcore.atomic import atomic_path, write_bytes, write_json, write_text
-    from gfcore.figures import pyplot, save_figure
-    from gfcore.images import save_png
-    from gfcore.tensorio import save_tensors
+    from gfcore.data.images import save_png
+    from gfcore.storage.atomic import atomic_path, write_bytes, write_json, write_text
+    from gfcore.storage.tensorio import save_tensors
+    from gfcore.studies.figures import pyplot, save_figure
 
     out = tmp_path / "out"
     write_text(out / "a.txt", "text\n")
