@@ -75,7 +75,7 @@ _EXPORTS: dict[str, str] = {
     "read_document": "gfcore.storage.jsonio",
     "claim_out_folder": "gfcore.storage.outfolder",
     # trained runs and generators
-    **dict.fromkeys(("load_run", "read_run_json"), "gfcore.runs.attributor"),
+    **dict.fromkeys(("load_run", "read_run_json", "shipped_runs"), "gfcore.runs.attributor"),
     "train_run": "gfcore.runs.training",
     **dict.fromkeys(("load_gan", "load_shipped_gan", "shipped_gans"), "gfcore.runs.gan"),
     "package_versions": "gfcore.runs.folder",

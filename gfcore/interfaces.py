@@ -141,6 +141,14 @@ class Attributor(ABC):
         """float ``[L, ...]`` the fingerprint of each source, in class order, on CPU."""
         raise NotImplementedError(f"method {self.name!r} has no model fingerprints")
 
+    @classmethod
+    def shipped_runs(cls) -> dict[str, Path]:
+        """Trained runs this method ships, by name (unique across methods): each a run folder holding
+        ``run.json`` and ``weights.safetensors`` as ``gfp train`` writes them, usable as ``shipped:NAME``
+        wherever a run is taken (``gfp attribute shipped:NAME``, ``gfp.load("shipped:NAME")``). Include the
+        folders as package data. Default: none."""
+        return {}
+
 
 class GanSource(ABC):
     """A generator family (``gfp_register_gan_sources``), trained and sampled by ``gfp gan``.

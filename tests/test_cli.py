@@ -274,6 +274,7 @@ def test_plugins_listing_is_unchanged_by_the_parameter_views():
         "attacks",
         "real_sources",
         "commands",
+        "shipped_runs",
         "problems",
     }
     assert set(doc["baselines"][0]) == {"name", "plugin", "description"}

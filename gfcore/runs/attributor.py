@@ -29,9 +29,38 @@ WEIGHTS = ATTRIBUTION_RUN.weights
 FORMAT, FORMAT_VERSION = ATTRIBUTION_RUN.format, ATTRIBUTION_RUN.version
 
 
+#: how a shipped run is named wherever a run folder is taken
+SHIPPED_PREFIX = "shipped:"
+
+
+def shipped_runs() -> dict[str, tuple[str, Path]]:
+    """The trained runs every registered method ships (:meth:`~gfcore.interfaces.Attributor.shipped_runs`):
+    name -> (method, run folder)."""
+    registries = get_registries()
+    out: dict[str, tuple[str, Path]] = {}
+    for reg in (registries.extractors, registries.baselines):
+        for entry in reg.entries():
+            for name, path in entry.item.shipped_runs().items():
+                out[name] = (entry.name, Path(path))
+    return out
+
+
+def resolve_run(run: str | Path) -> Path:
+    """A run folder, or ``shipped:NAME`` -> the folder of that shipped run (unknown names: one line)."""
+    text = str(run)
+    if not text.startswith(SHIPPED_PREFIX):
+        return Path(run)
+    name = text[len(SHIPPED_PREFIX) :]
+    shipped = shipped_runs()
+    if name not in shipped:
+        valid = ", ".join(SHIPPED_PREFIX + n for n in sorted(shipped)) or "(none installed)"
+        raise GfpError(f"no shipped run {name!r}; shipped runs: {valid}")
+    return shipped[name][1]
+
+
 def run_dir_of(path: str | Path) -> RunDir:
-    """The :class:`RunDir` of an attribution run folder."""
-    return RunDir(path, ATTRIBUTION_RUN)
+    """The :class:`RunDir` of an attribution run folder (or ``shipped:NAME``)."""
+    return RunDir(resolve_run(path), ATTRIBUTION_RUN)
 
 
 def read_run_json(run_dir: str | Path) -> dict:
@@ -62,7 +91,7 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
     """The trained attributor of a run (best weights) and its run.json."""
     import torch
 
-    run_dir = Path(run_dir)
+    run_dir = resolve_run(run_dir)
     info = read_run_json(run_dir)
     try:
         cls = get_registries().attributor(info["method"])

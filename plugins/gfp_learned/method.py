@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gfcore import AttributionNet, AttributionNetAttributor, AttributionNetConfig, check_resolution
+
+#: the trained runs this plugin ships (package data, not packages)
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 
 
 class LearnedAttributor(AttributionNetAttributor):
@@ -11,6 +16,13 @@ class LearnedAttributor(AttributionNetAttributor):
     Config = AttributionNetConfig
     roles = frozenset({"reference"})
     conformance_overrides = {"epochs": 1, "width": 0.125, "batch_size": 8}
+
+    @classmethod
+    def shipped_runs(cls) -> dict[str, Path]:
+        """``existence``: the demo's five-source network (real photographs, ProGAN, SNGAN, CramerGAN,
+        MMDGAN at 32x32); its run.json records the command that reproduces it and its test accuracy."""
+        folders = sorted(SHIPPED_DIR.iterdir()) if SHIPPED_DIR.is_dir() else []
+        return {p.name: p for p in folders if (p / "run.json").is_file()}
 
     def build_network(self) -> AttributionNet:
         check_resolution(self.resolution)

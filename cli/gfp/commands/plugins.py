@@ -43,6 +43,7 @@ def plugins(names, all_params, as_json):
             for kind, reg in registries.by_kind().items()
         },
         "commands": [{"name": n, "plugin": p} for n, p in sorted(plugin_commands.items())],
+        "shipped_runs": shipped_run_rows(),
         "problems": plugin_problems(),  # plugins (or their commands) that were skipped, one line each
     }
     if as_json:
@@ -67,8 +68,41 @@ def plugins(names, all_params, as_json):
         if not data[kind]:
             table.add_row("(none)", *[""] * (len(table.columns) - 1))
         console.print(table)
+    table = Table(title="shipped runs (gfp attribute shipped:NAME ...)")
+    for col in ("name", "method", "classes", "test accuracy"):
+        table.add_column(col)
+    for r in data["shipped_runs"]:
+        accuracy = "-" if r["test_accuracy"] is None else f"{100 * r['test_accuracy']:.2f}%"
+        table.add_row(escape(r["name"]), escape(r["method"]), escape(", ".join(r["classes"])), accuracy)
+    if not data["shipped_runs"]:
+        table.add_row("(none)", "", "", "")
+    console.print(table)
     for line in data["problems"]:
         console.print(f"skipped: {escape(line)}", highlight=False)
+
+
+def shipped_run_rows() -> list[dict]:
+    """What ``gfp plugins`` lists of each shipped run: its name, method, classes and test accuracy."""
+    from gfcore.errors import GfpError
+    from gfcore.runs.attributor import SHIPPED_PREFIX, read_run_json, shipped_runs
+
+    rows = []
+    for name, (method, folder) in sorted(shipped_runs().items()):
+        try:
+            info = read_run_json(folder)
+        except GfpError:  # a damaged shipped run is not listed; loading it says what is wrong
+            continue
+        shipped = info.get("shipped") if isinstance(info.get("shipped"), dict) else {}
+        rows.append(
+            {
+                "name": SHIPPED_PREFIX + name,
+                "method": method,
+                "classes": list(info["classes"]),
+                "test_accuracy": shipped.get("test_accuracy"),
+                "reproduce": shipped.get("reproduce"),
+            }
+        )
+    return rows
 
 
 def show_parameters(registries, names, as_json) -> None:
