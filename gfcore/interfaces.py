@@ -229,8 +229,10 @@ class Attack(ABC):
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     conformance_overrides: ClassVar[dict[str, Any]] = {}
-    #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep)
+    #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep),
+    #: and the values they sweep it over, from mild to severe
     severity: ClassVar[str | None] = None
+    severity_values: ClassVar[tuple[float, ...]] = ()
 
     def __init__(self, config: Any):
         self.config = config
@@ -270,6 +272,9 @@ def contract_problem(item: Any, base: type, fingerprints: bool = False) -> str |
         absent = [k for k in GAN_REQUIRED_FIELDS if k not in fields]
         if absent:
             return f"has no {' and '.join(absent)} field in its Config (every GAN family needs resolution and iters)"
+    severity = getattr(item, "severity", None) if base is Attack else None
+    if severity is not None and (severity not in config_fields(config) or not item.severity_values):
+        return f"has severity {severity!r}, which is not a Config field with severity_values to sweep"
     if fingerprints and not (
         item.has_fingerprints
         and item.image_fingerprints is not Attributor.image_fingerprints

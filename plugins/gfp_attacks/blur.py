@@ -44,6 +44,8 @@ def gaussian_blur(x: torch.Tensor, kernel: int, sigma: float | None = None) -> t
 class Blur(Attack):
     name = "blur"
     description = "Gaussian blur, kernel size from {1, 3, 5, 7, 9}, OpenCV's sigma rule (the paper's)."
+    severity = "kernel"  # the field robustness curves fix, over these values
+    severity_values = (1, 3, 5, 7, 9)
 
     @dataclass
     class Config:

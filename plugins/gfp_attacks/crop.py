@@ -19,6 +19,8 @@ from .draws import check_range, to_float, to_uint8, uniform
 class Crop(Attack):
     name = "crop"
     description = "Crop away a random 5-20% of the side, resize back bicubically (the paper's)."
+    severity = "fraction"  # the field robustness curves fix, over these values
+    severity_values = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
 
     @dataclass
     class Config:

@@ -28,6 +28,8 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
 class Jpeg(Attack):
     name = "jpeg"
     description = "JPEG encode/decode round trip (Pillow), quality ~ U[10, 75] (the paper's)."
+    severity = "quality"  # the field robustness curves fix, over these values
+    severity_values = (95, 75, 50, 30, 10)
 
     @dataclass
     class Config:

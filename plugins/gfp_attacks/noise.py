@@ -14,6 +14,8 @@ from .draws import check_range, to_float, to_uint8, uniform
 class Noise(Attack):
     name = "noise"
     description = "i.i.d. Gaussian noise, std ~ U[5, 20] on the 0-255 scale, then clipped (the paper's)."
+    severity = "std"  # the field robustness curves fix, over these values
+    severity_values = (0, 5, 10, 15, 20, 30)
 
     @dataclass
     class Config:

@@ -178,7 +178,7 @@ def evaluate(
             chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
         )
     if reliability_png is not None:
-        from gfcore.inference.calibration import save_reliability_png
+        from gfcore.studies.figures import save_reliability_png
 
         title = f"{info['method']} on {Path(dataset).name} [{split}], {len(chosen)} images, 15 bins"
         save_reliability_png(reliability_png, logits, chosen.labels, calibration["temperature"], title)
