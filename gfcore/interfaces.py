@@ -230,9 +230,10 @@ class Attack(ABC):
     Config: ClassVar[type]
     conformance_overrides: ClassVar[dict[str, Any]] = {}
     #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep),
-    #: and the values they sweep it over, from mild to severe
+    #: the values they sweep it over, from mild to severe, and the curves' axis label (default: the field)
     severity: ClassVar[str | None] = None
     severity_values: ClassVar[tuple[float, ...]] = ()
+    severity_label: ClassVar[str] = ""
 
     def __init__(self, config: Any):
         self.config = config

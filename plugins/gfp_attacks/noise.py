@@ -1,4 +1,4 @@
-"""Additive i.i.d. Gaussian noise (paper-notes §6)."""
+"""Additive i.i.d. Gaussian noise (as in the paper's robustness study)."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ class Noise(Attack):
     description = "i.i.d. Gaussian noise, std ~ U[5, 20] on the 0-255 scale, then clipped (the paper's)."
     severity = "std"  # the field robustness curves fix, over these values
     severity_values = (0, 5, 10, 15, 20, 30)
+    severity_label = "noise std (0-255 scale)"
 
     @dataclass
     class Config:

@@ -106,7 +106,7 @@ def print_extras(report: dict) -> None:
     "--realistic-subset",
     is_flag=True,
     help="Also report the accuracy on the 10% of each generated source's images nearest to a real training "
-    "image (raw pixels downsampled to 8x8; paper-notes section 4).",
+    "image (raw pixels downsampled to 8x8; the paper's section on realistic images).",
 )
 @click.option(
     "--real-class",

@@ -11,11 +11,11 @@ folder ``<runs>/<slug>`` (a bench with K = 1 reuses it, and vice versa), repeat 
   interval is the Wilson interval of the one run's accuracy over its test images (:mod:`gfcore.studies.stats`).
 * The paired test (:func:`paired_tests`): every method against the reference (the method with the
   ``reference`` role, :data:`gfcore.interfaces.ROLES`) on the same test images, exact McNemar *per
-  repeat* (repeat i of both, same seed). The repeats share their test images, so pooling their discordant pairs would count one image K times as if it were K independent
-  ones and give p-values that are too small. The reported ``p_value`` is the largest of the K per-repeat
-  p-values, and a winner is named only when every repeat's discordant pairs lean the same way: the
-  claim "better in every repeat" then holds at level 0.05 without a correction (an intersection-union
-  test).
+  repeat* (repeat i of both, same seed). The repeats share their test images, so pooling their
+  discordant pairs would count one image K times as if it were K independent ones and give p-values
+  that are too small. The reported ``p_value`` is the largest of the K per-repeat p-values, and a
+  winner is named only when every repeat's discordant pairs lean the same way: the claim "better in
+  every repeat" then holds at level 0.05 without a correction (an intersection-union test).
 """
 
 from __future__ import annotations
