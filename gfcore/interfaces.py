@@ -237,8 +237,11 @@ class Attack(ABC):
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     conformance_overrides: ClassVar[dict[str, Any]] = {}
-    #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep)
+    #: The Config field that sets the attack's strength, which robustness curves sweep (None: no sweep),
+    #: the values they sweep it over, from mild to severe, and the curves' axis label (default: the field)
     severity: ClassVar[str | None] = None
+    severity_values: ClassVar[tuple[float, ...]] = ()
+    severity_label: ClassVar[str] = ""
 
     def __init__(self, config: Any):
         self.config = config
@@ -278,6 +281,9 @@ def contract_problem(item: Any, base: type, fingerprints: bool = False) -> str |
         absent = [k for k in GAN_REQUIRED_FIELDS if k not in fields]
         if absent:
             return f"has no {' and '.join(absent)} field in its Config (every GAN family needs resolution and iters)"
+    severity = getattr(item, "severity", None) if base is Attack else None
+    if severity is not None and (severity not in config_fields(config) or not item.severity_values):
+        return f"has severity {severity!r}, which is not a Config field with severity_values to sweep"
     if fingerprints and not (
         item.has_fingerprints
         and item.image_fingerprints is not Attributor.image_fingerprints

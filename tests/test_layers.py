@@ -11,6 +11,8 @@ and under ``TYPE_CHECKING`` alike):
 from __future__ import annotations
 
 import ast
+import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -203,3 +205,71 @@ def test_the_rules_catch_what_they_should(importer, imported, allowed):
 def test_the_cycle_finder_finds_cycles():
     assert strongly_connected({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
     assert strongly_connected({"a": {"b"}, "b": set()}) == []
+
+
+# --- gfcore names no built-in plugin --------------------------------------------------------------------
+#: words that are built-in plugin names and also ordinary words of gfcore, where they mean something else:
+#: ``crop`` is gfp prepare's centre-crop preprocessing in the data and inference layers
+HOMONYMS = {"crop": ("gfcore/data/", "gfcore/inference/")}
+
+
+def docstring_nodes(tree: ast.AST) -> set[int]:
+    """ids of the docstrings (the first statement of a module, class or function, when a string)."""
+    ids = set()
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)) and node.body:
+            first = node.body[0]
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                ids.add(id(first.value))
+    return ids
+
+
+def plugin_mentions(path: Path, names: set[str], packages: set[str]) -> list[str]:
+    """``file:line: 'constant'`` for each string constant of the code (docstrings excepted) that is a
+    built-in plugin's registered name, a spec of one (``name:key=value``) or names its package."""
+    rel = str(path.relative_to(ROOT))
+    tree = ast.parse(path.read_text(), filename=rel)
+    skipped = docstring_nodes(tree)
+    found = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Constant) or not isinstance(node.value, str) or id(node) in skipped:
+            continue
+        text = node.value
+        name = re.match(r"([A-Za-z0-9_.-]+)(:[A-Za-z_]\w*=.*)?$", text)
+        named = name is not None and name.group(1) in names
+        if named and rel.startswith(HOMONYMS.get(name.group(1), ("\0",))):
+            named = False
+        if named or any(package in text for package in packages):
+            found.append(f"{rel}:{node.lineno}: {text!r}")
+    return found
+
+
+def builtin_plugin_names() -> tuple[set[str], set[str]]:
+    """(every name a built-in plugin registers, of every kind; the built-in plugins' package names)."""
+    from gfcore.plugins import get_registries, is_builtin
+
+    registries = get_registries()
+    names = {e.name for reg in registries.by_kind().values() for e in reg.entries() if is_builtin(e.plugin)}
+    packages = {p.name for p in (ROOT / "plugins").glob("gfp_*") if (p / "__init__.py").is_file()}
+    return names, packages
+
+
+def test_gfcore_code_names_no_builtin_plugin():
+    """The core finds a study's methods and attacks by what they declare (roles, severity), never by a
+    built-in plugin's name, so a third-party plugin can stand in for any of them."""
+    names, packages = builtin_plugin_names()
+    assert {"learned", "knn", "noise"} <= names and "gfp_attacks" in packages  # the scan sees the plugins
+    found = [
+        hit for path in sorted(ROOT.glob("gfcore/**/*.py")) for hit in plugin_mentions(path, names, packages)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_the_plugin_name_scan_catches_names_and_specs(tmp_path, monkeypatch):
+    monkeypatch.setattr(sys.modules[__name__], "ROOT", tmp_path)
+    (tmp_path / "m.py").write_text(
+        '"""Docstrings may say learned:width=0.25."""\n'
+        'a = "learned"\nb = "knn:k=5"\nc = "learned network"\nd = "gfp_attacks.noise"\ne = "jpeg:ab12"\n'
+    )
+    hits = plugin_mentions(tmp_path / "m.py", {"learned", "knn", "jpeg"}, {"gfp_attacks"})
+    assert [h.split(":")[1] for h in hits] == ["2", "3", "5"]

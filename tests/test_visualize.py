@@ -140,7 +140,7 @@ def test_visualize_never_writes_into_a_folder_gfp_did_not_create(tiny, cli_error
 
 
 def test_the_confusion_picture_is_drawn_with_matplotlib(tmp_path):
-    from gfcore.studies.plots import save_confusion_png
+    from gfcore.studies.figures import save_confusion_png
 
     save_confusion_png(tmp_path / "c.png", [[5, 1], [0, 0]], ["a", "b"], title="t")  # an empty row too
     with Image.open(tmp_path / "c.png") as image:

@@ -7,13 +7,13 @@ negative log-likelihood of the validation labels. Dividing by ``T`` never change
 is untouched; only the confidence moves. The NLL is convex in ``1 / T`` (a log-sum-exp of linear functions
 of it minus a linear term), so a golden-section search over ``log(1 / T)`` finds the one minimum without
 gradients, randomness or a torch dependency: the same logits give the same ``T`` on every machine up to
-the last digits of floating-point summation.
+the last digits of floating-point summation. The reliability diagram that draws these numbers is
+:func:`gfcore.studies.figures.save_reliability_png`.
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -111,41 +111,3 @@ def calibration_summary(logits: np.ndarray, labels: np.ndarray, temperature: flo
         "nll_after": nll(logits, labels, temperature),
         "n": int(len(labels)),
     }
-
-
-def save_reliability_png(
-    path: str | Path, logits: np.ndarray, labels: np.ndarray, temperature: float, title: str
-):
-    """A reliability diagram (accuracy against confidence per bin, before and after temperature scaling)
-    written atomically as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from gfcore.storage.atomic import atomic_path
-
-    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", linewidth=1, label="perfect calibration")
-    for t, name, colour in (
-        (1.0, "before (T = 1)", "tab:red"),
-        (temperature, f"after (T = {temperature:.3g})", "tab:blue"),
-    ):
-        probs = softmax(logits, t)
-        rows = [r for r in reliability_bins(probs, labels) if r["n"]]
-        ece = expected_calibration_error(probs, labels)
-        ax.plot(
-            [r["confidence"] for r in rows],
-            [r["accuracy"] for r in rows],
-            marker="o",
-            color=colour,
-            label=f"{name}: ECE {100 * ece:.2f}%",
-        )
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="confidence (top probability)", ylabel="accuracy")
-    ax.set_title(title, fontsize=9)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)

@@ -27,6 +27,7 @@ import numpy as np
 
 from gfcore.errors import GfpError
 from gfcore.inference.calibration import T_RANGE, calibration_summary, fit_temperature, log_softmax, softmax
+from gfcore.values import is_finite_number
 
 SCORES = ("msp", "max-logit", "energy")
 DEFAULT_SCORE = "msp"
@@ -164,7 +165,7 @@ def run_calibration(info: dict, where) -> dict:
         if (
             not isinstance(rule, dict)
             or rule.get("score") not in SCORES
-            or not _finite(rule.get("threshold"))
+            or not is_finite_number(rule.get("threshold"))
         ):
             raise GfpError(
                 f"{where}: field 'calibration.open_set' must hold a score ({', '.join(SCORES)}) and a "
@@ -176,12 +177,8 @@ def run_calibration(info: dict, where) -> dict:
     return {"temperature": float(temperature), "open_set": rule, "note": note, "stored": True}
 
 
-def _finite(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
 def _positive(v) -> bool:
-    return _finite(v) and v > 0
+    return is_finite_number(v) and v > 0
 
 
 def decide(

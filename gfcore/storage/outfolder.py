@@ -129,3 +129,27 @@ def _remove_created(path: Path, top_created: Path) -> None:
                 break
     except OSError:
         pass
+
+
+def check_study_folder(out, what: str, read_results, leftovers=(), own=None) -> None:
+    """Refuse an ``--out`` a study (``what``: ``"gfp bench"``) may not write into. A study fills its folder
+    over hours and is run again to reuse its runs, so it is not claimed (:func:`claim_out_folder` refuses a
+    finished folder and removes gfp's files when the work fails); this check keeps the same promise: the
+    folder is new, empty, holds only ``leftovers`` (the sub-folders an interrupted study left, its runs),
+    or holds an earlier study's ``results.json`` (``read_results(path)`` raises one line when it is not
+    one) beside, when ``own`` names them, only the study's own files and ``leftovers``."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GfpError(f"{out} exists and is not a folder")
+    entries = {p.name for p in out.iterdir()} if out.is_dir() else set()
+    if (out / "results.json").is_file():
+        read_results(out / "results.json")
+        if own is None:
+            return
+        entries -= set(own)
+    if entries <= set(leftovers):
+        return
+    raise GfpError(
+        f"{out} is not empty and holds no {what} results; gfp does not write into folders it did not "
+        "create: choose another --out"
+    )

@@ -17,6 +17,7 @@ from pathlib import Path
 from gfcore.errors import GfpError
 from gfcore.storage.atomic import write_text
 from gfcore.storage.jsonio import read_document
+from gfcore.storage.outfolder import check_study_folder
 from gfcore.terminal.progress import NullReporter, Reporter
 
 RESULTS_FORMAT = "gfp-persistence"
@@ -49,21 +50,16 @@ def persistence_variants() -> dict:
     return {name: registries.attributor(name) for name in names}
 
 
-def check_study_folder(out: Path, runs_root: Path) -> None:
+def check_folder(out: Path, runs_root: Path) -> None:
     """A study writes into a new or empty folder, one holding only its runs, or over an earlier study --
     never into a folder of other things."""
-    if out.exists() and not out.is_dir():
-        raise GfpError(f"{out} exists and is not a folder")
-    entries = {p.name for p in out.iterdir()} if out.is_dir() else set()
     runs_inside = runs_root.resolve().parent == out.resolve()
-    if (out / "results.json").is_file():
-        read_document(out / "results.json", RESULTS_FORMAT, "")  # one line if it is not a study's
-        entries -= set(OWN_FILES)
-    if not entries or (entries == {runs_root.name} and runs_inside):
-        return
-    raise GfpError(
-        f"{out} is not empty and holds no gfp persistence results; gfp does not write into folders it did "
-        "not create: choose another --out"
+    check_study_folder(
+        out,
+        "gfp persistence",
+        lambda path: read_document(path, RESULTS_FORMAT, ""),  # one line if it is not a study's
+        leftovers={runs_root.name} if runs_inside else (),
+        own=OWN_FILES,
     )
 
 
@@ -86,8 +82,7 @@ def persistence_study(
     training for a bad folder or dataset."""
     import torch
 
-    from gfcore.runs.folder import package_versions
-    from gfcore.studies.bench import DEFAULT_MAX_FD_IMAGES, SPLIT, bench_one, plan_methods
+    from gfcore.studies.bench import plan_methods
 
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
@@ -100,12 +95,24 @@ def persistence_study(
     if lr is not None:  # only when given, so that runs made without it keep their specs (and are reused)
         common["lr"] = lr
     plans = plan_methods(specs, runs_root, {v: common for v in variants})
-    check_study_folder(out, runs_root)
-    test = dataset.split(SPLIT)
+    check_folder(out, runs_root)
     reporter.log(
         f"persistence: {len(plans)} runs ({', '.join(variants)} at R = "
         f"{', '.join(map(str, resolutions))}) on {dataset.path}; runs in {runs_root}"
     )
+    curves = sweep_curves(variants, plans, specs, dataset, seed, device, reporter)
+    settings = {**common, "seed": seed, "device": str(device)}
+    results = study_document(dataset, resolutions, settings, runs_root, curves)
+    write_study(results, out)
+    return results
+
+
+def sweep_curves(variants: dict, plans: list, specs: list[str], dataset, seed: int, device, reporter) -> dict:
+    """variant -> its curve (labels from ``persistence_panel``, one point per R), each point a run of the
+    bench's :func:`gfcore.studies.bench.bench_one` on the test split."""
+    from gfcore.studies.bench import DEFAULT_MAX_FD_IMAGES, SPLIT, bench_one
+
+    test = dataset.split(SPLIT)
     curves = {
         v: {
             "label": cls.persistence_panel[2],
@@ -131,7 +138,15 @@ def persistence_study(
         point |= {k: getattr(row, k) for k in ("accuracy", "macro_f1", "fd_ratio", "train_seconds", "reused")}
         point |= {"n": row.n, "error": row.error}
         curves[plan.method]["points"].append(point)
-    results = {
+    return curves
+
+
+def study_document(dataset, resolutions: list[int], settings: dict, runs_root: Path, curves: dict) -> dict:
+    """The results document: what was swept, how, where the runs are, and the curves."""
+    from gfcore.runs.folder import package_versions
+    from gfcore.studies.bench import SPLIT
+
+    return {
         "format": RESULTS_FORMAT,
         "version": RESULTS_VERSION,
         "dataset": {
@@ -143,15 +158,13 @@ def persistence_study(
         "split": SPLIT,
         "chance": 1 / len(dataset.classes),
         "resolutions": resolutions,
-        "settings": {**common, "seed": seed, "device": str(device)},
+        "settings": settings,
         "runs": str(runs_root.resolve()),
         "curves": curves,
         "failed": [p["spec"] for c in curves.values() for p in c["points"] if p["error"]],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "versions": package_versions(),
     }
-    write_study(results, out)
-    return results
 
 
 def write_study(results: dict, out: Path) -> None:

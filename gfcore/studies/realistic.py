@@ -1,5 +1,5 @@
-"""The paper's "not biased by GAN artifacts" check (paper-notes §4.2): accuracy on the most realistic
-generated test images only, ranked by the distance to the nearest real training image.
+"""The paper's "not biased by GAN artifacts" check (its section on realistic images): accuracy on the most
+realistic generated test images only, ranked by the distance to the nearest real training image.
 
 The paper ranks by a VGG-19 perceptual distance; no pretrained network is available offline, so the
 feature space here is **raw pixels after area-downsampling to at most 8x8** (each 32x32 image becomes
@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from gfcore.errors import GfpError
+from gfcore.studies.stats import wilson_interval
 
 FRACTION = 0.1
 FEATURE_SIDE = 8
@@ -85,15 +86,10 @@ def _features_in_chunks(images, rows=None, chunk: int = 2048) -> np.ndarray:
     return np.concatenate(parts) if parts else np.zeros((0, 3 * FEATURE_SIDE**2), np.float32)
 
 
-def wilson_interval(correct: int, n: int, z: float = 1.959964) -> list[float] | None:
-    """The 95% Wilson score interval of a binomial proportion (None for n = 0): how far an accuracy on
-    ``n`` images may be from the accuracy on unlimited images of the same kind."""
-    if n == 0:
-        return None
-    p = correct / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return [float(centre - half), float(centre + half)]
+def accuracy_interval(correct: int, n: int) -> list[float] | None:
+    """The 95% Wilson interval of ``correct / n`` as results.json holds it (None for no images)."""
+    interval = wilson_interval(correct, n)
+    return None if interval is None else list(interval)
 
 
 def realistic_report(split, train, classes: list[str], predicted: np.ndarray, real_class: str) -> dict:
@@ -125,14 +121,14 @@ def realistic_report(split, train, classes: list[str], predicted: np.ndarray, re
         "real_training_images": int(len(real_rows)),
         "n": int(len(subset)),
         "accuracy": float((predicted[subset] == labels[subset]).mean()) if len(subset) else float("nan"),
-        "accuracy_interval_95": wilson_interval(
+        "accuracy_interval_95": accuracy_interval(
             int((predicted[subset] == labels[subset]).sum()), len(subset)
         ),
         "n_generated": int(len(generated)),
         "accuracy_generated": float((predicted[generated] == labels[generated]).mean())
         if len(generated)
         else float("nan"),
-        "accuracy_generated_interval_95": wilson_interval(
+        "accuracy_generated_interval_95": accuracy_interval(
             int((predicted[generated] == labels[generated]).sum()), len(generated)
         ),
         "per_source": per_source,

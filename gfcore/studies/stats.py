@@ -2,8 +2,8 @@
 on the same test images.
 
 * :func:`t_interval` -- K >= 2 repeated runs (different training seeds): mean accuracy +- t(0.975, K-1)
-  s / sqrt(K). It measures how much the accuracy moves when only the training seed changes (the issue's
-  96.64% vs 95.80%); it says nothing about the finite test set, which every repeat shares.
+  s / sqrt(K). It measures how much the accuracy moves when only the training seed changes (two seeds
+  of one method can differ by nearly a point); it says nothing about the finite test set, which every repeat shares.
 * :func:`wilson_interval` -- one run: the Wilson score interval of a binomial proportion, i.e. the spread
   from sampling the test images (closed form and deterministic, unlike a bootstrap, and it stays inside
   [0, 1] and is not degenerate at 100%, unlike the normal interval).
@@ -33,11 +33,14 @@ def t_interval(values, confidence: float = CONFIDENCE) -> tuple[float, float]:
     return mean - half, mean + half
 
 
-def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float]:
-    """Wilson score interval of ``correct / n``."""
+def wilson_interval(correct: int, n: int, confidence: float = CONFIDENCE) -> tuple[float, float] | None:
+    """Wilson score interval of ``correct / n``: how far an accuracy on ``n`` images may be from the
+    accuracy on unlimited images of the same kind; None for no images (there is nothing to bound)."""
     from statistics import NormalDist
 
-    if n <= 0 or not 0 <= correct <= n:
+    if n == 0:
+        return None
+    if n < 0 or not 0 <= correct <= n:
         raise ValueError(f"need 0 <= correct <= n and n > 0, got {correct} of {n}")
     z = NormalDist().inv_cdf(0.5 + confidence / 2)
     p = correct / n

@@ -3,19 +3,14 @@ table of gfp uses (results.md, the terminal tables, the demo's tables). No heavy
 
 from __future__ import annotations
 
-import math
-
-
-def is_finite(value) -> bool:
-    """A real number that is neither NaN nor infinite (``None`` and booleans are not numbers here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+from gfcore.values import is_finite_number
 
 
 def fmt_pct(value) -> str:
     """``0.8125`` -> ``"81.25%"``; a missing or non-finite value -> ``"-"``."""
-    return f"{100 * value:.2f}%" if is_finite(value) else "-"
+    return f"{100 * value:.2f}%" if is_finite_number(value) else "-"
 
 
 def fmt_num(value, digits: int) -> str:
     """``value`` with ``digits`` decimals; a missing or non-finite value -> ``"-"``."""
-    return f"{value:.{digits}f}" if is_finite(value) else "-"
+    return f"{value:.{digits}f}" if is_finite_number(value) else "-"

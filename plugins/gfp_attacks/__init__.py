@@ -1,5 +1,5 @@
-"""The paper's perturbation attacks (paper-notes §6) as ``Attack`` plugins: noise, blur, crop, jpeg,
-relight and their combination. Registered through the same hook a third-party plugin uses."""
+"""The perturbation attacks of the paper's robustness study as ``Attack`` plugins: noise, blur, crop,
+jpeg, relight and their combination. Registered through the same hook a third-party plugin uses."""
 
 from gfcore import hookimpl
 

@@ -1,6 +1,6 @@
-"""The combination attack (paper-notes §6): each single attack, with its own default (the paper's)
-ranges, is applied independently with probability ``p`` in the fixed order relight, crop, blur, jpeg,
-noise. Built from the registered attacks, so a replaced single attack changes the combination too."""
+"""The combination attack of the paper's robustness study: each single attack, with its own default
+(the paper's) ranges, is applied independently with probability ``p`` in the fixed order relight, crop,
+blur, jpeg, noise. Built from the registered attacks, so a replaced single attack changes the combination too."""
 
 from __future__ import annotations
 

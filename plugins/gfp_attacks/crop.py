@@ -1,4 +1,5 @@
-"""Cropping: a random 5-20% of the side is cut away, then the rest is resized back (paper-notes §6).
+"""Cropping: a random 5-20% of the side is cut away, then the rest is resized back (as in the paper's
+robustness study).
 
 The cut is split between the two sides at a random position (Frank et al. cut half per side; a random
 split also moves the centre, which is what a cropped photograph does). The same fraction applies to width
@@ -19,6 +20,9 @@ from .draws import check_range, to_float, to_uint8, uniform
 class Crop(Attack):
     name = "crop"
     description = "Crop away a random 5-20% of the side, resize back bicubically (the paper's)."
+    severity = "fraction"  # the field robustness curves fix, over these values
+    severity_values = (0.0, 0.05, 0.1, 0.15, 0.2, 0.3)
+    severity_label = "crop: fraction of the side cut away"
 
     @dataclass
     class Config:

@@ -1,6 +1,6 @@
 """A real JPEG round trip (Pillow's libjpeg encoder and decoder, 4:2:0 chroma subsampling, its default),
-quality drawn from U[10, 75] per image (paper-notes §6). Encoding runs on the CPU; the result goes back
-to the images' device."""
+quality drawn from U[10, 75] per image (as in the paper's robustness study). Encoding runs on the CPU;
+the result goes back to the images' device."""
 
 from __future__ import annotations
 
@@ -28,6 +28,9 @@ def jpeg_round_trip(image: np.ndarray, quality: int) -> np.ndarray:
 class Jpeg(Attack):
     name = "jpeg"
     description = "JPEG encode/decode round trip (Pillow), quality ~ U[10, 75] (the paper's)."
+    severity = "quality"  # the field robustness curves fix, over these values
+    severity_values = (95, 75, 50, 30, 10)
+    severity_label = "JPEG quality (lower is harsher)"
 
     @dataclass
     class Config:

@@ -1,4 +1,4 @@
-"""Additive i.i.d. Gaussian noise (paper-notes §6)."""
+"""Additive i.i.d. Gaussian noise (as in the paper's robustness study)."""
 
 from __future__ import annotations
 
@@ -14,6 +14,9 @@ from .draws import check_range, to_float, to_uint8, uniform
 class Noise(Attack):
     name = "noise"
     description = "i.i.d. Gaussian noise, std ~ U[5, 20] on the 0-255 scale, then clipped (the paper's)."
+    severity = "std"  # the field robustness curves fix, over these values
+    severity_values = (0, 5, 10, 15, 20, 30)
+    severity_label = "noise std (0-255 scale)"
 
     @dataclass
     class Config:

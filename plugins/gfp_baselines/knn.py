@@ -55,6 +55,7 @@ def vote_scores(
 class KnnAttributor(Attributor):
     name = "knn"
     description = "k-nearest neighbours on raw pixels, k chosen on validation (paper's Table 1 baseline)"
+    roles = frozenset({"pixel-knn"})  # the shortcut audit's raw-pixel cue
     conformance_overrides = {"max_k": 9}  # tiny settings for gfcore.testing
 
     @dataclass

@@ -106,7 +106,7 @@ def print_extras(report: dict) -> None:
     "--realistic-subset",
     is_flag=True,
     help="Also report the accuracy on the 10% of each generated source's images nearest to a real training "
-    "image (raw pixels downsampled to 8x8; paper-notes section 4).",
+    "image (raw pixels downsampled to 8x8; the paper's section on realistic images).",
 )
 @click.option(
     "--real-class",
@@ -178,7 +178,7 @@ def evaluate(
             chosen, data.split("train"), info["classes"], logits.argmax(1), real_class
         )
     if reliability_png is not None:
-        from gfcore.inference.calibration import save_reliability_png
+        from gfcore.studies.figures import save_reliability_png
 
         title = f"{info['method']} on {Path(dataset).name} [{split}], {len(chosen)} images, 15 bins"
         save_reliability_png(reliability_png, logits, chosen.labels, calibration["temperature"], title)

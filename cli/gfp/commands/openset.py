@@ -57,7 +57,7 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
     from gfcore.data.dataset import load_dataset
     from gfcore.execution.device import resolve_device
     from gfcore.inference.openset import DEFAULT_FALSE_UNKNOWN_RATE, DEFAULT_SCORE
-    from gfcore.studies.openset_study import markdown, run_loso
+    from gfcore.studies.openset import markdown, run_loso
     from gfcore.terminal.formatting import fmt_pct
     from gfcore.terminal.progress import progress_reporter
 

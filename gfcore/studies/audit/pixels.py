@@ -1,5 +1,5 @@
 """The pixel cues: a standardised logistic regression on the eight global statistics and on colour
-histograms, and the ``knn`` baseline on raw pixels (through the registry, as ``gfp train --method knn``
+histograms, and the method with the ``pixel-knn`` role on raw pixels (through the registry, as ``gfp train``
 would build it: the audit holds no method code of its own).
 
 Each takes features (or images) of a train, a validation and an evaluation split; the classifier is fitted
@@ -17,7 +17,13 @@ from gfcore.studies.audit.result import AuditRow, correct_row, failed_row, score
 from gfcore.terminal.progress import NullReporter, Reporter
 
 LOGISTIC = "logistic regression, standardised"  # scikit-learn, C=1
-KNN_CUE, KNN_HOW = "raw-pixel kNN", "the knn baseline, k chosen on val"
+KNN_CUE = "raw-pixel kNN"
+PIXEL_KNN = "pixel-knn"  # the role (gfcore.interfaces.ROLES) of the method that measures this cue
+
+
+def knn_how(name: str) -> str:
+    """How the raw-pixel kNN row was measured: the method holding the ``pixel-knn`` role, by its name."""
+    return f"the {name} baseline, k chosen on val"
 
 
 def logistic_row(
@@ -66,16 +72,18 @@ def knn_row(
     device=None,
     reporter: Reporter | None = None,
 ) -> AuditRow:
-    """The registered ``knn`` baseline (raw pixels, k chosen on validation) scored on ``test``."""
+    """The method with the ``pixel-knn`` role (raw pixels, k chosen on validation) scored on ``test``."""
     import torch
 
     from gfcore.plugins import get_registries
 
-    cue, how = KNN_CUE, KNN_HOW
+    cue, how = KNN_CUE, knn_how(PIXEL_KNN)
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
     try:
-        cls = get_registries().attributor("knn")
+        registries = get_registries()
+        name = registries.with_role(PIXEL_KNN)
+        cls, how = registries.attributor(name), knn_how(name)
     except GfpError as exc:
         return failed_row(cue, how, str(exc))
     knn = cls(list(classes), resolution, cls.Config(), device)
@@ -93,7 +101,8 @@ def knn_row(
     return scored_row(cue, how, predicted, test.labels, len(classes), k=chosen)
 
 
-def knn_row_from_correct(correct, labels, num_classes: int, k: int | None) -> AuditRow:
-    """The raw-pixel kNN row from a run of the ``knn`` baseline made elsewhere on the same splits (each
-    evaluation image's right/wrong and the ``k`` it chose on validation): what :func:`knn_row` computes."""
-    return correct_row(KNN_CUE, KNN_HOW, correct, labels, num_classes, k=k)
+def knn_row_from_correct(correct, labels, num_classes: int, k: int | None, name: str) -> AuditRow:
+    """The raw-pixel kNN row from a run of the ``pixel-knn`` method ``name`` made elsewhere on the same
+    splits (each evaluation image's right/wrong and the ``k`` it chose on validation): what
+    :func:`knn_row` computes."""
+    return correct_row(KNN_CUE, knn_how(name), correct, labels, num_classes, k=k)

@@ -10,11 +10,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
+from gfcore.errors import GfpError
 from gfcore.interfaces import Split
 from gfcore.studies.audit.features import colour_histograms, global_stats, split_features
 from gfcore.studies.audit.files import file_cues, file_rows, stratified_split
@@ -40,8 +42,6 @@ def pixel_audit(
     """The pixel cues of a prepared dataset's splits: global stats, colour histogram, raw-pixel kNN.
     ``knn``: the kNN row when the caller has measured it already (``gfp bench`` with the ``knn``
     baseline, which is the same computation on the same splits), so it is not run twice."""
-    from gfcore.errors import GfpError
-
     if not len(train) or not len(test):
         raise GfpError("the audit needs training and test images (a split is empty)")
     reporter = reporter or NullReporter()
@@ -77,18 +77,27 @@ def audit_dataset(dataset, *, seed: int = 0, device=None, reporter: Reporter | N
     return audit_document(target, rows, seed)
 
 
-def audit_folder(src, *, resolution: int = 32, seed: int = 0, device=None, reporter=None) -> dict:
-    """The audit document of a folder with one sub-folder of image files per source."""
+@dataclass
+class FolderImages:
+    """The decoded images of a folder with one sub-folder per source, as the audit measures them."""
+
+    classes: list[str]
+    labels: np.ndarray  # source index of each readable image
+    records: list  # the file cues of each (:func:`gfcore.studies.audit.files.file_cues`)
+    stats: np.ndarray  # the global statistics of the whole decoded image
+    hists: np.ndarray  # its colour histograms
+    pixels: np.ndarray  # uint8 [N, 3, R, R]: fitted to the resolution as ``gfp prepare`` would
+    skipped: list
+
+
+def read_folder(src: Path, resolution: int, reporter: Reporter) -> FolderImages:
+    """Decode every image file under ``src`` (unreadable ones are listed in ``skipped``)."""
     from gfcore.data.images import decode_each, fit_to_size
     from gfcore.data.sources import discover_sources
 
-    reporter = reporter or NullReporter()
-    src = Path(src)
     sources = discover_sources(src, None)
-    classes = [name for name, _ in sources]
     records, labels, stats, hists, pixels, skipped = [], [], [], [], [], []
-    total = sum(len(files) for _, files in sources)
-    task = reporter.task("audit: reading files", total=total)
+    task = reporter.task("audit: reading files", total=sum(len(files) for _, files in sources))
     for label, (_, files) in enumerate(sources):
         for path, rgb in decode_each(
             files, skipped, reporter, name=str, on_file=task.advance, image_names_only=True
@@ -101,35 +110,33 @@ def audit_folder(src, *, resolution: int = 32, seed: int = 0, device=None, repor
             pixels.append(fit_to_size(rgb, resolution).transpose(2, 0, 1))
     task.done()
     labels = np.asarray(labels, dtype=np.int64)
-    present = sorted(set(labels.tolist()))
-    if len(present) < 2:
-        from gfcore.errors import GfpError
-
+    if len(set(labels.tolist())) < 2:
         raise GfpError(f"{src}: fewer than two sources hold readable images; nothing to audit")
+    classes = [name for name, _ in sources]
+    return FolderImages(
+        classes, labels, records, np.asarray(stats), np.asarray(hists), np.stack(pixels), skipped
+    )
+
+
+def audit_folder(src, *, resolution: int = 32, seed: int = 0, device=None, reporter=None) -> dict:
+    """The audit document of a folder with one sub-folder of image files per source."""
+    reporter = reporter or NullReporter()
+    src = Path(src)
+    found = read_folder(src, resolution, reporter)
+    classes, labels = found.classes, found.labels
     idx = stratified_split(labels.tolist(), FOLDER_FRACTIONS, seed)
     if not len(idx["test"]):
-        from gfcore.errors import GfpError
-
         raise GfpError(f"{src}: too few readable images per source to hold any out (at least 2 per source)")
-    stats, hists, pixels = np.asarray(stats), np.asarray(hists), np.stack(pixels)
 
     def split(name):
-        return Split(images=pixels[idx[name]], labels=labels[idx[name]])
+        return Split(images=found.pixels[idx[name]], labels=labels[idx[name]])
 
     tr, te = idx["train"], idx["test"]
-    rows = feature_rows((stats[tr], hists[tr]), labels[tr], (stats[te], hists[te]), labels[te], len(classes))
-    rows.append(
-        knn_row(
-            classes,
-            resolution,
-            split("train"),
-            split("val"),
-            split("test"),
-            seed=seed,
-            device=device,
-            reporter=reporter,
-        )
-    )
+    train_feats, test_feats = (found.stats[tr], found.hists[tr]), (found.stats[te], found.hists[te])
+    rows = feature_rows(train_feats, labels[tr], test_feats, labels[te], len(classes))
+    splits = split("train"), split("val"), split("test")
+    rows.append(knn_row(classes, resolution, *splits, seed=seed, device=device, reporter=reporter))
+    records = found.records
     rows += file_rows(
         [records[i] for i in tr], labels[tr], [records[i] for i in te], labels[te], len(classes), seed
     )
@@ -140,7 +147,7 @@ def audit_folder(src, *, resolution: int = 32, seed: int = 0, device=None, repor
         "resolution": resolution,
         "counts": {name: int(len(i)) for name, i in idx.items()},
         "fractions": list(FOLDER_FRACTIONS),
-        "skipped": skipped,
+        "skipped": found.skipped,
     }
     return audit_document(target, rows, seed)
 

@@ -8,12 +8,13 @@ from gfcore.storage.atomic import write_text
 from gfcore.studies.bench.render import to_json
 from gfcore.studies.bench.rows import BenchResults
 
-LABELS = {
-    "std": "noise std (0-255 scale)",
-    "kernel": "blur kernel size",
-    "fraction": "crop: fraction of the side cut away",
-    "quality": "JPEG quality (lower is harsher)",
-}
+
+def axis_label(attack: str, parameter: str) -> str:
+    """The attack's ``severity_label`` when it is installed and declares one, else the field's name."""
+    from gfcore.plugins import get_registries
+
+    attacks = get_registries().attacks
+    return (attacks.get(attack).severity_label if attack in attacks else "") or parameter
 
 
 def write_severity(results: BenchResults, out_dir: str | Path) -> dict[str, Path]:
@@ -53,8 +54,8 @@ def _plot(results: BenchResults, path: Path) -> None:
             ax.plot(
                 c.values, ys, marker="o", ms=3, color=colours[c.spec], ls="--" if c.run else "-", label=label
             )
-            ax.set_xlabel(LABELS.get(c.parameter, c.parameter))
-        if attack == "jpeg":
+            ax.set_xlabel(axis_label(attack, c.parameter))
+        if c.values and c.values[0] > c.values[-1]:  # swept from mild to severe: the axis runs that way too
             ax.invert_xaxis()
         ax.axhline(chance, color="grey", lw=0.8, ls=":")
         ax.set_title(attack)

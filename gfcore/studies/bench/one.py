@@ -134,17 +134,21 @@ def bench_one(
     aggregate(row, entries, reports)
     row.fd = next((e["fd"] for e in entries if e["fd"] is not None), None)
     task.update(status="done")
-    has_fd = row.fd is not None
-    fd_text = f", FD ratio {fmt_num(row.fd_ratio, 3)}" if has_fd else ""
+    log_row(row, len(entries), len(test), reporter)
+    return row
+
+
+def log_row(row: BenchRow, runs: int, test_images: int, reporter: Reporter) -> None:
+    """One line of a finished method's numbers, and one more when its FD ratio is on a subsample."""
+    fd_text = f", FD ratio {fmt_num(row.fd_ratio, 3)}" if row.fd is not None else ""
     low, high = row.accuracy_ci95
     reporter.log(
-        f"{plan.spec}: accuracy {fmt_pct(row.accuracy)} (95% {fmt_pct(low)} to {fmt_pct(high)}, "
-        f"{len(entries)} run(s)), macro-F1 {fmt_num(row.macro_f1, 4)}{fd_text}, "
+        f"{row.spec}: accuracy {fmt_pct(row.accuracy)} (95% {fmt_pct(low)} to {fmt_pct(high)}, "
+        f"{runs} run(s)), macro-F1 {fmt_num(row.macro_f1, 4)}{fd_text}, "
         f"{fmt_num(row.images_per_second, 1)} images/s"
     )
     if row.fd and row.fd.get("subsampled"):
         reporter.log(
-            f"{plan.spec}: FD ratio on a class-stratified subsample of {row.fd['images']} of "
-            f"{len(test)} test images"
+            f"{row.spec}: FD ratio on a class-stratified subsample of {row.fd['images']} of "
+            f"{test_images} test images"
         )
-    return row

@@ -1,6 +1,6 @@
 """Running a bench: every method trained (or reused) ``repeats`` times, evaluated on the test split, timed
 and -- when it has image fingerprints -- scored with the FD ratio (:mod:`.one`); paired tests against the
-learned network (:mod:`.repeats`); the raw pixels' FD ratio as a reference; the shortcut audit
+reference method (:mod:`.repeats`); the raw pixels' FD ratio as a reference; the shortcut audit
 (:mod:`gfcore.studies.audit`) on the same split; then results.json, results.md and the confusion PNGs.
 
 One method failing does not lose the others: its row carries the error and the bench goes on."""
@@ -8,16 +8,19 @@ One method failing does not lose the others: its row carries the error and the b
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from gfcore.data.dataset import PreparedDataset
 from gfcore.errors import GfpError
 from gfcore.runs.folder import package_versions
 from gfcore.storage.atomic import write_text
+from gfcore.storage.outfolder import check_study_folder
 from gfcore.studies.bench.curves import write_severity
 from gfcore.studies.bench.one import _one_line, bench_one
-from gfcore.studies.bench.plan import Overrides, plan_methods, with_starts
+from gfcore.studies.bench.plan import MethodPlan, Overrides, plan_methods, with_starts
 from gfcore.studies.bench.render import results_markdown, to_json
 from gfcore.studies.bench.repeats import choose_reference, paired_tests
 from gfcore.studies.bench.robustness import DEFAULT_IMMUNIZE_EPOCHS, check_attack_names, run_robustness
@@ -29,20 +32,29 @@ from gfcore.terminal.progress import NullReporter, Reporter
 SPLIT = "test"
 
 
+@dataclass(frozen=True)
+class BenchSettings:
+    """How a bench runs, besides its dataset, folder and methods (the keywords of :func:`run_bench`)."""
+
+    runs_root: Path  # each method's runs in runs_root/<slug>
+    seed: int
+    device: Any
+    reporter: Reporter
+    max_fd_images: int = DEFAULT_MAX_FD_IMAGES
+    audit: bool = True  # the shortcut cues of gfcore.studies.audit.pixel_audit, on the same splits
+    attacks: tuple[str, ...] = ()  # the robustness section (:mod:`.robustness`), after the clean comparison
+    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS  # fine-tuning of each trainable method per attack
+    curves: bool = True  # the accuracy-versus-severity curves of the robustness section
+    repeats: int = 1  # runs per method, seeds seed, seed + 1, ... (:mod:`.repeats`)
+    fd_dim: int = DEFAULT_FD_DIM  # the PCA dimension of every FD ratio, fitted on training features
+
+
 def check_out_dir(out_dir: Path, runs_root: Path) -> None:
     """A bench writes into a new or empty folder, or over an earlier bench's results -- never into a
     folder of other things (its results.md and PNGs would overwrite files gfp did not create)."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise GfpError(f"{out_dir} exists and is not a folder")
-    entries = {p.name for p in out_dir.iterdir()} if out_dir.is_dir() else set()
-    if not entries or (entries == {runs_root.name} and runs_root.resolve().parent == out_dir.resolve()):
-        return  # new, or only the runs of an interrupted bench
-    if (out_dir / "results.json").is_file():
-        BenchResults.read(out_dir / "results.json")  # one line if it is not a bench's
-        return
-    raise GfpError(
-        f"{out_dir} is not empty and holds no gfp bench results; gfp does not write into folders it did "
-        "not create: choose another --out"
+    runs_inside = runs_root.resolve().parent == out_dir.resolve()
+    check_study_folder(
+        out_dir, "gfp bench", BenchResults.read, leftovers={runs_root.name} if runs_inside else ()
     )
 
 
@@ -68,18 +80,10 @@ def run_bench(
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
     Runs live in ``runs_dir/<slug>`` (default ``out_dir/runs/<slug>``). ``overrides_for`` gives default
-    parameters per method name (a mapping, or a function of the name), e.g. ``{"learned": {"epochs": 3}}``;
-    parameters written in a spec win over them. Specs are all checked before anything trains (an unknown
-    name raises :class:`GfpError`); afterwards a failing method only sets ``error`` in its row.
-
-    ``attacks`` (names) adds the robustness section (:mod:`.robustness`): Atk / Dfs per method and attack,
-    each trainable method immunized for ``immunize_epochs`` epochs, and severity curves unless ``curves``
-    is false. With
-    ``audit`` the shortcut cues of :func:`gfcore.studies.audit.pixel_audit` are measured on the same splits.
-
-    ``repeats`` trains every method that many times (seeds ``seed``, ``seed + 1``, ...; see
-    :mod:`.repeats` for the intervals and the paired tests against the learned network). FD ratios are
-    measured after a PCA to ``fd_dim`` dimensions fitted on training features, next to the raw pixels'.
+    parameters per method name (a mapping, or a function of the name), e.g. ``{"mymethod": {"epochs":
+    3}}``; parameters written in a spec win over them. Specs and attack names are all checked before
+    anything trains (an unknown name raises :class:`GfpError`); afterwards a failing method only sets
+    ``error`` in its row. The other keywords are :class:`BenchSettings`'.
 
     ``init_from`` (spec -> run folder) starts a method's training from another run's weights (``gfp train
     --init-from``); repeat ``i`` starts from the same repeat of that run's bench (the demo starts the seed
@@ -87,39 +91,78 @@ def run_bench(
     """
     import torch
 
-    reporter = reporter or NullReporter()
-    device = device or torch.device("cpu")
     runs_root = Path(runs_dir) if runs_dir is not None else Path(out_dir) / "runs"
     plans = with_starts(plan_methods(list(specs), runs_root, overrides_for), init_from)
-    attacks = check_attack_names(list(attacks or []))
+    settings = BenchSettings(
+        runs_root=runs_root,
+        seed=seed,
+        device=device or torch.device("cpu"),
+        reporter=reporter or NullReporter(),
+        max_fd_images=max_fd_images,
+        audit=audit,
+        attacks=tuple(check_attack_names(list(attacks or []))),
+        immunize_epochs=immunize_epochs,
+        curves=curves,
+        repeats=repeats,
+        fd_dim=fd_dim,
+    )
     check_out_dir(Path(out_dir), runs_root)
+    return bench_with(dataset, plans, settings)
+
+
+def bench_with(dataset: PreparedDataset, plans: list[MethodPlan], settings: BenchSettings) -> BenchResults:
+    """The bench of checked ``plans``: the methods, the paired tests, the FD reference, the audit, then
+    the robustness section."""
+    s, reporter = settings, settings.reporter
     test = dataset.split(SPLIT)
     reporter.log(
         f"bench: {len(plans)} method(s) on {dataset.path} ({len(dataset.classes)} classes, "
-        f"{len(test)} {SPLIT} images); runs in {runs_root}"
+        f"{len(test)} {SPLIT} images); runs in {s.runs_root}"
     )
     rows = [
         bench_one(
             plan,
             dataset,
             test,
-            seed=seed,
-            device=device,
+            seed=s.seed,
+            device=s.device,
             reporter=reporter,
-            max_fd_images=max_fd_images,
-            repeats=repeats,
-            fd_dim=fd_dim,
+            max_fd_images=s.max_fd_images,
+            repeats=s.repeats,
+            fd_dim=s.fd_dim,
             position=f"[{i}/{len(plans)}] ",
         )
         for i, plan in enumerate(plans, 1)
     ]
     reference = choose_reference(plans)
     paired_tests(rows, reference)
-    fd_reference = pixel_reference(dataset, seed, max_fd_images, fd_dim, reporter)
-    audit_rows = (
-        bench_audit(dataset, seed, device, reporter, knn=knn_audit_row(rows, dataset)) if audit else []
-    )
-    results = BenchResults(
+    results = bench_results(dataset, s, rows, reference)
+    results.fd_reference = pixel_reference(dataset, s.seed, s.max_fd_images, s.fd_dim, reporter)
+    if s.audit:
+        results.audit = bench_audit(dataset, s.seed, s.device, reporter, knn=knn_audit_row(rows, dataset))
+    if s.attacks:  # robustness: a block of its own after the clean comparison (repeat 0's runs)
+        run_robustness(
+            results,
+            dataset,
+            list(s.attacks),
+            runs_root=s.runs_root,
+            seed=s.seed,
+            device=s.device,
+            reporter=reporter,
+            immunize_epochs=s.immunize_epochs,
+            curves=s.curves,
+        )
+    if results.failed:
+        failed = ", ".join(r.spec for r in results.failed)
+        reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
+    return results
+
+
+def bench_results(
+    dataset: PreparedDataset, s: BenchSettings, rows: list, reference: str | None
+) -> BenchResults:
+    """The results document of the methods' ``rows`` (the FD reference, audit and robustness come later)."""
+    return BenchResults(
         dataset={
             "path": str(Path(dataset.path).resolve()),
             "hash": dataset.hash,
@@ -128,35 +171,17 @@ def run_bench(
             "counts": dataset.manifest.get("counts", {}),
         },
         split=SPLIT,
-        seed=seed,
-        device=str(device),
-        runs=str(runs_root.resolve()),
-        max_fd_images=max_fd_images,
-        repeats=repeats,
+        seed=s.seed,
+        device=str(s.device),
+        runs=str(s.runs_root.resolve()),
+        max_fd_images=s.max_fd_images,
+        repeats=s.repeats,
         reference=reference,
-        fd_dim=fd_dim,
-        fd_reference=fd_reference,
+        fd_dim=s.fd_dim,
         methods=rows,
-        audit=audit_rows,
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions=package_versions(),
     )
-    if attacks:  # robustness: a block of its own after the clean comparison (repeat 0's runs)
-        run_robustness(
-            results,
-            dataset,
-            attacks,
-            runs_root=runs_root,
-            seed=seed,
-            device=device,
-            reporter=reporter,
-            immunize_epochs=immunize_epochs,
-            curves=curves,
-        )
-    if results.failed:
-        failed = ", ".join(r.spec for r in results.failed)
-        reporter.log(f"bench: {len(results.failed)} of {len(rows)} method(s) failed: {failed}")
-    return results
 
 
 def pixel_reference(dataset: PreparedDataset, seed: int, max_images: int, dim: int, reporter: Reporter):
@@ -179,14 +204,20 @@ def pixel_reference(dataset: PreparedDataset, seed: int, max_images: int, dim: i
 
 
 def knn_audit_row(rows: list, dataset: PreparedDataset):
-    """The audit's raw-pixel kNN row taken from the bench's own plain ``knn`` row, which is the same
-    baseline with the same settings on the same splits (its first repeat: kNN has no seed), so the demo
-    and every bench that includes ``knn`` search the neighbours once; None when there is none to take."""
+    """The audit's raw-pixel kNN row taken from the bench's own row of the ``pixel-knn`` method with its
+    default settings, which is the same computation on the same splits (its first repeat: kNN has no
+    seed), so the demo and every bench that includes it search the neighbours once; None when there is
+    none to take."""
+    from gfcore.plugins import get_registries
     from gfcore.runs.attributor import read_run_json
-    from gfcore.studies.audit.pixels import knn_row_from_correct
+    from gfcore.studies.audit.pixels import PIXEL_KNN, knn_row_from_correct
     from gfcore.studies.bench.repeats import decode_correct
 
-    row = next((r for r in rows if r.spec == "knn" and not r.error and r.repeats), None)
+    try:
+        name = get_registries().with_role(PIXEL_KNN)
+    except GfpError:
+        return None
+    row = next((r for r in rows if r.spec == name and not r.error and r.repeats), None)
     if row is None or not row.repeats[0].get("correct") or not row.repeats[0].get("run"):
         return None
     labels = dataset.split(SPLIT).labels
@@ -197,7 +228,7 @@ def knn_audit_row(rows: list, dataset: PreparedDataset):
         history = read_run_json(row.repeats[0]["run"]).get("history") or [{}]
     except (GfpError, OSError):
         return None
-    return knn_row_from_correct(correct, labels, len(dataset.classes), history[-1].get("chosen_k"))
+    return knn_row_from_correct(correct, labels, len(dataset.classes), history[-1].get("chosen_k"), name)
 
 
 def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter, knn=None) -> list:
@@ -221,7 +252,7 @@ def bench_audit(dataset: PreparedDataset, seed: int, device, reporter: Reporter,
 
 def write_results(results: BenchResults, out_dir: str | Path) -> dict[str, Path]:
     """``results.json``, ``results.md`` and ``confusion_<slug>.png`` per evaluated method, each atomically."""
-    from gfcore.studies.plots import save_confusion_png
+    from gfcore.studies.figures import save_confusion_png
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

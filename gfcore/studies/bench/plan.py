@@ -16,7 +16,7 @@ from gfcore.plugins import get_registries
 from gfcore.studies.bench.spec import spec_slug
 from gfcore.terminal.progress import Reporter
 
-#: default parameters per method name: a mapping (``{"learned": {"epochs": 3}}``) or a function of the name
+#: default parameters per method name: a mapping (``{"mymethod": {"epochs": 3}}``) or a function of the name
 Overrides = Callable[[str], Mapping[str, Any] | None] | Mapping[str, Mapping[str, Any]] | None
 
 

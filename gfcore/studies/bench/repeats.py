@@ -9,13 +9,13 @@ folder ``<runs>/<slug>`` (a bench with K = 1 reuses it, and vice versa), repeat 
 * The interval of a method's accuracy (:func:`accuracy_interval`): with K >= 2, the t-interval of the
   mean over the repeats (training-seed spread); with K = 1 there is no such spread to measure, and the
   interval is the Wilson interval of the one run's accuracy over its test images (:mod:`gfcore.studies.stats`).
-* The paired test (:func:`paired_tests`): every method against the reference (the learned network) on the
-  same test images, exact McNemar *per repeat* (repeat i of both, same seed). The repeats share their test
-  images, so pooling their discordant pairs would count one image K times as if it were K independent
-  ones and give p-values that are too small. The reported ``p_value`` is the largest of the K per-repeat
-  p-values, and a winner is named only when every repeat's discordant pairs lean the same way: the
-  claim "better in every repeat" then holds at level 0.05 without a correction (an intersection-union
-  test).
+* The paired test (:func:`paired_tests`): every method against the reference (the method with the
+  ``reference`` role, :data:`gfcore.interfaces.ROLES`) on the same test images, exact McNemar *per
+  repeat* (repeat i of both, same seed). The repeats share their test images, so pooling their
+  discordant pairs would count one image K times as if it were K independent ones and give p-values
+  that are too small. The reported ``p_value`` is the largest of the K per-repeat p-values, and a
+  winner is named only when every repeat's discordant pairs lean the same way: the claim "better in
+  every repeat" then holds at level 0.05 without a correction (an intersection-union test).
 """
 
 from __future__ import annotations
@@ -49,9 +49,10 @@ def repeat_init_from(plan: MethodPlan, index: int, seed: int) -> Path | None:
 
 
 def choose_reference(plans: list[MethodPlan]) -> str | None:
-    """The method every other one is tested against: the first ``learned`` one, else the first listed."""
+    """The method every other one is tested against: the first whose method holds the ``reference`` role,
+    else the first listed."""
     for plan in plans:
-        if plan.method == "learned":
+        if "reference" in plan.cls.roles:
             return plan.spec
     return plans[0].spec if plans else None
 

@@ -1,6 +1,7 @@
-"""Robustness in a bench (``gfp bench --attacks``, issue 9; paper-notes §6): each method's accuracy on the
-attacked test split ("Atk"), the same for its run immunized against each attack ("Dfs", methods that train
-by gradient descent), and accuracy-versus-severity curves for the attacks with one severity parameter.
+"""Robustness in a bench (``gfp bench --attacks``; the paper's section on robustness): each method's
+accuracy on the attacked test split ("Atk"), the same for its run immunized against each attack ("Dfs",
+methods that train by gradient descent), and accuracy-versus-severity curves for the attacks that declare
+a severity (``Attack.severity`` and ``Attack.severity_values``).
 
 Immunized runs live beside the method's run, ``<runs>/<slug>--immunized-<attack>``, and are reused,
 resumed or trained like the bench's own runs. Every attacked evaluation draws from the bench seed, so it
@@ -8,6 +9,7 @@ gives what ``gfp evaluate RUN DATASET --attack NAME --seed S`` gives."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from gfcore.errors import GfpError, NothingToDo
@@ -15,13 +17,31 @@ from gfcore.inference.attacks import build_attack
 from gfcore.studies.bench.rows import BenchResults, RobustnessRow, SeverityCurve
 from gfcore.terminal.progress import Reporter
 
-#: attack -> (its severity parameter, the values swept, from mild to severe)
-SWEEPS: dict[str, tuple[str, list[float]]] = {
-    "noise": ("std", [0, 5, 10, 15, 20, 30]),
-    "blur": ("kernel", [1, 3, 5, 7, 9]),
-    "crop": ("fraction", [0.0, 0.05, 0.1, 0.15, 0.2, 0.3]),
-    "jpeg": ("quality", [95, 75, 50, 30, 10]),
-}
+
+class _Sweeps(Mapping):
+    """attack -> (its severity field, the values swept, from mild to severe), as the registered attacks
+    declare them; read from the registry on every look-up, so a plugin registered later counts."""
+
+    def _table(self) -> dict[str, tuple[str, list[float]]]:
+        from gfcore.plugins import get_registries
+
+        attacks = get_registries().attacks
+        classes = {name: attacks.get(name) for name in attacks.names()}
+        return {
+            n: (c.severity, list(c.severity_values)) for n, c in classes.items() if c.severity is not None
+        }
+
+    def __getitem__(self, attack: str) -> tuple[str, list[float]]:
+        return self._table()[attack]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._table())
+
+    def __len__(self) -> int:
+        return len(self._table())
+
+
+SWEEPS: Mapping[str, tuple[str, list[float]]] = _Sweeps()
 DEFAULT_IMMUNIZE_EPOCHS = 5
 
 

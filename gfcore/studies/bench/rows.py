@@ -17,7 +17,7 @@
 ``audit`` (new in version 2) holds what each shortcut cue of :mod:`gfcore.studies.audit` reaches on the same test
 split; tables show these rows under the methods as ``audit: <cue>``. Version 1 files read as having none.
 
-Version 3 (issue 11): a method is trained ``repeats`` times (seeds S, S+1, ...). Its accuracy, macro-F1,
+Version 3 (repeated runs): a method is trained ``repeats`` times (seeds S, S+1, ...). Its accuracy, macro-F1,
 per-class accuracy, FD ratio and timings are means over the repeats, its confusion matrix the sum;
 ``accuracy_ci95`` is a t-interval over the repeats (K >= 2) or a Wilson interval over the test images
 (K = 1), as ``ci_method`` says; ``paired`` is the exact McNemar test against the ``reference`` method
@@ -83,7 +83,7 @@ class BenchRow:
 
 @dataclass
 class RobustnessRow:
-    """One method under one attack (issue 9): accuracy on the attacked test split of the original run
+    """One method under one attack: accuracy on the attacked test split of the original run
     ("Atk") and, for a method that can be fine-tuned, of the run immunized against that attack ("Dfs")."""
 
     spec: str

@@ -1,4 +1,5 @@
-"""Seeing fingerprints (paper-notes §3.3 and §7): what ``gfp visualize`` draws.
+"""Seeing fingerprints (the paper's visNet figures and its fingerprint analysis): what ``gfp visualize``
+draws.
 
 * :mod:`.responses` -- the numbers: joint normalisation of model fingerprints, an image fingerprint's
   response to each model fingerprint, response strengths and the grid's diagonal dominance (numpy only);

@@ -30,9 +30,9 @@ def _image(ax, chw: np.ndarray, title: str | None = None) -> None:
 def model_fingerprints_figure(
     model_fps: np.ndarray, classes: Sequence[str], method: str, top_label: str = "as learned"
 ):
-    """Top: the model fingerprints, min-max normalised jointly (paper-notes §3.3). Bottom: each minus
-    their mean over sources, jointly normalised too: what tells the sources apart (softmax ignores what
-    all of them share)."""
+    """Top: the model fingerprints, min-max normalised jointly (as the paper's visNet figures do). Bottom:
+    each minus their mean over sources, jointly normalised too: what tells the sources apart (softmax
+    ignores what all of them share)."""
     plt = pyplot()
     n = len(classes)
     fig, axes = plt.subplots(2, n, figsize=(PANEL * n + 0.4, 2 * PANEL + 0.9), squeeze=False)

@@ -74,8 +74,6 @@ def write_visuals(
     """Draw what applies to ``attributor`` into ``out``. ``images``/``files`` are the decoded inputs
     (uint8 ``[N, 3, R, R]`` and their paths); ``test_split`` a dataset's test :class:`~gfcore.interfaces.Split`
     (or None)."""
-    import torch
-
     reporter = reporter or NullReporter()
     classes = list(attributor.classes)
     visuals = Visuals()
@@ -93,29 +91,7 @@ def write_visuals(
             "skipped the model fingerprint picture, the per-image responses and the response grid"
         )
     if len(images) and image_sized:
-        task = reporter.task("per-image figures", total=len(images))
-        tensors = torch.from_numpy(images)
-        image_fps = attributor.image_fingerprints(tensors).numpy()
-        probabilities = _softmax(attributor.logits(tensors).numpy().astype(np.float64))
-        strengths = response_strengths(image_fps, model_fps)
-        for k, path in enumerate(files):
-            name = image_png_name(k, path)
-            fig = drawing.image_figure(
-                images[k], image_fps[k], model_fps, strengths[k], probabilities[k], classes, Path(path).name
-            )
-            save_figure(fig, out / name)
-            visuals.files.append(out / name)
-            visuals.images.append(
-                {
-                    "path": str(path),
-                    "figure": str(out / name),
-                    "predicted": classes[int(probabilities[k].argmax())],
-                    "probabilities": dict(zip(classes, probabilities[k].tolist())),
-                    "response_strength": dict(zip(classes, strengths[k].tolist())),
-                }
-            )
-            task.advance()
-        task.done()
+        _per_image(attributor, out, images, files, model_fps, reporter, visuals)
     if test_split is None:
         visuals.notes.append("no dataset (give --dataset): skipped the response grid and the t-SNE")
         return visuals
@@ -128,6 +104,37 @@ def write_visuals(
             _grid(attributor, method, out, test_split, labels, model_fps, per_source, reporter, visuals)
     _tsne(attributor, method, out, test_split, labels, per_source, seed, reporter, visuals)
     return visuals
+
+
+def _per_image(attributor, out, images, files, model_fps, reporter, visuals) -> None:
+    """One figure per given image: its fingerprint, its response to each model fingerprint and the
+    probabilities; the numbers go into ``visuals.images``."""
+    import torch
+
+    classes = list(attributor.classes)
+    task = reporter.task("per-image figures", total=len(images))
+    tensors = torch.from_numpy(images)
+    image_fps = attributor.image_fingerprints(tensors).numpy()
+    probabilities = _softmax(attributor.logits(tensors).numpy().astype(np.float64))
+    strengths = response_strengths(image_fps, model_fps)
+    for k, path in enumerate(files):
+        name = image_png_name(k, path)
+        fig = drawing.image_figure(
+            images[k], image_fps[k], model_fps, strengths[k], probabilities[k], classes, Path(path).name
+        )
+        save_figure(fig, out / name)
+        visuals.files.append(out / name)
+        visuals.images.append(
+            {
+                "path": str(path),
+                "figure": str(out / name),
+                "predicted": classes[int(probabilities[k].argmax())],
+                "probabilities": dict(zip(classes, probabilities[k].tolist())),
+                "response_strength": dict(zip(classes, strengths[k].tolist())),
+            }
+        )
+        task.advance()
+    task.done()
 
 
 def _fingerprints_of(attributor, split, indices, reporter, label) -> np.ndarray:

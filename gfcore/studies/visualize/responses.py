@@ -1,4 +1,4 @@
-"""The numbers behind visNet's pictures (paper-notes §3.3), on numpy arrays ``[..., 3, H, W]``.
+"""The numbers behind visNet's pictures (the paper's visNet figures), on numpy arrays ``[..., 3, H, W]``.
 
 The response of an image fingerprint ``F`` to a model fingerprint ``W_y`` is their product ``F * W_y``
 with the pixels whose minimum over RGB is below 0 set to zero, as the official code draws it "for

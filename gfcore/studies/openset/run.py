@@ -1,0 +1,105 @@
+"""Running a leave-one-source-out evaluation (``gfp openset``): one run per held-out source trained,
+reused or resumed, calibrated and scored (:mod:`.scores`), then ``results.json`` and ``results.md``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gfcore.config import parse_spec
+from gfcore.data.dataset import PreparedDataset
+from gfcore.errors import GfpError
+from gfcore.inference.openset import SCORES, calibrate_run
+from gfcore.runs.attributor import build_attributor
+from gfcore.runs.training import existing_run_state, train_run
+from gfcore.storage.atomic import write_json, write_text
+from gfcore.storage.jsonio import read_document
+from gfcore.storage.outfolder import check_study_folder
+from gfcore.studies.openset.held_out import slug, without_source
+from gfcore.studies.openset.report import markdown
+from gfcore.studies.openset.scores import evaluate_held_out
+from gfcore.terminal.progress import NullReporter
+
+FORMAT, VERSION = "gfp-openset", 1
+#: what an interrupted evaluation leaves in its folder
+LEFTOVERS = ("datasets", "runs")
+
+
+def check_out(out: Path) -> None:
+    """A new or empty folder, one holding only an interrupted evaluation's datasets and runs, or an earlier
+    ``gfp openset``'s results: never a folder of other things."""
+    check_study_folder(
+        out, "gfp openset", lambda path: read_document(path, FORMAT, f"{out}: no results.json"), LEFTOVERS
+    )
+
+
+def run_loso(
+    data: PreparedDataset,
+    out: Path,
+    spec: str,
+    *,
+    seed: int,
+    device,
+    overrides: dict,
+    false_unknown_rate: float,
+    score: str,
+    reporter=None,
+) -> dict:
+    """Leave each source of ``data`` out in turn (see :mod:`gfcore.studies.openset`); writes and returns
+    the results document."""
+    reporter = reporter or NullReporter()
+    out = Path(out)
+    check_out(out)
+    if len(data.classes) < 3:
+        raise GfpError(f"{data.path} has {len(data.classes)} sources; leaving one out needs at least 3")
+    name, _ = parse_spec(spec)
+    _, method, config = build_attributor(spec, data.classes[:-1], data.resolution, device, overrides)
+    test = data.split("test")
+    rows = []
+    for held_out, source in enumerate(data.classes):
+        known_data = without_source(data, held_out, out / "datasets" / slug(source))
+        run_dir = out / "runs" / slug(source)
+        state = existing_run_state(run_dir, known_data, method=method, config=config, seed=seed)
+        reporter.log(
+            f"without {source}: "
+            + {"new": "training", "complete": "reusing", "unfinished": "resuming"}[state]
+            + f" {run_dir}"
+        )
+        if state != "complete":
+            train_run(
+                known_data,
+                run_dir,
+                spec,
+                seed=seed,
+                device=device,
+                resume=state == "unfinished",
+                overrides=overrides,
+                reporter=reporter,
+                false_unknown_rate=false_unknown_rate,
+            )
+        calibrate_run(run_dir, known_data, device, false_unknown_rate, score, reporter)
+        unknown_images = np.asarray(test.images[np.flatnonzero(test.labels == held_out)])
+        row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter)
+        rows.append({"held_out": source, "run": str(run_dir), "reused": state == "complete", **row})
+    settings = {"method": name, "spec": spec, "overrides": overrides, "seed": seed, "score": score}
+    results = results_document(data, settings, false_unknown_rate, rows)
+    write_json(out / "results.json", results)
+    write_text(out / "results.md", markdown(results))
+    return results
+
+
+def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: float, rows: list) -> dict:
+    """results.json: the dataset, how it was run, one row per held-out source and their mean per score."""
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "dataset": {"path": str(data.path), "hash": data.hash, "classes": data.classes},
+        **settings,
+        "false_unknown_rate": false_unknown_rate,
+        "held_out": rows,
+        "mean": {
+            s: {k: float(np.mean([r["scores"][s][k] for r in rows])) for k in rows[0]["scores"][s]}
+            for s in SCORES
+        },
+    }
