@@ -55,7 +55,7 @@ def warm_start(attributor, method: str, record: dict) -> None:
     built and seeded instance of ``method``: all of them, or all but the class head when the classes
     differ. Anything else that does not fit is one line."""
     from gfcore.runs.attributor import run_dir_of
-    from gfcore.training.loop import NeuralAttributor
+    from gfcore.training.neural import NeuralAttributor
 
     where = f"--init-from {record['path']}"
     if not isinstance(attributor, NeuralAttributor):
