@@ -256,7 +256,7 @@ class _Loop:
         return tensors, meta
 
     def stops_early(self, epoch: int) -> bool:
-        """Early stopping (``patience``): no better validation accuracy for that many epochs, or a perfect one."""
+        """Early stopping (``patience``): no better validation accuracy for that long, or a perfect one."""
         patience, log = self.cfg.patience, self.ctx.progress.log
         if not patience or epoch + 1 >= self.cfg.epochs:
             return False
