@@ -1,4 +1,4 @@
-"""GAN-run directories: train a generator family, checkpoint it, load it back and sample from it.
+"""GAN runs: train a generator family into a run folder, checkpoint it, load it back, sample from it.
 
 A GAN run is a folder::
 

@@ -1,4 +1,4 @@
-"""The paper's perturbation attacks (paper-notes §6) as ``Attack`` plugins: noise, blur, crop, jpeg,
+"""The paper's perturbation attacks as ``Attack`` plugins: noise, blur, crop, jpeg,
 relight and their combination. Registered through the same hook a third-party plugin uses."""
 
 from gfcore import hookimpl

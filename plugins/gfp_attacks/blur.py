@@ -1,4 +1,4 @@
-"""Gaussian blur with a random odd kernel size (paper-notes §6).
+"""Gaussian blur with a random odd kernel size (as in the paper's attacks).
 
 The sigma of a kernel of size k follows OpenCV's rule for ``sigma=0`` (what the paper's Python tooling
 and Frank et al.'s code use): sigma = 0.3 * ((k - 1) / 2 - 1) + 0.8, so k = 3, 5, 7, 9 give sigma 0.8,

@@ -1,4 +1,4 @@
-"""The combination attack (paper-notes §6): each single attack, with its own default (the paper's)
+"""The paper's combination attack: each single attack, with its own default (the paper's)
 ranges, is applied independently with probability ``p`` in the fixed order relight, crop, blur, jpeg,
 noise. Built from the registered attacks, so a replaced single attack changes the combination too."""
 

@@ -1,4 +1,4 @@
-"""Cropping: a random 5-20% of the side is cut away, then the rest is resized back (paper-notes §6).
+"""Cropping: a random 5-20% of the side is cut away, then the rest is resized back (the paper's crop attack).
 
 The cut is split between the two sides at a random position (Frank et al. cut half per side; a random
 split also moves the centre, which is what a cropped photograph does). The same fraction applies to width

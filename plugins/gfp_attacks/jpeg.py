@@ -1,5 +1,5 @@
 """A real JPEG round trip (Pillow's libjpeg encoder and decoder, 4:2:0 chroma subsampling, its default),
-quality drawn from U[10, 75] per image (paper-notes §6). Encoding runs on the CPU; the result goes back
+quality drawn from U[10, 75] per image (the paper's range). Encoding runs on the CPU; the result goes back
 to the images' device."""
 
 from __future__ import annotations

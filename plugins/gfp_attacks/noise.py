@@ -1,4 +1,4 @@
-"""Additive i.i.d. Gaussian noise (paper-notes §6)."""
+"""Additive i.i.d. Gaussian noise (the paper's noise attack)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Relighting: the image is re-shaded under a random low-order spherical-harmonics light, keeping its
-content (paper-notes §6). A stand-in for SfSNet, whose weights cannot be fetched here.
+content (the paper's relighting attack). A stand-in for SfSNet, whose weights cannot be fetched here.
 
 What it does, per image:
 
