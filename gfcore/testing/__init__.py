@@ -25,14 +25,13 @@ from collections.abc import Callable
 from typing import Any
 
 from gfcore.testing.checks import (
-    ConformanceError,
     check_attack,
     check_attributor,
     check_command,
     check_gan_source,
     check_real_source,
-    make_config,
 )
+from gfcore.testing.harness import ConformanceError, make_config
 
 __all__ = [
     "ConformanceError",
