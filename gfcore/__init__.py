@@ -47,7 +47,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(("GfpError", "NothingToDo", "UnknownNameError"), "gfcore.errors"),
     "get_registries": "gfcore.plugins",
     # neural methods: the shared training loop and its building blocks
-    **dict.fromkeys(("NeuralAttributor", "NeuralConfig", "step_if_finite"), "gfcore.training.loop"),
+    **dict.fromkeys(("NeuralAttributor", "NeuralConfig"), "gfcore.training.neural"),
+    "step_if_finite": "gfcore.training.loop",
     **dict.fromkeys(
         ("AttributionNetAttributor", "AttributionNetConfig"), "gfcore.training.attribution_method"
     ),
@@ -138,4 +139,5 @@ if TYPE_CHECKING:  # for type checkers and editors: the same names, imported eag
     )
     from gfcore.errors import GfpError, NothingToDo, UnknownNameError  # noqa: F401
     from gfcore.interfaces import ROLES, Attack, Attributor, FitContext, GanSource, Split  # noqa: F401
-    from gfcore.training.loop import NeuralAttributor, NeuralConfig, step_if_finite  # noqa: F401
+    from gfcore.training.loop import step_if_finite  # noqa: F401
+    from gfcore.training.neural import NeuralAttributor, NeuralConfig  # noqa: F401

@@ -12,7 +12,8 @@ from gfcore.errors import GfpError
 from gfcore.runs.attributor import build_attributor
 from gfcore.runs.training import train_run
 from gfcore.storage.tensorio import load_tensors
-from gfcore.training.loop import NeuralConfig, lr_factor
+from gfcore.training.loop import lr_factor
+from gfcore.training.neural import NeuralConfig
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 

@@ -13,7 +13,6 @@ Layout of a prepared dataset folder::
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import tempfile
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gfcore.config import check_seed
+from gfcore.config import check_seed, parse_split_fractions
 from gfcore.data.hashing import file_sha256, json_sha256
 from gfcore.data.images import SIZE_POLICIES, decode_each, fit_to_size
 from gfcore.data.sources import discover_sources
@@ -66,8 +65,7 @@ def prepare_dataset(
     if size_policy not in SIZE_POLICIES:
         raise GfpError(f"unknown size policy {size_policy!r}; use one of {', '.join(SIZE_POLICIES)}")
     check_seed(seed)
-    if len(split) != 3 or not all(math.isfinite(p) and p >= 0 for p in split) or abs(sum(split) - 1) > 1e-6:
-        raise GfpError(f"split {split}: expected three non-negative fractions (train,val,test) summing to 1")
+    parse_split_fractions(",".join(str(p) for p in split))  # the one check of --split (gfcore.config)
     if is_within(out, src):
         raise GfpError(f"--out {out} is inside the source folder {src}; choose a folder outside it")
     if (out / MANIFEST).exists():
@@ -79,10 +77,33 @@ def prepare_dataset(
 
 def _prepare_into(src, out, sources, resolution, split, seed, size_policy, reporter) -> dict:
     class_names = [name for name, _ in sources]
-    total = sum(len(files) for _, files in sources)
     fd, staging_name = tempfile.mkstemp(prefix=".decoded.", suffix=".npy", dir=out)  # per run: never shared
     os.close(fd)
     staging = Path(staging_name)
+    decoded, records, skipped = _decode(src, sources, staging, resolution, size_policy, reporter)
+    counts_per_class = [sum(r["label"] == i for r in records) for i in range(len(class_names))]
+    empty = [class_names[i] for i, c in enumerate(counts_per_class) if c == 0]
+    if empty:  # the claim removes this run's files (only gfp's own names) on the way out
+        raise GfpError(f"no readable images in source folder(s): {', '.join(empty)}")
+    split_indices = _stratified_split(records, class_names, split, seed)
+    counts, digests = {}, {}
+    for name in SPLITS:
+        idx = np.sort(np.array(split_indices[name], dtype=np.int64))
+        labels = np.array([records[i]["label"] for i in idx], dtype=np.int64)
+        digests[name] = _write_split(out, name, decoded, idx, labels, resolution)
+        counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(class_names)}
+    del decoded
+    staging.unlink()
+    settings = dataset_settings(class_names, resolution, size_policy, list(split), seed)
+    manifest = build_manifest(settings, counts, digests, str(src.resolve()), records, skipped)
+    write_json(out / MANIFEST, manifest)
+    return manifest
+
+
+def _decode(src: Path, sources, staging: Path, resolution: int, size_policy: str, reporter):
+    """Every source image, decoded and size-fitted into the memory-mapped ``staging`` array in source order:
+    ``(array, one record per kept image, the skipped files)``."""
+    total = sum(len(files) for _, files in sources)
     decoded = np.lib.format.open_memmap(
         staging, mode="w+", dtype=np.uint8, shape=(total, 3, resolution, resolution)
     )
@@ -109,13 +130,12 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
             )
     task.done()
     decoded.flush()
+    return decoded, records, skipped
 
-    counts_per_class = [sum(r["label"] == i for r in records) for i in range(len(class_names))]
-    empty = [class_names[i] for i, c in enumerate(counts_per_class) if c == 0]
-    if empty:  # the claim removes this run's files (only gfp's own names) on the way out
-        raise GfpError(f"no readable images in source folder(s): {', '.join(empty)}")
 
-    # Stratified split: each class is shuffled with the seed and cut by the fractions.
+def _stratified_split(records: list[dict], class_names, split, seed: int) -> dict[str, list[int]]:
+    """Each class shuffled with the seed and cut by the fractions: the record indices of each split (and
+    ``record["split"]`` set)."""
     rng = np.random.default_rng(seed)
     split_indices: dict[str, list[int]] = {s: [] for s in SPLITS}
     for label in range(len(class_names)):
@@ -129,53 +149,62 @@ def _prepare_into(src, out, sources, resolution, split, seed, size_policy, repor
             split_indices[name].extend(int(i) for i in part)
             for i in part:
                 records[i]["split"] = name
+    return split_indices
 
-    counts, digests = {}, {}
-    for name in SPLITS:
-        idx = np.sort(np.array(split_indices[name], dtype=np.int64))
-        digest = hashlib.sha256()  # of the stored pixels and labels, so the dataset hash covers the arrays
-        with atomic_path(out / f"{name}_images.npy") as tmp:
-            arr = np.lib.format.open_memmap(
-                tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution)
-            )
-            for start in range(0, len(idx), 1024):  # chunked copy keeps memory flat
-                chunk = decoded[idx[start : start + 1024]]
-                arr[start : start + 1024] = chunk
-                digest.update(chunk.tobytes())
-            arr.flush()
-            del arr
-        labels = np.array([records[i]["label"] for i in idx], dtype=np.int64)
-        with atomic_path(out / f"{name}_labels.npy") as tmp, open(tmp, "wb") as fh:
-            np.save(fh, labels)  # a file object: np.save would append ".npy" to a path
-        digest.update(labels.tobytes())
-        counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(class_names)}
-        digests[name] = digest.hexdigest()
-    del decoded
-    staging.unlink()
 
-    settings = {
-        "classes": class_names,
-        "resolution": resolution,
+def _write_split(out: Path, name: str, decoded, idx, labels, resolution: int) -> str:
+    """``{name}_images.npy`` (rows ``idx`` of ``decoded``) and ``{name}_labels.npy``; returns the sha256 of
+    the stored pixels and labels, so the dataset hash covers the arrays."""
+    digest = hashlib.sha256()
+    with atomic_path(out / f"{name}_images.npy") as tmp:
+        arr = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution)
+        )
+        for start in range(0, len(idx), 1024):  # chunked copy keeps memory flat
+            chunk = decoded[idx[start : start + 1024]]
+            arr[start : start + 1024] = chunk
+            digest.update(chunk.tobytes())
+        arr.flush()
+        del arr
+    with atomic_path(out / f"{name}_labels.npy") as tmp, open(tmp, "wb") as fh:
+        np.save(fh, labels)  # a file object: np.save would append ".npy" to a path
+    digest.update(labels.tobytes())
+    return digest.hexdigest()
+
+
+def dataset_settings(classes, resolution, size_policy, split_fractions, seed) -> dict:
+    """How a dataset was made, as its manifest records (and hashes) it."""
+    return {
+        "classes": list(classes),
+        "resolution": int(resolution),
         "size_policy": size_policy,
-        "split_fractions": list(split),
+        "split_fractions": split_fractions,
         "seed": seed,
     }
-    manifest = {
+
+
+def build_manifest(settings, counts, digests, source, files=(), skipped=(), provenance=None) -> dict:
+    """The ``manifest.json`` of a prepared dataset, from ``gfp prepare`` (``files``: one record per source
+    image, in the hash) or from :func:`write_dataset` (no files; ``provenance``). Its ``hash`` covers the
+    settings, the files' contents, labels and splits, and the arrays."""
+    hashed_files = {"files": [(r["sha256"], r["label"], r["split"]) for r in files]} if files else {}
+    return {
         "format": FORMAT,
         "version": FORMAT_VERSION,
         **settings,
         "counts": counts,
-        "preprocessing": {"size_policy": size_policy, "color": "RGB 8-bit", "layout": "uint8 NCHW"},
-        "source": str(src.resolve()),
-        "files": records,
-        "skipped": skipped,
+        "preprocessing": {
+            "size_policy": settings["size_policy"],
+            "color": "RGB 8-bit",
+            "layout": "uint8 NCHW",
+        },
+        "source": source,
+        **({"provenance": provenance} if provenance is not None else {}),
+        "files": list(files),
+        "skipped": list(skipped),
         "array_sha256": digests,
-        "hash": json_sha256(
-            {**settings, "files": [(r["sha256"], r["label"], r["split"]) for r in records], "arrays": digests}
-        ),
+        "hash": json_sha256({**settings, **hashed_files, "arrays": digests}),
     }
-    write_json(out / MANIFEST, manifest)
-    return manifest
 
 
 @dataclass
@@ -263,25 +292,7 @@ def _write_arrays(out: Path, classes, splits, provenance) -> PreparedDataset:
                 np.save(fh, arr)
         counts[name] = {c: int((labels == i).sum()) for i, c in enumerate(classes)}
         digests[name] = hashlib.sha256(images.tobytes() + labels.tobytes()).hexdigest()
-    settings = {
-        "classes": list(classes),
-        "resolution": int(resolution),
-        "size_policy": "crop",
-        "split_fractions": None,
-        "seed": None,
-    }
-    manifest = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        **settings,
-        "counts": counts,
-        "preprocessing": {"size_policy": "crop", "color": "RGB 8-bit", "layout": "uint8 NCHW"},
-        "source": "in-memory arrays",
-        "provenance": provenance or {},
-        "files": [],
-        "skipped": [],
-        "array_sha256": digests,
-        "hash": json_sha256({**settings, "arrays": digests}),
-    }
+    settings = dataset_settings(classes, resolution, "crop", None, None)
+    manifest = build_manifest(settings, counts, digests, "in-memory arrays", provenance=provenance or {})
     write_json(out / MANIFEST, manifest)
     return PreparedDataset(out, manifest)

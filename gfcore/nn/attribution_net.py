@@ -32,7 +32,7 @@ def reflect_conv(in_channels: int, out_channels: int) -> EqualizedConv2d:
 
 def check_resolution(resolution: int, minimum: int = 16) -> int:
     """log2 of ``resolution``; a power of two from ``minimum`` to 256, else one line. The persistence
-    variants (paper-notes §2) run the network from as low as 4x4 (the 4x4 convolution and the dense layers)."""
+    variants (the paper's persistence study) run the network from as low as 4x4 (the 4x4 convolution and the dense layers)."""
     log2 = int(round(math.log2(resolution))) if resolution > 0 else 0
     if 2**log2 != resolution or not minimum <= resolution <= 256:
         raise GfpError(

@@ -1,7 +1,7 @@
 """Equalised-learning-rate layers (Karras et al., ProGAN), shared by the paper's attribution network and
 the ProGAN generator/critic: weights are stored as N(0, 1) and scaled at run time by ``gain / sqrt(fan_in)``.
 With Adam this is *not* the same as initialising with that scale, which is why the scale is applied in
-``forward`` (paper-notes §7, pitfall 1)."""
+``forward`` (a classic pitfall when reimplementing ProGAN)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ SQRT2 = math.sqrt(2.0)
 class EqualizedConv2d(nn.Module):
     """k x k convolution, stride 1, 'same' size, bias initialised to zero.
 
-    ``padding_mode``: ``"zeros"`` (ProGAN) or ``"reflect"`` (the attribution network, paper-notes §1.1).
+    ``padding_mode``: ``"zeros"`` (ProGAN) or ``"reflect"`` (the attribution network, as in the paper's official code).
     """
 
     def __init__(

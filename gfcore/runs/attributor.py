@@ -1,4 +1,4 @@
-"""Attribution run folders: what ``gfp train`` writes and every later command reads.
+"""Attribution runs on disk: the folder ``gfp train`` writes and every later command reads and loads.
 
     run.json               method, spec, config, class order, resolution, preprocessing, dataset hash,
                            package versions, metrics history, status

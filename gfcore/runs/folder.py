@@ -1,5 +1,7 @@
-"""One run folder, whatever trained it: ``run.json`` (a ``format``-tagged JSON document), the weights that
-ship, ``last.safetensors`` (the resumable state), and the rule for what gfp may write into a folder.
+"""The run-folder base class, :class:`RunDir`: one run folder, whatever kind of run it holds.
+
+A run folder holds ``run.json`` (a ``format``-tagged JSON document), the weights that ship and
+``last.safetensors`` (the resumable state); this module also holds the rule for what gfp may write into one.
 
 Attribution runs (:mod:`gfcore.runs.attributor`) and GAN runs (:mod:`gfcore.runs.gan`) differ only in their
 :class:`RunKind`: the ``format`` string of their run.json, the name of their weights file and the command

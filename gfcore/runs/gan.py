@@ -1,4 +1,4 @@
-"""GAN-run directories: train a generator family, checkpoint it, load it back and sample from it.
+"""GAN runs: train a generator family into a run folder, checkpoint it, load it back, sample from it.
 
 A GAN run is a folder::
 
@@ -97,47 +97,79 @@ def train_gan(
     """
     import torch
 
-    out = Path(out_dir)
-    folder = RunDir(out, GAN_RUN)
-    reporter = reporter or NullReporter()
+    folder = RunDir(Path(out_dir), GAN_RUN)
     device = device or torch.device("cpu")
-    state = folder.state()  # refuses a file, or a folder gfp did not create
     if resume:
-        run = read_run(out)
-        family = resolve_family(family_spec, overrides)
-        if family.name != run["family"]:
-            raise GfpError(f"{out} is a {run['family']} run; cannot resume it as {family.name}")
-        saved = config_from_dict(family.cls.Config, run["config"])
-        changed = sorted(
-            k for k in family.params if k != "iters" and getattr(family.config, k) != getattr(saved, k)
-        )
-        if changed:
-            raise GfpError(f"cannot change {', '.join(changed)} when resuming {out}; only iters may change")
-        if "iters" in family.params:
-            saved.iters = family.config.iters
-        config, seed = saved, int(run["seed"])
-        resume_state = load_tensors(folder.last_path)
+        family, config, run, resume_state = _resumed(folder, family_spec, overrides)
+        seed = int(run["seed"])
     else:
-        if state != "new":
-            raise GfpError(
-                f"{out} already exists and is not empty; pass --resume to continue it, or choose another --out"
-            )
-        family = resolve_family(family_spec, overrides)
-        config, resume_state = family.config, None
-        run = {
-            "family": family.name,
-            "seed": seed,
-            "iterations_done": 0,
-            "history": [],
-            "train_seconds": 0.0,
-            "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
+        family, config, run, resume_state = _started(folder, family_spec, overrides, seed)
     gan = family.cls(config, device=device)
     if tuple(real_images.shape[1:]) != (3, config.resolution, config.resolution):
         raise GfpError(
             f"real images are {tuple(real_images.shape[1:])}, the {family.name} config wants "
             f"(3, {config.resolution}, {config.resolution})"
         )
+    _describe(run, config, real_images, device, command, real_source, resume)
+    dist.barrier()  # torchrun: every rank has checked the folder before rank 0 writes into it
+    with dist.main_writes_first() as main:
+        if main:
+            folder.write(run)
+    writer = _GanRunWriter(folder, gan, family.name, run)
+    ctx = FitContext(
+        device=device,
+        progress=reporter or NullReporter(),
+        seed=seed,
+        checkpoint=writer.checkpoint,
+        resume=resume_state,
+        history=list(run.get("history", [])),
+    )
+    writer.ctx = ctx
+    gan.train(real_images, ctx, preview=writer.preview)
+    if run["iterations_done"] != config.iters:
+        # The contract asks for a checkpoint at the last iteration; the generator ships even without one.
+        writer.save_progress(config.iters)
+    return gan
+
+
+def _resumed(folder: RunDir, family_spec: str, overrides) -> tuple[FamilySpec, Any, dict, Any]:
+    """``--resume``: the run's own family, config (only ``iters`` may change) and ``last.safetensors``."""
+    folder.state()  # refuses a file, or a folder gfp did not create
+    run = read_run(folder.path)
+    family = resolve_family(family_spec, overrides)
+    if family.name != run["family"]:
+        raise GfpError(f"{folder} is a {run['family']} run; cannot resume it as {family.name}")
+    saved = config_from_dict(family.cls.Config, run["config"])
+    changed = sorted(
+        k for k in family.params if k != "iters" and getattr(family.config, k) != getattr(saved, k)
+    )
+    if changed:
+        raise GfpError(f"cannot change {', '.join(changed)} when resuming {folder}; only iters may change")
+    if "iters" in family.params:
+        saved.iters = family.config.iters
+    return family, saved, run, load_tensors(folder.last_path)
+
+
+def _started(folder: RunDir, family_spec: str, overrides, seed: int) -> tuple[FamilySpec, Any, dict, None]:
+    """A new run into a new or empty folder: the family's config and a fresh ``run.json``."""
+    if folder.state() != "new":  # refuses a file, or a folder gfp did not create
+        raise GfpError(
+            f"{folder} already exists and is not empty; pass --resume to continue it, or choose another --out"
+        )
+    family = resolve_family(family_spec, overrides)
+    run = {
+        "family": family.name,
+        "seed": seed,
+        "iterations_done": 0,
+        "history": [],
+        "train_seconds": 0.0,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    return family, family.config, run, None
+
+
+def _describe(run: dict, config, real_images, device, command, real_source, resume: bool) -> None:
+    """What ``run.json`` says of this training: config, sizes, versions, command line, real images, device."""
     run.update(
         config=config_to_dict(config),
         resolution=config.resolution,
@@ -151,48 +183,38 @@ def train_gan(
         run.setdefault("resumed_with", []).append(command or default_command())
     if dist.world_size() > 1:
         run["processes"] = dist.world_size()
-    dist.barrier()  # torchrun: every rank has checked the folder before rank 0 writes into it
-    with dist.main_writes_first() as main:
-        if main:
-            folder.write(run)
-    started, seconds_before = time.monotonic(), float(run.get("train_seconds", 0.0))
 
-    def save_progress(step):
+
+class _GanRunWriter:
+    """The ``ctx.checkpoint`` and ``preview`` of a GAN training: rank 0 alone writes into the run folder."""
+
+    def __init__(self, folder: RunDir, gan: GanSource, family: str, run: dict):
+        self.folder, self.gan, self.family, self.run = folder, gan, family, run
+        self.started, self.seconds_before = time.monotonic(), float(run.get("train_seconds", 0.0))
+        self.ctx: FitContext | None = None
+
+    def save_progress(self, step) -> None:
         if not dist.is_main():  # rank 0 alone writes
             return
-        save_generator(gan, folder.weights_path, family.name, step)
-        run["iterations_done"] = int(step)
-        run["history"] = list(ctx.history)
-        run["train_seconds"] = round(seconds_before + time.monotonic() - started, 1)
-        run["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
-        folder.write(run)
+        save_generator(self.gan, self.folder.weights_path, self.family, step)
+        self.run["iterations_done"] = int(step)
+        self.run["history"] = list(self.ctx.history)
+        self.run["train_seconds"] = round(self.seconds_before + time.monotonic() - self.started, 1)
+        self.run["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+        self.folder.write(self.run)
 
-    def checkpoint(step, tensors, meta, metrics=None, is_best=False):
+    def checkpoint(self, step, tensors, meta, metrics=None, is_best=False) -> None:
         # The resumable state first: if the process dies between the writes, run.json still points at
         # an iteration count that last.safetensors holds.
         with dist.main_writes_first() as main:
             if main:
-                save_tensors(folder.last_path, tensors, meta)
-                save_progress(step)
+                save_tensors(self.folder.last_path, tensors, meta)
+                self.save_progress(step)
 
-    def preview(step):
+    def preview(self, step) -> None:
         if not dist.is_main():
             return
-        write_grid(gan, out / SAMPLES_DIR / f"step_{step:06d}.png")
-
-    ctx = FitContext(
-        device=device,
-        progress=reporter,
-        seed=seed,
-        checkpoint=checkpoint,
-        resume=resume_state,
-        history=list(run.get("history", [])),
-    )
-    gan.train(real_images, ctx, preview=preview)
-    if run["iterations_done"] != config.iters:
-        # The contract asks for a checkpoint at the last iteration; the generator ships even without one.
-        save_progress(config.iters)
-    return gan
+        write_grid(self.gan, self.folder.path / SAMPLES_DIR / f"step_{step:06d}.png")
 
 
 def save_generator(gan: GanSource, path: str | Path, family: str, step: int) -> None:

@@ -1,5 +1,7 @@
-"""Field-by-field checks of the JSON documents gfp reads back: a run's ``run.json``, a GAN run's
-``run.json``, a dataset's ``manifest.json`` and the metadata in a ``last.safetensors`` header.
+"""Validation, field by field, of the JSON documents gfp reads back from disk.
+
+They are a run's ``run.json``, a GAN run's ``run.json``, a dataset's ``manifest.json`` and the metadata in
+a ``last.safetensors`` header.
 
 Those files may come from a stranger or be edited by hand, so each field the code relies on is checked
 for presence and type before use, and the first problem becomes one line naming the file and the field

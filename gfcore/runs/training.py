@@ -1,5 +1,6 @@
-"""Training a method into an attribution run folder (``gfp train``, ``gfp immunize``): a new run, or the
-same run resumed; each epoch checkpointed, the best weights calibrated at the end."""
+"""Training into an attribution run folder (``gfp train``, ``gfp immunize``).
+
+A new run, or the same run resumed; each epoch checkpointed, the best weights calibrated at the end."""
 
 from __future__ import annotations
 

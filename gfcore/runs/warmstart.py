@@ -1,5 +1,6 @@
-"""Warm start (``gfp train --init-from RUN``): a new run of a neural method begins from another run's best
-weights instead of a random initialisation.
+"""Warm starts (``gfp train --init-from RUN``): a new neural run begins from another run's best weights.
+
+The weights replace the random initialisation.
 
 This is transfer between tasks that share sources: the demo starts its seed task's network from the
 five-source task's (both have the real class and ProGAN seed 0; their test images are disjoint from every
@@ -55,7 +56,7 @@ def warm_start(attributor, method: str, record: dict) -> None:
     built and seeded instance of ``method``: all of them, or all but the class head when the classes
     differ. Anything else that does not fit is one line."""
     from gfcore.runs.attributor import run_dir_of
-    from gfcore.training.loop import NeuralAttributor
+    from gfcore.training.neural import NeuralAttributor
 
     where = f"--init-from {record['path']}"
     if not isinstance(attributor, NeuralAttributor):

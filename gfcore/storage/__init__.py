@@ -1,1 +1,7 @@
-"""Files on disk: atomic writes, JSON and safetensors I/O, claiming an output folder."""
+"""Files on disk, written so that an interrupted command leaves no half-written file and overwrites no user file.
+
+* :mod:`~gfcore.storage.atomic`: atomic writes (temporary name, fsync, rename) of bytes, text and JSON;
+* :mod:`~gfcore.storage.jsonio`: strict JSON documents, and reading a ``format``-tagged one back;
+* :mod:`~gfcore.storage.tensorio`: weights in safetensors with JSON metadata (nothing executes code);
+* :mod:`~gfcore.storage.outfolder`: claiming an ``--out`` folder (never overwrite what gfp did not create).
+"""

@@ -26,14 +26,13 @@ from typing import Any
 
 from gfcore.plugins import register_plugin, unregister_plugin
 from gfcore.testing.checks import (
-    ConformanceError,
     check_attack,
     check_attributor,
     check_command,
     check_gan_source,
     check_real_source,
-    make_config,
 )
+from gfcore.testing.harness import ConformanceError, make_config
 
 __all__ = [
     "ConformanceError",

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import torch
 
 from gfcore.config import positive
-from gfcore.training.loop import NeuralAttributor, NeuralConfig
+from gfcore.training.neural import NeuralAttributor, NeuralConfig
 
 
 @dataclass

@@ -7,7 +7,7 @@ shipped generators.
 * superiority -- every method (the learned network and the baselines) on both tasks.
 
 Real images are patches cropped from disjoint regions of the photographs per split; generated images of
-each split come from other latent seeds of the same generator (paper-notes §7, pitfall 7).
+each split come from other latent seeds of the same generator (so no split shares an image with another).
 """
 
 from __future__ import annotations

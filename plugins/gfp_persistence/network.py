@@ -1,5 +1,5 @@
 """The persistence networks: the paper's attribution network (``gfcore.AttributionNet``, reused, not copied) fed with one
-frequency band at resolution R, or applied to every R x R patch with its logits averaged (paper-notes §2).
+frequency band at resolution R, or applied to every R x R patch with its logits averaged (the paper's persistence study).
 
 Both expose what :class:`gfcore.AttributionNetAttributor` reads: ``image_fingerprint(x)`` and
 ``dense2`` (whose weight rows are the model fingerprints)."""

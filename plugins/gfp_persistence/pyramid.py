@@ -1,4 +1,4 @@
-"""The Gaussian pyramid of the official code (paper-notes §2): ``downscale2d_rgb_Gaussian`` and
+"""The Gaussian pyramid of the paper's official code (its persistence study): ``downscale2d_rgb_Gaussian`` and
 ``upscale2d_rgb_Gaussian``, per channel, with the 5x5 binomial kernel ``[1,4,6,4,1]^T [1,4,6,4,1] / 256``
 and reflect padding 2.
 

@@ -1,4 +1,4 @@
-"""visNet (Yu et al. 2019, paper-notes §3): an auto-encoder whose residual is the image fingerprint and
+"""visNet (Yu et al. 2019, the paper's visNet): an auto-encoder whose residual is the image fingerprint and
 free image-sized model fingerprints, registered as the ``visnet`` extractor."""
 
 from gfcore import hookimpl

@@ -1,5 +1,5 @@
 """The ``visnet`` extractor: visNet trained with the shared loop (one critic step, then one auto-encoder
-step per batch, then the moving-average update), paper-notes §3.2."""
+step per batch, then the moving-average update), as the paper trains it."""
 
 from __future__ import annotations
 

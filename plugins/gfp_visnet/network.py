@@ -1,4 +1,4 @@
-"""visNet's networks (``EG`` and ``D_patch`` in the official ``classifier_visNet`` code, paper-notes §3.1),
+"""visNet's networks (``EG`` and ``D_patch`` in the official ``classifier_visNet`` code),
 for any power-of-two resolution and channel width.
 
 * :class:`VisNetAE` (EG): the attribution network's convolutions down to a spatial 4x4 bottleneck of
