@@ -1,8 +1,8 @@
 """The diagonal dominance of a response grid read off a picture, for example the paper's own figure.
 
 `gfp visualize` reports the dominance of its response grid (mean diagonal response strength over mean
-off-diagonal, gcore.visualize.responses) from the numbers. The paper gives only a picture: a grid of
-response maps drawn the official way (paper-notes §3.3: pixels where the image and model fingerprints
+off-diagonal, gfcore.studies.visualize.responses) from the numbers. The paper gives only a picture: a grid of
+response maps drawn the official way (as the paper's official code does: pixels where the image and model fingerprints
 disagree in sign are zeroed, then [-5, 5] is mapped to [0, 255], so a zero response is flat grey). This
 script reads such a picture and measures each cell's strength as the mean over its pixels of the
 brightness above the background grey (summed over RGB), which is the same measure up to the display's
@@ -10,7 +10,7 @@ scale and its clipping at +5. It finds the grid as the largest block of backgrou
 inside ``--box`` (or the whole picture), cuts it into ``--cells`` x ``--cells`` equal cells, and leaves a
 margin of ``--margin`` pixels in each cell (the thin gaps between panels).
 
-    python benchmarks/figure_dominance.py ../shared/docs/figures/fingerprints_response_grid.png \\
+    python benchmarks/figure_dominance.py PAPER_FIGURE.png \\
         --box 560 300 1454 1293 --cells 5
 """
 

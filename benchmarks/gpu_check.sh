@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything issue 12 asks to run on a CUDA machine, in one command, in under 8 minutes:
+# The CUDA checks, in one command, in under 8 minutes:
 #   bash benchmarks/gpu_check.sh            (from the repository root; PYTHON=... to pick the interpreter)
 # Prints, in order: the device; training data path ratio; attribution ratio; FLOPs vs matmul (fp32, bf16);
 # bf16 accuracy; start-up; torchrun on all GPUs (NCCL); --compile with bf16; the test suite. Each step has

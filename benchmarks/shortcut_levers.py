@@ -1,5 +1,5 @@
 """How shortcut cues fade as GANs train: train (or extend) GAN runs, sample them, and measure on {real,
-generators} and on the generators alone the two shortcuts issue 8 names.
+generators} and on the generators alone two shortcut cues.
 
 * ``audit``: a standardised logistic regression on eight global statistics per image (mean and standard
   deviation of each RGB channel, mean absolute horizontal and vertical neighbour difference);
@@ -10,17 +10,17 @@ test regions, generated images from disjoint latent seeds (101 / 202 / 303). Acc
 part (``--test`` images per source; with 500 per source and 3 classes the standard error is about 1.2
 points).
 
-    python benchmarks/shortcut_levers.py train --runs /work/gan-runs --family progan --seeds 0 1 \\
+    python benchmarks/shortcut_levers.py train --runs gan-runs --family progan --seeds 0 1 \\
         --iters 1600 4000 8000 --tag progan            # trains one job at a time, resumes, measures
-    python benchmarks/shortcut_levers.py train --runs /work/gan-runs-scenes --tag progan_scenes \\
+    python benchmarks/shortcut_levers.py train --runs gan-runs-scenes --tag progan_scenes \\
         --params lr_g=0.004,lr_d=0.004 --real-scales 4 8 --iters 1600 --parallel   # another real set
-    python benchmarks/shortcut_levers.py train --runs /work/gan-runs-photos --tag progan_photos \\
+    python benchmarks/shortcut_levers.py train --runs gan-runs-photos --tag progan_photos \\
         --params lr_g=0.004,lr_d=0.004 --real-photos MORE_PHOTOS --iters 1600 --parallel  # more photographs
     python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
     python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
-    python benchmarks/shortcut_levers.py plot --results /work/gan-runs/results.json \\
+    python benchmarks/shortcut_levers.py plot --results gan-runs/results.json \\
         --out docs/figures/shortcut_curve_progan.png
-    python benchmarks/shortcut_levers.py levers --results /work/gan-runs/results.json \\
+    python benchmarks/shortcut_levers.py levers --results gan-runs/results.json \\
         --out docs/figures/shortcut_levers.png     # every tag (lever) on one figure, numbers beside it
 
 Every GAN run is trained by ``gfp gan train`` (``--resume --iters M`` to extend), one torch thread, one
@@ -340,7 +340,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     train = sub.add_parser("train", help="train/extend runs to each --iters and measure both cues")
-    train.add_argument("--runs", default="/work/gan-runs")
+    train.add_argument("--runs", default="gan-runs")
     train.add_argument("--family", default="progan")
     train.add_argument("--params", default="", help="family parameters, e.g. width=0.125")
     train.add_argument("--tag", default="progan")

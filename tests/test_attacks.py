@@ -1,4 +1,4 @@
-"""The attacks do what they claim (issue 9, paper-notes §6): each property is measured on the output."""
+"""The attacks do what they claim (the paper's robustness study): each property is measured on the output."""
 
 import io
 

@@ -1,4 +1,4 @@
-"""Every bad input of issue 7 answered in one line, each row of its table a test.
+"""Every bad input answered in one line, each row of its table a test.
 
 Exit codes follow the contract: 1 for a failure of the work (one "Error: ..." line), 2 for a usage error,
 0 when there is nothing to do. ``cli_error`` (conftest) fails on a raw exception, not only on the code.

@@ -1,4 +1,4 @@
-"""The persistence extractors (paper-notes §2): each learns a pattern its band or patch still holds and is
+"""The persistence extractors (the paper's persistence study): each learns a pattern its band or patch still holds and is
 at chance on one it cannot see.
 
 Synthetic tasks, 16x16, three sources: every image is smooth random content (cyclically shifted, so it

@@ -1,4 +1,4 @@
-"""How sure the bench's numbers are (issue 11): intervals and exact McNemar against known values, repeated
+"""How sure the bench's numbers are: intervals and exact McNemar against known values, repeated
 runs in a bench, and seeded runs giving identical numbers on one machine."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""visNet (paper-notes §3): shapes at any resolution, exact resume of both optimisers and the moving
+"""visNet, the fingerprint visualiser: shapes at any resolution, exact resume of both optimisers and the moving
 average, and learning a synthetic task whose model fingerprints must come to resemble the true patterns."""
 
 import numpy as np

@@ -31,7 +31,7 @@ INHERITED = ("format", "version", "method", "spec", "classes", "resolution", "pr
 def neural_methods() -> list[str]:
     """The installed methods that train by gradient descent (:class:`NeuralAttributor` subclasses)."""
     from gfcore.plugins import get_registries
-    from gfcore.training.loop import NeuralAttributor
+    from gfcore.training.neural import NeuralAttributor
 
     registries = get_registries()
     return [
@@ -40,7 +40,7 @@ def neural_methods() -> list[str]:
 
 
 def _fine_tunable(attributor, info: dict, run) -> None:
-    from gfcore.training.loop import NeuralAttributor
+    from gfcore.training.neural import NeuralAttributor
 
     if not isinstance(attributor, NeuralAttributor):
         neural = ", ".join(neural_methods()) or "none is installed"

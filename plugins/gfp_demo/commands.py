@@ -80,7 +80,7 @@ def demo(
     progress,
 ):
     """The paper in miniature: existence, uniqueness and superiority tables from the bundled photographs
-    and the shipped generators (about 5 minutes on 2 CPU cores; --repeats K: about K times that)."""
+    and the shipped generators (about 3 minutes on 2 CPU cores; --repeats K: about K times that)."""
     from pathlib import Path
 
     from gfcore import GfpError, progress_reporter, resolve_device

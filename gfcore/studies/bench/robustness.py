@@ -116,7 +116,7 @@ def run_robustness(
 ) -> None:
     """Fill ``results.robustness`` and ``results.curves`` for every method that ran without error."""
     from gfcore.runs.attributor import load_run
-    from gfcore.training.loop import NeuralAttributor
+    from gfcore.training.neural import NeuralAttributor
 
     test = dataset.split("test")
     for row in (r for r in results.methods if not r.error):
