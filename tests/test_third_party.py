@@ -497,6 +497,7 @@ def test_builtin_names_win_over_plugin_commands_and_entry_points(tmp_path):
     assert listed["commands"] == [
         {"name": "data", "plugin": "photos"},
         {"name": "demo", "plugin": "demo"},
+        {"name": "persistence", "plugin": "persistence"},
         {"name": "trainer-ok", "plugin": "trainer"},
     ]
 
