@@ -1,5 +1,6 @@
 """Built-in GAN sources: ProGAN, SNGAN, CramerGAN and MMDGAN, the four generator families of the paper,
-scaled so that small ones train on a CPU. Shipped 32x32 generators live in ``pretrained/``."""
+plus two of today's, DCGAN and StyleGAN2, all scaled so that small ones train on a CPU.
+Shipped 32x32 generators live in ``pretrained/``."""
 
 from gfcore import hookimpl
 
@@ -8,9 +9,11 @@ from gfcore import hookimpl
 def gfp_register_gan_sources(register):
     # Imported here, not at module level, so that `gfp --help` does not import torch.
     from .cramergan import CramerGan
+    from .dcgan import DcGan
     from .mmdgan import MmdGan
     from .progan import ProGan
     from .sngan import SnGan
+    from .stylegan import StyleGan
 
-    for family in (ProGan, SnGan, CramerGan, MmdGan):
+    for family in (ProGan, SnGan, CramerGan, MmdGan, DcGan, StyleGan):
         register(family)
