@@ -158,8 +158,8 @@ class GanSource(ABC):
     :meth:`sample`, :meth:`state_dict`, :meth:`load_state_dict`. The constructor takes
     ``(config, device)``.
 
-    Optional: :meth:`generator_state_dict` (what sampling needs, when that is less than the state) and
-    :meth:`shipped_generators` (pretrained weights the family ships).
+    Optional: :meth:`generator_state_dict` (what sampling needs, when that is less than the state),
+    :meth:`shipped_generators` (pretrained weights the family ships) and ``sampling_fields``.
 
     A GAN run (:mod:`gfcore.runs.gan`) writes ``generator.safetensors`` from :meth:`generator_state_dict`
     at each checkpoint and when :meth:`train` returns; ``gfp gan sample`` rebuilds the family from the
@@ -170,6 +170,10 @@ class GanSource(ABC):
     description: ClassVar[str] = ""
     Config: ClassVar[type]
     conformance_overrides: ClassVar[dict[str, Any]] = {}
+    #: Config fields that say how trained weights are sampled, not what they learned (a diffusion model's
+    #: sampler and step count): ``load_gan(run, sampling={...})`` and ``gfp gan sample RUN --param k=v``
+    #: may change them, so the same weights sampled another way are a source of their own. Default: none.
+    sampling_fields: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, config: Any, device: torch.device | None = None):
         import torch
@@ -281,6 +285,9 @@ def contract_problem(item: Any, base: type, fingerprints: bool = False) -> str |
         absent = [k for k in GAN_REQUIRED_FIELDS if k not in fields]
         if absent:
             return f"has no {' and '.join(absent)} field in its Config (every GAN family needs resolution and iters)"
+        odd = [k for k in item.sampling_fields if k not in fields or k in GAN_REQUIRED_FIELDS]
+        if odd:
+            return f"names {', '.join(map(repr, odd))} in sampling_fields, which must be Config fields other than resolution and iters"
     severity = getattr(item, "severity", None) if base is Attack else None
     if severity is not None and (severity not in config_fields(config) or not item.severity_values):
         return f"has severity {severity!r}, which is not a Config field with severity_values to sweep"

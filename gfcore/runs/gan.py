@@ -228,8 +228,22 @@ def write_grid(gan: GanSource, path: str | Path, n: int = PREVIEW_COUNT, seed: i
     save_png(path, image_grid(images, ncols=int(np.ceil(np.sqrt(n)))))
 
 
-def load_gan(run_dir: str | Path, device=None) -> GanSource:
-    """A trained generator from ``run.json`` + ``generator.safetensors``, ready to :meth:`~GanSource.sample`."""
+def with_sampling(cls: type, config: Any, sampling: dict[str, Any], family: str) -> Any:
+    """``config`` with the family's sampling parameters (:attr:`GanSource.sampling_fields`) set from
+    ``sampling`` (strings are parsed by field type); any other field is refused in one line."""
+    allowed = tuple(getattr(cls, "sampling_fields", ()))
+    other = sorted(set(sampling) - set(allowed))
+    if other:
+        valid = ", ".join(allowed) or "(none)"
+        raise GfpError(
+            f"cannot change {', '.join(other)} when sampling a {family} run; its sampling parameters: {valid}"
+        )
+    return build_config(cls.Config, {**config_to_dict(config), **sampling}, f"GAN family {family!r}")
+
+
+def load_gan(run_dir: str | Path, device=None, sampling: dict[str, Any] | None = None) -> GanSource:
+    """A trained generator from ``run.json`` + ``generator.safetensors``, ready to :meth:`~GanSource.sample`;
+    ``sampling`` sets the family's sampling parameters (``{"sampler": "ddim", "sample_steps": 50}``)."""
     import torch
 
     from gfcore.plugins import get_registries
@@ -241,6 +255,8 @@ def load_gan(run_dir: str | Path, device=None) -> GanSource:
         config = config_from_dict(cls.Config, run["config"])
     except (TypeError, ValueError) as exc:
         raise GfpError(f"{folder.json_path}: bad config for {run['family']} ({exc})") from None
+    if sampling:
+        config = with_sampling(cls, config, sampling, run["family"])
     gan = cls(config, device=device or torch.device("cpu"))
     tensors, _ = load_tensors(folder.weights_path)
     try:
@@ -265,14 +281,14 @@ def shipped_gans() -> dict[str, tuple[str, Path]]:
     return out
 
 
-def load_shipped_gan(name: str, device=None) -> GanSource:
+def load_shipped_gan(name: str, device=None, sampling: dict[str, Any] | None = None) -> GanSource:
     """A shipped generator by name (:func:`shipped_gans`), ready to :meth:`~GanSource.sample`."""
     shipped = shipped_gans()
     if name not in shipped:
         raise UnknownNameError(
             f"unknown shipped generator {name!r}; valid names: {', '.join(sorted(shipped)) or '(none)'}"
         )
-    return load_gan(shipped[name][1], device)
+    return load_gan(shipped[name][1], device, sampling)
 
 
 def sample_to_folder(

@@ -105,7 +105,7 @@ class DcGanCritic(nn.Module):
         init_dcgan_weights(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.net(x).flatten(1)
+        return self.net(x).flatten()
 
 
 def nonsaturating_critic_loss(d_real: torch.Tensor, d_fake: torch.Tensor) -> torch.Tensor:

@@ -247,7 +247,7 @@ class StyleGanCritic(nn.Module):
         if self.mbstd_group > 1:
             x = minibatch_stddev(x, self.mbstd_group)
         x = lrelu(self.conv(x))
-        return self.out(lrelu(self.dense(x.flatten(1))))
+        return self.out(lrelu(self.dense(x.flatten(1)))).squeeze(1)
 
 
 def r1_penalty(critic: nn.Module, real: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -190,22 +190,37 @@ def _train_command_line(family, real_dir, out_dir, overrides, seed, device, resu
 @click.argument("ganrun")
 @count_option("Number of images.")
 @out_option("Folder for the PNGs (created if missing).")
+@click.option(
+    "--param",
+    "params",
+    default=None,
+    metavar="KEY=VALUE,...",
+    show_default="the run's own",
+    help="Sampling parameters of the family (a diffusion model's sampler=ddim,sample_steps=50); "
+    "`gfp plugins FAMILY` lists its fields.",
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
-def sample_command(ganrun, n, out, seed, device, as_json, progress):
+def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
     """Write N samples of a GAN run as PNG files.
 
-    GANRUN is a GAN-run folder or the name of a shipped generator (see `gfp gan list`). The same GANRUN
-    and --seed always give the same images.
+    GANRUN is a GAN-run folder or the name of a shipped generator (see `gfp gan list`). The same GANRUN,
+    --param and --seed always give the same images; the same weights with other --param values (another
+    sampler, fewer steps) are a source of their own.
     """
+    from gfcore.config import parse_spec
     from gfcore.execution.device import resolve_device
     from gfcore.runs.gan import load_gan, sample_to_folder
     from gfcore.terminal.progress import progress_reporter
 
+    try:
+        sampling = parse_spec(f"param:{params}")[1] if params else None
+    except GfpError:
+        raise GfpError(f"--param {params!r}: write key=value,key=value") from None
     run_dir = _resolve_run(ganrun)
-    gan_source = load_gan(run_dir, resolve_device(device))
+    gan_source = load_gan(run_dir, resolve_device(device), sampling)
     with progress_reporter(enabled=progress) as reporter:
         paths = sample_to_folder(gan_source, n, out, seed=seed, reporter=reporter)
     if as_json:
@@ -216,6 +231,7 @@ def sample_command(ganrun, n, out, seed, device, as_json, progress):
                 "out": str(out),
                 "count": len(paths),
                 "seed": seed,
+                "sampling": {k: getattr(gan_source.config, k) for k in sampling or {}},
                 "resolution": gan_source.config.resolution,
                 "files": [p.name for p in paths],
             }
