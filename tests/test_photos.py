@@ -155,6 +155,35 @@ def test_splits_give_different_patches_for_the_same_seed():
     )
 
 
+def test_windows_share_exactly_their_overlap():
+    # across the sequence's seeded blocks (1024 patches each), so the overlap does not depend on where it lies
+    base = sample_boxes(3000, 16, seed=2, window=0)
+    shifted = sample_boxes(3000, 16, seed=2, window=1000)
+    assert shifted[:2000] == base[1000:]
+    assert sample_boxes(7, 16, seed=2, window=2995) == base[2995:] + sample_boxes(2, 16, seed=2, window=3000)
+    # the part outside the overlap is new: no other box of the base window is repeated
+    assert not set(shifted[2000:]) & set(base)
+    # the windowed sequence is its own: neither another seed's nor the classic draw's
+    assert sample_boxes(50, 16, seed=3, window=0) != base[:50] != sample_boxes(50, 16, seed=2)
+    np.testing.assert_array_equal(
+        sample_patches(4, 16, 2, window=1020), sample_patches(1024, 16, 2, window=0)[1020:]
+    )
+    with pytest.raises(GfpError, match="window"):
+        sample_boxes(5, 16, window=-1)
+
+
+def test_cli_window_option(tmp_path):
+    result = run_cli(["data", "photos", "--out", str(tmp_path / "w"), "-n", "3", "--window", "7", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["window"] == 7
+    written = np.stack(
+        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "w").iterdir())]
+    )
+    np.testing.assert_array_equal(written, sample_patches(10, 32, 0, window=0)[7:])
+    result = run_cli(["data", "photos", "--out", str(tmp_path / "x"), "-n", "3", "--window", "-1"])
+    assert result.exit_code == 2 and not (tmp_path / "x").exists()
+
+
 def test_bad_requests_are_one_line_errors():
     with pytest.raises(GfpError, match="positive"):
         sample_patches(0)

@@ -70,6 +70,16 @@ def data_group():
     is_flag=True,
     help="With --photos: cut from the bundled photographs too (the folders' photos come after them).",
 )
+@click.option(
+    "--window",
+    type=click.IntRange(min=0),
+    metavar="START",
+    default=None,
+    show_default="off: a draw of N patches of their own",
+    help="Take patches START .. START+N-1 of one fixed sequence per seed and split: two windows share exactly "
+    "their overlap, so training sets can differ by a known number of images (START 0 and 2000 with -n "
+    "20000 share 18,000).",
+)
 @json_option
 @progress_option
 def photos(
@@ -81,6 +91,7 @@ def photos(
     scales: tuple[float, float],
     photo_folders: tuple[Path, ...],
     with_bundled: bool,
+    window: int | None,
     as_json: bool,
     progress: bool,
 ):
@@ -99,7 +110,9 @@ def photos(
     if photo_folders:
         chosen = folder_photos(photo_folders, resolution, split, warn=lambda line: _warn(line, skipped))
         chosen = photo_paths() + chosen if with_bundled else chosen
-    boxes = sample_boxes(n, resolution, seed, split, scales, chosen)  # validates before anything is written
+    boxes = sample_boxes(
+        n, resolution, seed, split, scales, chosen, window
+    )  # validates before anything is written
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
@@ -123,6 +136,7 @@ def photos(
         "seed": seed,
         "split": split,
         "scales": list(scales),
+        "window": window,
         "photos": len(photo_paths()) if chosen is None else len(chosen),
         "photo_folders": [str(f) for f in photo_folders],
         "with_bundled": with_bundled or not photo_folders,
@@ -131,10 +145,11 @@ def photos(
     if as_json:
         emit_json(summary)
     else:
+        window_note = "" if window is None else f", patches {window}-{window + n - 1} of the sequence"
         source = "the bundled photographs" if chosen is None else f"{len(chosen)} photographs"
         click.echo(
             f"wrote {n} real patches of {resolution}x{resolution} (split {split}, seed {seed}, "
-            f"crop scales {scales[0]:g}-{scales[1]:g}) from {source} to {out}"
+            f"crop scales {scales[0]:g}-{scales[1]:g}{window_note}) from {source} to {out}"
         )
 
 

@@ -54,6 +54,10 @@ DEFAULT_SCALES = (1.0, float(MAX_SCALE))
 
 # Seeds are mixed with the split so that, say, seed 0 of "train" and seed 0 of "test" are unrelated streams.
 _SPLIT_STREAM = {name: i for i, name in enumerate(SPLITS)}
+#: Mixed into the windowed sequence's seeds, so that it shares no stream with the classic draw.
+_WINDOW_STREAM = 7
+#: Patches per seeded block of the windowed sequence.
+WINDOW_BLOCK = 1024
 
 
 @dataclass(frozen=True)
@@ -228,22 +232,28 @@ def sample_boxes(
     split: str = "train",
     scales: tuple[float, float] = DEFAULT_SCALES,
     photos: Photos = None,
+    window: int | None = None,
 ) -> list[CropBox]:
-    """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting."""
+    """The crops :func:`sample_patches` would cut for the same arguments (photo, box), without cutting.
+
+    ``window``: patches ``window .. window + n - 1`` of one fixed, unbounded sequence per seed and split, so
+    that two windows share exactly their overlap (training sets that differ by a known number of images);
+    ``None``: the classic draw of ``n`` patches (another sequence)."""
     _check_request(n, resolution, seed, split, scales, photos)
-    rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
     sizes = photo_sizes(photos)
     regions = [split_region(w, h, split) for w, h in sizes]
-
-    # Draw every random number up front, vectorised; the per-crop work below is integer arithmetic.
-    photos = rng.integers(0, len(sizes), size=n)
-    scale_u = rng.random(n)
-    x_u = rng.random(n)
-    y_u = rng.random(n)
+    if window is None:
+        # Every random number up front, vectorised; the per-crop work below is integer arithmetic.
+        rng = np.random.default_rng([seed, _SPLIT_STREAM[split]])
+        photo_of = rng.integers(0, len(sizes), size=n)
+        scale_u, x_u, y_u = rng.random(n), rng.random(n), rng.random(n)
+    else:
+        photo_u, scale_u, x_u, y_u = _window_draws(window, n, seed, split)
+        photo_of = np.minimum((photo_u * len(sizes)).astype(np.int64), len(sizes) - 1)
 
     boxes = []
     for i in range(n):
-        left, top, right, bottom = regions[photos[i]]
+        left, top, right, bottom = regions[photo_of[i]]
         largest = min(right - left, bottom - top, int(scales[1] * resolution))
         smallest = min(max(resolution, math.ceil(scales[0] * resolution)), largest)
         # log-uniform side in [smallest, largest], rounded down so it never exceeds the region
@@ -251,8 +261,27 @@ def sample_boxes(
         side = min(max(side, smallest), largest)
         x0 = left + int(x_u[i] * (right - left - side + 1))
         y0 = top + int(y_u[i] * (bottom - top - side + 1))
-        boxes.append(CropBox(int(photos[i]), x0, y0, x0 + side, y0 + side))
+        boxes.append(CropBox(int(photo_of[i]), x0, y0, x0 + side, y0 + side))
     return boxes
+
+
+def _window_draws(start: int, n: int, seed: int, split: str) -> np.ndarray:
+    """Four uniform numbers (photo, scale, x, y) for each of patches ``start .. start + n - 1`` of the
+    windowed sequence: block ``b`` of :data:`WINDOW_BLOCK` patches comes from its own seeded stream, so a
+    patch's numbers depend only on its index."""
+    if start < 0:
+        raise GfpError(f"window must be a non-negative patch index, got {start}")
+    first, last = start // WINDOW_BLOCK, (start + n - 1) // WINDOW_BLOCK
+    draws = np.concatenate(
+        [
+            np.random.default_rng([seed, _SPLIT_STREAM[split], _WINDOW_STREAM, block]).random(
+                (WINDOW_BLOCK, 4)
+            )
+            for block in range(first, last + 1)
+        ]
+    )
+    offset = start - first * WINDOW_BLOCK
+    return draws[offset : offset + n].T
 
 
 def render_patch(box: CropBox, resolution: int, photos: Photos = None) -> np.ndarray:
@@ -283,13 +312,15 @@ def sample_patches(
     split: str = "train",
     scales: tuple[float, float] = DEFAULT_SCALES,
     photos: Photos = None,
+    window: int | None = None,
 ) -> np.ndarray:
     """``n`` real patches as uint8 ``[n, 3, resolution, resolution]``; the same arguments give the same
     patches. ``split`` is ``"train"``, ``"val"`` or ``"test"`` (disjoint parts of every photo) or ``"all"``;
     ``scales`` bounds the crop side as multiples of the resolution (see the module docstring); ``photos``
-    are the photo files to cut from (the bundled set by default).
+    are the photo files to cut from (the bundled set by default); ``window`` takes patches ``window ..
+    window + n - 1`` of a fixed sequence (:func:`sample_boxes`).
     """
-    boxes = sample_boxes(n, resolution, seed, split, scales, photos)
+    boxes = sample_boxes(n, resolution, seed, split, scales, photos, window)
     out = np.empty((n, 3, resolution, resolution), dtype=np.uint8)
     for i, patch in iter_patches(boxes, resolution, photos):
         out[i] = patch
