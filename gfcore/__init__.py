@@ -78,7 +78,8 @@ _EXPORTS: dict[str, str] = {
     # trained runs and generators
     **dict.fromkeys(("load_run", "read_run_json", "shipped_runs"), "gfcore.runs.attributor"),
     "train_run": "gfcore.runs.training",
-    **dict.fromkeys(("load_gan", "load_shipped_gan", "shipped_gans"), "gfcore.runs.gan"),
+    "load_gan": "gfcore.runs.gan",
+    **dict.fromkeys(("load_shipped_gan", "shipped_gans"), "gfcore.runs.shipped_gans"),
     "package_versions": "gfcore.runs.folder",
     "build_attack": "gfcore.inference.attacks",
     **dict.fromkeys(("Model", "Prediction"), "gfcore.inference.model"),

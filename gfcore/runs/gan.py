@@ -23,7 +23,7 @@ import numpy as np
 
 from gfcore.config import build_config, config_from_dict, config_to_dict, parse_spec
 from gfcore.data.images import image_grid, save_png
-from gfcore.errors import GfpError, UnknownNameError
+from gfcore.errors import GfpError
 from gfcore.execution import distributed as dist
 from gfcore.interfaces import FitContext, GanSource
 from gfcore.runs.folder import LAST, RUN_JSON, RunDir, RunKind, package_versions
@@ -267,28 +267,6 @@ def load_gan(run_dir: str | Path, device=None, sampling: dict[str, Any] | None =
             f"{folder.weights_path}: weights do not fit the {run['family']} config ({first})"
         ) from None
     return gan
-
-
-def shipped_gans() -> dict[str, tuple[str, Path]]:
-    """The shipped generators every registered family advertises
-    (:meth:`~gfcore.interfaces.GanSource.shipped_generators`): name -> (family, GAN-run folder)."""
-    from gfcore.plugins import get_registries
-
-    out: dict[str, tuple[str, Path]] = {}
-    for entry in get_registries().gan_sources.entries():
-        for name, path in entry.item.shipped_generators().items():
-            out[name] = (entry.name, Path(path))
-    return out
-
-
-def load_shipped_gan(name: str, device=None, sampling: dict[str, Any] | None = None) -> GanSource:
-    """A shipped generator by name (:func:`shipped_gans`), ready to :meth:`~GanSource.sample`."""
-    shipped = shipped_gans()
-    if name not in shipped:
-        raise UnknownNameError(
-            f"unknown shipped generator {name!r}; valid names: {', '.join(sorted(shipped)) or '(none)'}"
-        )
-    return load_gan(shipped[name][1], device, sampling)
 
 
 def sample_to_folder(

@@ -53,7 +53,7 @@ def _resolve_run(ganrun: str) -> Path:
     path = Path(ganrun)
     if path.is_dir():
         return path
-    from gfcore.runs.gan import shipped_gans
+    from gfcore.runs.shipped_gans import shipped_gans
 
     shipped = shipped_gans()
     if ganrun in shipped:
@@ -245,7 +245,8 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
 def list_command(as_json):
     """The registered GAN families and the shipped generators."""
     from gfcore.plugins import get_registries
-    from gfcore.runs.gan import read_run, shipped_gans
+    from gfcore.runs.gan import read_run
+    from gfcore.runs.shipped_gans import shipped_gans
 
     families = []
     for entry in get_registries().gan_sources.entries():
