@@ -35,7 +35,17 @@ PAPER_FAMILIES = {"progan", "sngan", "cramergan", "mmdgan"}
 #: Every registered family built on the shared adversarial loop (these tests look at its G and D); every
 #: family, third-party ones included, also gets tests/test_conformance.py.
 FAMILIES = [e.name for e in get_registries().gan_sources.entries() if issubclass(e.item, AdversarialGan)]
-SHIPPED = ["cramergan", "mmdgan", "progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3", "sngan"]
+SHIPPED = [
+    "cramergan",
+    "dcgan",
+    "mmdgan",
+    "progan_seed0",
+    "progan_seed1",
+    "progan_seed2",
+    "progan_seed3",
+    "sngan",
+    "stylegan",
+]
 
 
 def family_cls(name):
@@ -384,7 +394,7 @@ def test_every_shipped_generator_loads_samples_and_is_small(run_cli):
     assert pretrained_names() == SHIPPED
     for name in SHIPPED:
         folder = pretrained_dir(name)
-        assert (folder / GENERATOR_FILE).stat().st_size < 3_000_000, name
+        assert (folder / GENERATOR_FILE).stat().st_size < 5_000_000, name
         run = read_run(folder)
         assert run["resolution"] == 32 and "gfp data photos" in run["command"], name
         images = load_pretrained(name).sample(4, seed=0)
@@ -395,6 +405,6 @@ def test_every_shipped_generator_loads_samples_and_is_small(run_cli):
     assert seeds == {0, 1, 2, 3} and len(configs) == 1
     listing = run_cli("gan", "list", "--json")
     shipped = {s["name"]: s for s in json.loads(listing.stdout)["shipped"]}
-    assert set(shipped) == set(SHIPPED) and shipped["sngan"]["family"] == "sngan"
+    assert set(SHIPPED) <= set(shipped) and shipped["sngan"]["family"] == "sngan"
     with pytest.raises(GfpError, match="valid names"):
         load_pretrained("biggan")

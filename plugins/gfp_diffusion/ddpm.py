@@ -21,6 +21,7 @@ import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,9 @@ from gfcore import (
 from gfcore import distributed as dist
 
 SAMPLERS = ("ddpm", "ddim")
+#: The shipped diffusion models: GAN-run folders (``run.json`` + ``generator.safetensors``), package data.
+PRETRAINED_DIR = Path(__file__).resolve().parent / "pretrained"
+SHIPPED = ("ddpm",)
 SAMPLE_CHUNK = 256  # images per denoising batch in sample(); chunk k draws from its own seeded stream
 
 
@@ -149,6 +153,10 @@ class Ddpm(GanSource):
         "preview_steps": 2,
         "checkpoint_every": 1,
     }
+
+    @classmethod
+    def shipped_generators(cls) -> dict[str, Path]:
+        return {name: PRETRAINED_DIR / name for name in SHIPPED if (PRETRAINED_DIR / name).is_dir()}
 
     def __init__(self, config: DdpmConfig, device: torch.device | None = None):
         super().__init__(config, device)

@@ -124,6 +124,7 @@ class DcGan(AdversarialGan):
         "DCGAN: transposed-conv generator and strided-conv critic with batch norm, non-saturating loss"
     )
     Config = DcGanConfig
+    shipped = ("dcgan",)
     conformance_overrides = {**AdversarialGan.conformance_overrides, "ch": 4}
 
     def build_generator(self):

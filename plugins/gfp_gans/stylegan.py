@@ -262,6 +262,7 @@ class StyleGan(AdversarialGan):
     name = "stylegan"
     description = "StyleGAN2: mapping network, modulated/demodulated convs, noise inputs, skip toRGB, R1"
     Config = StyleGanConfig
+    shipped = ("stylegan",)
     conformance_overrides = {
         **AdversarialGan.conformance_overrides,
         "ch": 4,
