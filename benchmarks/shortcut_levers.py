@@ -18,6 +18,7 @@ points).
         --params lr_g=0.004,lr_d=0.004 --real-photos MORE_PHOTOS --iters 1600 --parallel  # more photographs
     python benchmarks/shortcut_levers.py shipped progan_seed0 progan_seed1   # the shipped reference
     python benchmarks/shortcut_levers.py shipped RUN_DIR RUN_DIR ...          # or GAN run folders
+    python benchmarks/shortcut_levers.py shipped dcgan ddpm:sampler=ddim,sample_steps=10   # sampled another way
     python benchmarks/shortcut_levers.py plot --results gan-runs/results.json \\
         --out docs/figures/shortcut_curve_progan.png
     python benchmarks/shortcut_levers.py levers --results gan-runs/results.json \\
@@ -237,13 +238,19 @@ def command_shipped(args) -> None:
     import torch
 
     from gfcore.runs.gan import load_gan
-    from gfp_gans.pretrained import load_pretrained
+    from gfcore.runs.shipped_gans import load_shipped_gan
 
     torch.set_num_threads(1)
     counts = {"train": args.train, "val": args.val, "test": args.test}
     fakes = {}
     for name in args.names:
-        gan = load_gan(Path(name)) if Path(name).is_dir() else load_pretrained(name)
+        # NAME:key=value,... samples the same weights another way (a diffusion model's sampler and steps)
+        where, _, params = name.partition(":")
+        sampling = dict(item.split("=", 1) for item in params.split(",")) if params else None
+        if Path(where).is_dir():
+            gan = load_gan(Path(where), sampling=sampling)
+        else:
+            gan = load_shipped_gan(where, sampling=sampling)
         fakes[name] = {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
     row = {"shipped": args.names, "real_and_generators": measure({"real": real_images(counts), **fakes})}
     row["generators_only"] = measure(fakes) if len(fakes) > 1 else None

@@ -234,3 +234,33 @@ def test_openset_command_leaves_each_source_out_and_reuses_its_runs(
     assert "gfp does not write into folders" in cli_error(
         1, "openset", tiny_dataset.path, "--out", tmp_path / "other"
     )
+
+
+def test_openset_leaves_a_family_out_together_and_keeps_the_real_class(run_cli, cli_error, tmp_path):
+    """Leave-one-family-out: `--group fam=b,c --keep real` leaves out the family {b, c} and the source a in
+    turn, never real, and says how many unseen images each run gave to real."""
+    counts = {"train": 60, "val": 20, "test": 20}
+    splits = {}
+    for i, (split, n) in enumerate(counts.items()):
+        splits[split] = fingerprint_task(4, n, 16, 24.0, seed=i)
+    data = write_dataset(tmp_path / "ds", ["real", "a", "b", "c"], splits)
+    out = tmp_path / "lofo"
+    args = ("openset", data.path, "--out", out, "--method", "knn:k=3", "--group", "fam=b,c", "--keep", "real")
+    result = run_cli(*args, "--json", "--no-progress")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["groups"] == {"fam": ["b", "c"]} and doc["keep"] == ["real"]
+    rows = {r["held_out"]: r for r in doc["held_out"]}
+    assert set(rows) == {"fam", "a"} and rows["fam"]["sources"] == ["b", "c"]
+    info = json.loads((out / "runs" / "without-fam" / "run.json").read_text())
+    assert info["classes"] == ["real", "a"]
+    test_labels = data.split("test").labels
+    assert rows["fam"]["n_unknown"] == int(np.isin(test_labels, [2, 3]).sum())
+    for row in rows.values():
+        chosen = row["scores"][doc["score"]]
+        # an unseen image is either called unknown, or given to real, or to another generator
+        assert chosen["unknown_detected"] + chosen["unknown_called_kept"] <= 1 + 1e-9
+        assert 0 <= row["unknown_to_kept_closed_set"] <= 1
+    assert "unseen called real" in (out / "results.md").read_text()
+    assert "no source zz" in cli_error(1, *args[:-4], "--group", "fam=b,zz", "--out", tmp_path / "o2")
+    assert "NAME=SRC" in cli_error(2, *args[:-4], "--group", "fam", "--out", tmp_path / "o3")

@@ -50,6 +50,12 @@ from gfcore import device_option, emit_json, json_option, progress_option, repea
     "--init-from) instead of a random initialisation.",
 )
 @click.option(
+    "--modern",
+    is_flag=True,
+    help="Also the modern-sources task: real, DCGAN, StyleGAN2 and one DDPM sampled two ways (its "
+    "ancestral sampler with 20 of its 1,000 steps, and DDIM with 10), about 10 more minutes on 2 CPU cores.",
+)
+@click.option(
     "--all",
     "everything",
     is_flag=True,
@@ -57,7 +63,7 @@ from gfcore import device_option, emit_json, json_option, progress_option, repea
     "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves; "
     "and visNet trained on the five-source task with its model fingerprints, response grid and t-SNE "
     "(gfp visualize), and the persistence study (gfp persistence: accuracy of the low and high frequency "
-    "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores).",
+    "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores); implies --modern.",
 )
 @repeats_option
 @seed_option
@@ -73,6 +79,7 @@ def demo(
     baselines,
     no_baselines,
     warm_start,
+    modern,
     everything,
     repeats,
     seed,
@@ -101,6 +108,8 @@ def demo(
     if baselines or no_baselines:
         settings.baselines = list(baselines)
     settings.robustness = everything
+    if modern or everything:
+        settings.tasks.append("modern")
     out = Path(out)
     if (out / "datasets").exists():
         raise GfpError(f"{out} already holds a demo; choose another --out or delete it")

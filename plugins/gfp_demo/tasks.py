@@ -4,7 +4,9 @@ shipped generators.
 * existence  -- {real, ProGAN, SNGAN, CramerGAN, MMDGAN}: do GANs leave fingerprints at all?
 * uniqueness -- {real, ProGAN seed 0..3}: do GANs that differ only in their training seed leave
   different fingerprints?
-* superiority -- every method (the learned network and the baselines) on both tasks.
+* modern     -- {real, DCGAN, StyleGAN2, DDPM with its ancestral sampler, the same DDPM with DDIM}
+  (`gfp demo --modern`): generators of today, and one diffusion model's weights sampled two ways.
+* superiority -- every method (the learned network and the baselines) on every task.
 
 Real images are patches cropped from disjoint regions of the photographs per split; generated images of
 each split come from other latent seeds of the same generator (so no split shares an image with another).
@@ -57,7 +59,18 @@ UNIQUENESS = {
     "ProGAN_seed2": "progan_seed2",
     "ProGAN_seed3": "progan_seed3",
 }
-TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS}
+#: a shipped generator's name, with ``:key=value,...`` for its sampling parameters (the same weights
+#: sampled another way are a source of their own); strided samplers keep a CPU demo in minutes
+MODERN = {
+    "real": REAL_SOURCE,
+    "DCGAN": "dcgan",
+    "StyleGAN2": "stylegan",
+    "DDPM": "ddpm:sampler=ddpm,sample_steps=20",
+    "DDIM": "ddpm:sampler=ddim,sample_steps=10",
+}
+TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS, "modern": MODERN}
+#: the tasks of the quick demo; ``--modern`` (and ``--all``) add ``modern``
+QUICK_TASKS = ("existence", "uniqueness")
 LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws per split
 ROBUSTNESS_TASK = "existence"
 #: task -> the task whose learned run it starts from (DemoSettings.warm_start)
@@ -87,6 +100,7 @@ class DemoSettings:
     # where a random start had 89.7% (92.3% after 6, 95.3% after 9); benchmarks/README.md, "The quick demo".
     warm_start: bool = True
     baselines: list[str] = field(default_factory=lambda: ["knn", "eigenface", "prnu", "dct"])
+    tasks: list[str] = field(default_factory=lambda: list(QUICK_TASKS))
     seed: int = 0
     repeats: int = 1  # `gfp demo --repeats K`: every method trained K times (seeds seed .. seed+K-1)
     # `gfp demo --all`: the robustness table (paper §6) on the five-source task
@@ -118,7 +132,9 @@ def source_images(source: str, split: str, n: int, settings: DemoSettings, devic
             real = cls(cls.Config())
             cache[key] = real.sample(n, settings.resolution, seed=settings.seed, split=split)
         else:
-            generator = load_shipped_gan(source, device)
+            name, _, params = source.partition(":")
+            sampling = dict(item.split("=", 1) for item in params.split(",")) if params else None
+            generator = load_shipped_gan(name, device, sampling)
             cache[key] = generator.sample(n, seed=LATENT_SEEDS[split] + 1000 * settings.seed).numpy()
     return cache[key]
 
@@ -158,7 +174,7 @@ def run_demo(out: Path, settings: DemoSettings, device, reporter: Reporter) -> d
     cache: dict = {}
     tasks: dict[str, BenchResults] = {}
     datasets = {}
-    for task in TASKS:
+    for task in settings.tasks:
         reporter.log(f"== {task}: {', '.join(TASKS[task])}")
         dataset = build_task_dataset(task, out / "datasets" / task, settings, device, reporter, cache)
         datasets[task] = dataset
@@ -269,12 +285,13 @@ SUPERIORITY = ("accuracy", "95% interval", "McNemar p", "FD ratio")
 
 
 def superiority_table(tables: dict) -> TextTable:
-    """Every method on both tasks: test accuracy with its interval, the paired test against the learned
+    """Every method on every task: test accuracy with its interval, the paired test against the learned
     network and the FD ratio; under them the raw pixels' FD ratio and the shortcut audit's rows."""
-    table = TextTable(["method", *(f"{task} {what}" for task in TASKS for what in SUPERIORITY)])
+    tasks = list(tables["tasks"])
+    table = TextTable(["method", *(f"{task} {what}" for task in tasks for what in SUPERIORITY)])
     for r in tables["superiority"]:
         cells = [r["method"]]
-        for task in TASKS:
+        for task in tasks:
             verdict = r.get(f"{task}_verdict")
             p = "reference" if verdict == "reference" else fmt_p(r.get(f"{task}_p_value"))
             cells += [
@@ -313,7 +330,7 @@ def tables_markdown(tables: dict) -> str:
                 "",
             ]
     lines += [
-        "## superiority: every method on both tasks",
+        "## superiority: every method on every task",
         "",
         to_markdown(superiority_table(tables)),
         *superiority_notes(tables),
@@ -347,7 +364,11 @@ def superiority_notes(tables: dict) -> list[str]:
         "",
     ]
     for r in tables["superiority"]:
-        lines += [f"- {task}: {r[f'{task}_paired_note']}" for task in TASKS if r.get(f"{task}_paired_note")]
+        lines += [
+            f"- {task}: {r[f'{task}_paired_note']}"
+            for task in tables["tasks"]
+            if r.get(f"{task}_paired_note")
+        ]
     return [*lines, ""]
 
 

@@ -41,17 +41,36 @@ from gfp.common import (
     show_default="gfp's open-set score, msp",
     help="The score whose threshold the table's accuracy and detection rates use (AUROC: all three).",
 )
+@click.option(
+    "--group",
+    "groups",
+    metavar="NAME=SRC,SRC...",
+    multiple=True,
+    help="Leave these sources out together, as one family named NAME (every sampler of one diffusion "
+    "model: --group DDPM=DDPM,DDIM); repeat for more. Sources in no group are left out one at a time.",
+)
+@click.option(
+    "--keep",
+    metavar="SRC",
+    multiple=True,
+    help="A source every run knows, never left out (--keep real: leave out only generators, and report "
+    "how many unseen images are called real); repeat for more.",
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
-def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device, as_json, progress):
+def openset(
+    dataset, out, spec, epochs, false_unknown_rate, score, groups, keep, seed, device, as_json, progress
+):
     """Evaluate open-set attribution by leaving one source of DATASET out of training at a time.
 
     For each source, a run is trained on the others (a finished run in --out is reused, an unfinished one
     resumed), calibrated on their validation split, and asked about the test images of all: AUROC of
     known against the unseen source, and, at the threshold chosen for --false-unknown-rate, the accuracy
-    on the known sources and the share of the unseen source called unknown."""
+    on the known sources and the share of the unseen source called unknown. With --group and --keep it is
+    leave-one-family-out: --keep real --group DDPM=DDPM,DDIM leaves out each generator family in turn and
+    reports how many of its images are called real."""
     from pathlib import Path
 
     from gfcore.data.dataset import load_dataset
@@ -61,6 +80,13 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
     from gfcore.terminal.formatting import fmt_pct
     from gfcore.terminal.progress import progress_reporter
 
+    parsed_groups = {}
+    for item in groups:
+        name, sep, members = item.partition("=")
+        sources = [m.strip() for m in members.split(",") if m.strip()]
+        if not sep or not name.strip() or not sources or name.strip() in parsed_groups:
+            raise click.BadParameter(f"{item!r}: give each group once as NAME=SRC,SRC", param_hint="--group")
+        parsed_groups[name.strip()] = sources
     data = load_dataset(dataset)
     overrides = {"epochs": epochs} if epochs is not None else {}
     with progress_reporter(progress) as reporter:
@@ -73,6 +99,8 @@ def openset(dataset, out, spec, epochs, false_unknown_rate, score, seed, device,
             overrides=overrides,
             false_unknown_rate=false_unknown_rate or DEFAULT_FALSE_UNKNOWN_RATE,
             score=score or DEFAULT_SCORE,
+            groups=parsed_groups,
+            keep=list(keep),
             reporter=reporter,
         )
     if as_json:

@@ -8,6 +8,9 @@ images of ``s`` -- a source the run has never seen -- are scored. Reported per h
 validation for the false-unknown rate: the accuracy on the known sources (an image called unknown counts
 as wrong), the share of them called unknown, and the share of the unseen source's images called unknown.
 
+A group of sources (a family) can be left out together, and ``keep`` sources (the real class) are never
+left out; the share of unseen images given to them is reported too (leave-one-family-out).
+
     OUT/datasets/without-<source>/   the K-1-source datasets
     OUT/runs/without-<source>/       their runs
     OUT/results.json, results.md     the numbers

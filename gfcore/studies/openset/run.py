@@ -16,7 +16,7 @@ from gfcore.runs.training import existing_run_state, train_run
 from gfcore.storage.atomic import write_json, write_text
 from gfcore.storage.jsonio import read_document
 from gfcore.storage.outfolder import check_study_folder
-from gfcore.studies.openset.held_out import slug, without_source
+from gfcore.studies.openset.held_out import held_out_units, slug, without_source
 from gfcore.studies.openset.report import markdown
 from gfcore.studies.openset.scores import evaluate_held_out
 from gfcore.terminal.progress import NullReporter
@@ -44,20 +44,24 @@ def run_loso(
     overrides: dict,
     false_unknown_rate: float,
     score: str,
+    groups: dict[str, list[str]] | None = None,
+    keep: list[str] = (),
     reporter=None,
 ) -> dict:
-    """Leave each source of ``data`` out in turn (see :mod:`gfcore.studies.openset`); writes and returns
-    the results document."""
+    """Leave each source of ``data`` out in turn, or each group of sources (a family, left out together;
+    ``keep``: sources never left out); see :mod:`gfcore.studies.openset`. Writes and returns the results
+    document."""
     reporter = reporter or NullReporter()
     out = Path(out)
     check_out(out)
     if len(data.classes) < 3:
         raise GfpError(f"{data.path} has {len(data.classes)} sources; leaving one out needs at least 3")
+    units = held_out_units(data.classes, groups, list(keep))
     name, _ = parse_spec(spec)
     _, method, config = build_attributor(spec, data.classes[:-1], data.resolution, device, overrides)
     test = data.split("test")
     rows = []
-    for held_out, source in enumerate(data.classes):
+    for source, held_out in units:
         known_data = without_source(data, held_out, out / "datasets" / slug(source))
         run_dir = out / "runs" / slug(source)
         state = existing_run_state(run_dir, known_data, method=method, config=config, seed=seed)
@@ -79,10 +83,27 @@ def run_loso(
                 false_unknown_rate=false_unknown_rate,
             )
         calibrate_run(run_dir, known_data, device, false_unknown_rate, score, reporter)
-        unknown_images = np.asarray(test.images[np.flatnonzero(test.labels == held_out)])
-        row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter)
-        rows.append({"held_out": source, "run": str(run_dir), "reused": state == "complete", **row})
-    settings = {"method": name, "spec": spec, "overrides": overrides, "seed": seed, "score": score}
+        unknown_images = np.asarray(test.images[np.flatnonzero(np.isin(test.labels, held_out))])
+        row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter, list(keep))
+        members = [data.classes[i] for i in held_out]
+        rows.append(
+            {
+                "held_out": source,
+                "sources": members,
+                "run": str(run_dir),
+                "reused": state == "complete",
+                **row,
+            }
+        )
+    settings = {
+        "method": name,
+        "spec": spec,
+        "overrides": overrides,
+        "seed": seed,
+        "score": score,
+        "groups": groups or {},
+        "keep": list(keep),
+    }
     results = results_document(data, settings, false_unknown_rate, rows)
     write_json(out / "results.json", results)
     write_text(out / "results.md", markdown(results))
