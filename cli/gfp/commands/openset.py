@@ -46,6 +46,7 @@ from gfp.common import (
     "groups",
     metavar="NAME=SRC,SRC...",
     multiple=True,
+    show_default="none: each source alone",
     help="Leave these sources out together, as one family named NAME (every sampler of one diffusion "
     "model: --group DDPM=DDPM,DDIM); repeat for more. Sources in no group are left out one at a time.",
 )
@@ -53,6 +54,7 @@ from gfp.common import (
     "--keep",
     metavar="SRC",
     multiple=True,
+    show_default="none: every source is left out in turn",
     help="A source every run knows, never left out (--keep real: leave out only generators, and report "
     "how many unseen images are called real); repeat for more.",
 )

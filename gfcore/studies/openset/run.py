@@ -59,41 +59,25 @@ def run_loso(
     units = held_out_units(data.classes, groups, list(keep))
     name, _ = parse_spec(spec)
     _, method, config = build_attributor(spec, data.classes[:-1], data.resolution, device, overrides)
-    test = data.split("test")
     rows = []
     for source, held_out in units:
-        known_data = without_source(data, held_out, out / "datasets" / slug(source))
-        run_dir = out / "runs" / slug(source)
-        state = existing_run_state(run_dir, known_data, method=method, config=config, seed=seed)
-        reporter.log(
-            f"without {source}: "
-            + {"new": "training", "complete": "reusing", "unfinished": "resuming"}[state]
-            + f" {run_dir}"
-        )
-        if state != "complete":
-            train_run(
-                known_data,
-                run_dir,
-                spec,
-                seed=seed,
-                device=device,
-                resume=state == "unfinished",
-                overrides=overrides,
-                reporter=reporter,
-                false_unknown_rate=false_unknown_rate,
-            )
-        calibrate_run(run_dir, known_data, device, false_unknown_rate, score, reporter)
-        unknown_images = np.asarray(test.images[np.flatnonzero(np.isin(test.labels, held_out))])
-        row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter, list(keep))
-        members = [data.classes[i] for i in held_out]
         rows.append(
-            {
-                "held_out": source,
-                "sources": members,
-                "run": str(run_dir),
-                "reused": state == "complete",
-                **row,
-            }
+            _held_out_row(
+                data,
+                source,
+                held_out,
+                out,
+                spec,
+                method,
+                config,
+                seed,
+                device,
+                overrides,
+                false_unknown_rate,
+                score,
+                list(keep),
+                reporter,
+            )
         )
     settings = {
         "method": name,
@@ -108,6 +92,51 @@ def run_loso(
     write_json(out / "results.json", results)
     write_text(out / "results.md", markdown(results))
     return results
+
+
+def _held_out_row(
+    data,
+    source,
+    held_out,
+    out,
+    spec,
+    method,
+    config,
+    seed,
+    device,
+    overrides,
+    false_unknown_rate,
+    score,
+    keep,
+    reporter,
+) -> dict:
+    """Train (or reuse, or resume) and calibrate the run without ``held_out``, and score it."""
+    test = data.split("test")
+    known_data = without_source(data, held_out, out / "datasets" / slug(source))
+    run_dir = out / "runs" / slug(source)
+    state = existing_run_state(run_dir, known_data, method=method, config=config, seed=seed)
+    reporter.log(
+        f"without {source}: "
+        + {"new": "training", "complete": "reusing", "unfinished": "resuming"}[state]
+        + f" {run_dir}"
+    )
+    if state != "complete":
+        train_run(
+            known_data,
+            run_dir,
+            spec,
+            seed=seed,
+            device=device,
+            resume=state == "unfinished",
+            overrides=overrides,
+            reporter=reporter,
+            false_unknown_rate=false_unknown_rate,
+        )
+    calibrate_run(run_dir, known_data, device, false_unknown_rate, score, reporter)
+    unknown_images = np.asarray(test.images[np.flatnonzero(np.isin(test.labels, held_out))])
+    row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter, keep)
+    members = [data.classes[i] for i in held_out]
+    return {"held_out": source, "sources": members, "run": str(run_dir), "reused": state == "complete", **row}
 
 
 def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: float, rows: list) -> dict:
