@@ -3,6 +3,7 @@ reused or resumed, calibrated and scored (:mod:`.scores`), then ``results.json``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -59,26 +60,10 @@ def run_loso(
     units = held_out_units(data.classes, groups, list(keep))
     name, _ = parse_spec(spec)
     _, method, config = build_attributor(spec, data.classes[:-1], data.resolution, device, overrides)
-    rows = []
-    for source, held_out in units:
-        rows.append(
-            _held_out_row(
-                data,
-                source,
-                held_out,
-                out,
-                spec,
-                method,
-                config,
-                seed,
-                device,
-                overrides,
-                false_unknown_rate,
-                score,
-                list(keep),
-                reporter,
-            )
-        )
+    job = _Job(
+        out, spec, method, config, seed, device, overrides, false_unknown_rate, score, list(keep), reporter
+    )
+    rows = [_held_out_row(job, data, source, held_out) for source, held_out in units]
     settings = {
         "method": name,
         "spec": spec,
@@ -94,28 +79,30 @@ def run_loso(
     return results
 
 
-def _held_out_row(
-    data,
-    source,
-    held_out,
-    out,
-    spec,
-    method,
-    config,
-    seed,
-    device,
-    overrides,
-    false_unknown_rate,
-    score,
-    keep,
-    reporter,
-) -> dict:
+@dataclass(frozen=True)
+class _Job:
+    """What every held-out run of one evaluation shares."""
+
+    out: Path
+    spec: str
+    method: str
+    config: object
+    seed: int
+    device: object
+    overrides: dict
+    false_unknown_rate: float
+    score: str
+    keep: list
+    reporter: object
+
+
+def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[int]) -> dict:
     """Train (or reuse, or resume) and calibrate the run without ``held_out``, and score it."""
     test = data.split("test")
-    known_data = without_source(data, held_out, out / "datasets" / slug(source))
-    run_dir = out / "runs" / slug(source)
-    state = existing_run_state(run_dir, known_data, method=method, config=config, seed=seed)
-    reporter.log(
+    known_data = without_source(data, held_out, job.out / "datasets" / slug(source))
+    run_dir = job.out / "runs" / slug(source)
+    state = existing_run_state(run_dir, known_data, method=job.method, config=job.config, seed=job.seed)
+    job.reporter.log(
         f"without {source}: "
         + {"new": "training", "complete": "reusing", "unfinished": "resuming"}[state]
         + f" {run_dir}"
@@ -124,17 +111,17 @@ def _held_out_row(
         train_run(
             known_data,
             run_dir,
-            spec,
-            seed=seed,
-            device=device,
+            job.spec,
+            seed=job.seed,
+            device=job.device,
             resume=state == "unfinished",
-            overrides=overrides,
-            reporter=reporter,
-            false_unknown_rate=false_unknown_rate,
+            overrides=job.overrides,
+            reporter=job.reporter,
+            false_unknown_rate=job.false_unknown_rate,
         )
-    calibrate_run(run_dir, known_data, device, false_unknown_rate, score, reporter)
+    calibrate_run(run_dir, known_data, job.device, job.false_unknown_rate, job.score, job.reporter)
     unknown_images = np.asarray(test.images[np.flatnonzero(np.isin(test.labels, held_out))])
-    row = evaluate_held_out(run_dir, known_data, unknown_images, device, reporter, keep)
+    row = evaluate_held_out(run_dir, known_data, unknown_images, job.device, job.reporter, job.keep)
     members = [data.classes[i] for i in held_out]
     return {"held_out": source, "sources": members, "run": str(run_dir), "reused": state == "complete", **row}
 
