@@ -237,6 +237,7 @@ def command_shipped(args) -> None:
     folders (a candidate set before it ships)."""
     import torch
 
+    from gfcore.config import parse_spec
     from gfcore.runs.gan import load_gan
     from gfcore.runs.shipped_gans import load_shipped_gan
 
@@ -245,12 +246,11 @@ def command_shipped(args) -> None:
     fakes = {}
     for name in args.names:
         # NAME:key=value,... samples the same weights another way (a diffusion model's sampler and steps)
-        where, _, params = name.partition(":")
-        sampling = dict(item.split("=", 1) for item in params.split(",")) if params else None
+        where, sampling = parse_spec(name)
         if Path(where).is_dir():
-            gan = load_gan(Path(where), sampling=sampling)
+            gan = load_gan(Path(where), sampling=sampling or None)
         else:
-            gan = load_shipped_gan(where, sampling=sampling)
+            gan = load_shipped_gan(where, sampling=sampling or None)
         fakes[name] = {split: gan.sample(n, seed=LATENT_SEEDS[split]).numpy() for split, n in counts.items()}
     row = {"shipped": args.names, "real_and_generators": measure({"real": real_images(counts), **fakes})}
     row["generators_only"] = measure(fakes) if len(fakes) > 1 else None

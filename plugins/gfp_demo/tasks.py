@@ -27,6 +27,7 @@ from gfcore import (
     fmt_pct,
     get_registries,
     load_shipped_gan,
+    parse_spec,
     write_dataset,
     write_json,
     write_text,
@@ -132,9 +133,8 @@ def source_images(source: str, split: str, n: int, settings: DemoSettings, devic
             real = cls(cls.Config())
             cache[key] = real.sample(n, settings.resolution, seed=settings.seed, split=split)
         else:
-            name, _, params = source.partition(":")
-            sampling = dict(item.split("=", 1) for item in params.split(",")) if params else None
-            generator = load_shipped_gan(name, device, sampling)
+            name, sampling = parse_spec(source)
+            generator = load_shipped_gan(name, device, sampling or None)
             cache[key] = generator.sample(n, seed=LATENT_SEEDS[split] + 1000 * settings.seed).numpy()
     return cache[key]
 
