@@ -9,7 +9,13 @@ from PIL import Image
 
 from gfp_gans.pretrained import pretrained_names
 
-NEEDED = {"progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3", "sngan", "cramergan", "mmdgan"}
+NEEDED = {
+    *(f"progan_seed{i}" for i in range(4)),
+    *(f"progan_window{w}" for w in (0, 2000, 20000)),
+    "sngan",
+    "cramergan",
+    "mmdgan",
+}
 
 
 def test_every_generator_the_demo_needs_is_shipped():
@@ -54,11 +60,17 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     # five sources: chance is 0.2; measured 0.87 (0.81 on the first generators)
     assert existence["accuracy"] >= 0.6, cm
     assert tables["tasks"]["uniqueness"]["classes"][1:] == [f"ProGAN_seed{i}" for i in range(4)]
+    training_data = tables["tasks"]["training_data"]
+    assert training_data["classes"][1:] == [f"ProGAN_window{w}" for w in (0, 2000, 20000)]
+    # three ProGANs of one recipe and seed, trained on other photo windows, and real: chance 0.25,
+    # measured 0.84 at this size (97.15% at the demo's)
+    assert training_data["accuracy"] >= 0.65, training_data["confusion_matrix"]
     # the seed task's learned network started from the five-source task's run (--warm-start, the default)
     bench = json.loads((out / "bench" / "existence" / "results.json").read_text())
     learned_run = next(row["run"] for row in bench["methods"] if row["method"] == "learned")
     assert existence["init_from"] is None
-    assert tables["tasks"]["uniqueness"]["init_from"] == str(Path(learned_run).resolve())
+    for task in ("uniqueness", "training_data"):
+        assert tables["tasks"][task]["init_from"] == str(Path(learned_run).resolve())
     started = json.loads((Path(tables["tasks"]["uniqueness"]["init_from"]) / "run.json").read_text())
     assert started["classes"] == existence["classes"]
     methods = [
@@ -67,7 +79,7 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     assert methods[0].startswith("learned:") and methods[1:] == ["knn", "dct"]
     # every accuracy carries its interval; every baseline its paired test against the learned network
     rows = {row["method"]: row for row in tables["superiority"]}
-    for task in ("existence", "uniqueness"):
+    for task in ("existence", "uniqueness", "training_data"):
         assert rows[methods[0]][f"{task}_verdict"] == "reference"
         for method in methods:
             low, high = rows[method][f"{task}_ci95"]
@@ -81,10 +93,10 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     knn = next(row for row in tables["superiority"] if row["method"] == "knn")
     assert audit["audit: raw-pixel kNN"]["existence_accuracy"] == knn["existence_accuracy"]
     markdown = (out / "tables.md").read_text()
-    assert "## existence" in markdown and "## uniqueness" in markdown and "## superiority" in markdown
+    assert all(f"## {t}:" in markdown for t in ("existence", "uniqueness", "training_data", "superiority"))
     assert "| audit: global stats |" in markdown
-    assert markdown.count("started from the weights of") == 1
-    for task in ("existence", "uniqueness"):
+    assert markdown.count("started from the weights of") == 2
+    for task in ("existence", "uniqueness", "training_data"):
         results = json.loads((out / "bench" / task / "results.json").read_text())
         assert len(results["methods"]) == 3
         for png in (out / "bench" / task).glob("confusion_*.png"):

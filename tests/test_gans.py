@@ -43,6 +43,9 @@ SHIPPED = [
     "progan_seed1",
     "progan_seed2",
     "progan_seed3",
+    "progan_window0",
+    "progan_window2000",
+    "progan_window20000",
     "sngan",
     "stylegan",
 ]
@@ -403,6 +406,12 @@ def test_every_shipped_generator_loads_samples_and_is_small(run_cli):
     seeds = {read_run(pretrained_dir(f"progan_seed{i}"))["seed"] for i in range(4)}
     configs = {json.dumps(read_run(pretrained_dir(f"progan_seed{i}"))["config"]) for i in range(4)}
     assert seeds == {0, 1, 2, 3} and len(configs) == 1
+    # the training-data ProGANs: the seed-0 recipe on windows of the photo sequence (0 and 2000 share
+    # 18,000 patches, 0 and 20000 none)
+    starts = (0, 2000, 20000)
+    windows = [read_run(pretrained_dir(f"progan_window{w}")) for w in starts]
+    assert {r["seed"] for r in windows} == {0} and {json.dumps(r["config"]) for r in windows} == configs
+    assert all(f"--window {w} " in r["command"] for w, r in zip(starts, windows, strict=True))
     listing = run_cli("gan", "list", "--json")
     shipped = {s["name"]: s for s in json.loads(listing.stdout)["shipped"]}
     assert set(SHIPPED) <= set(shipped) and shipped["sngan"]["family"] == "sngan"

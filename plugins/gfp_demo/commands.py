@@ -86,8 +86,9 @@ def demo(
     as_json,
     progress,
 ):
-    """The paper in miniature: existence, uniqueness and superiority tables from the bundled photographs
-    and the shipped generators (about 3 minutes on 2 CPU cores; --repeats K: about K times that)."""
+    """The paper in miniature: existence, uniqueness (by seed and by training data) and superiority tables
+    from the bundled photographs and the shipped generators (about 5 minutes on 2 CPU cores; --repeats K:
+    about K times that)."""
     from pathlib import Path
 
     from gfcore import GfpError, progress_reporter, resolve_device

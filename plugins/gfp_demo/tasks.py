@@ -4,6 +4,9 @@ shipped generators.
 * existence  -- {real, ProGAN, SNGAN, CramerGAN, MMDGAN}: do GANs leave fingerprints at all?
 * uniqueness -- {real, ProGAN seed 0..3}: do GANs that differ only in their training seed leave
   different fingerprints?
+* training data -- {real, ProGAN trained on patch windows 0, 2000 and 20000}: do GANs that differ only in
+  their training data (the same recipe and seed; windows 0 and 2000 share 18,000 of 20,000 patches,
+  0 and 20000 none) leave different fingerprints?
 * modern     -- {real, DCGAN, StyleGAN2, DDPM with its ancestral sampler, the same DDPM with DDIM}
   (`gfp demo --modern`): generators of today, and one diffusion model's weights sampled two ways.
 * superiority -- every method (the learned network and the baselines) on every task.
@@ -60,6 +63,12 @@ UNIQUENESS = {
     "ProGAN_seed2": "progan_seed2",
     "ProGAN_seed3": "progan_seed3",
 }
+TRAINING_DATA = {
+    "real": REAL_SOURCE,
+    "ProGAN_window0": "progan_window0",
+    "ProGAN_window2000": "progan_window2000",
+    "ProGAN_window20000": "progan_window20000",
+}
 #: a shipped generator's name, with ``:key=value,...`` for its sampling parameters (the same weights
 #: sampled another way are a source of their own); strided samplers keep a CPU demo in minutes
 MODERN = {
@@ -69,13 +78,18 @@ MODERN = {
     "DDPM": "ddpm:sampler=ddpm,sample_steps=20",
     "DDIM": "ddpm:sampler=ddim,sample_steps=10",
 }
-TASKS = {"existence": EXISTENCE, "uniqueness": UNIQUENESS, "modern": MODERN}
+TASKS = {
+    "existence": EXISTENCE,
+    "uniqueness": UNIQUENESS,
+    "training_data": TRAINING_DATA,
+    "modern": MODERN,
+}
 #: the tasks of the quick demo; ``--modern`` (and ``--all``) add ``modern``
-QUICK_TASKS = ("existence", "uniqueness")
+QUICK_TASKS = ("existence", "uniqueness", "training_data")
 LATENT_SEEDS = {"train": 101, "val": 202, "test": 303}  # disjoint latent draws per split
 ROBUSTNESS_TASK = "existence"
 #: task -> the task whose learned run it starts from (DemoSettings.warm_start)
-WARM_START_FROM = {"uniqueness": "existence"}
+WARM_START_FROM = {"uniqueness": "existence", "training_data": "existence"}
 ROBUSTNESS_ATTACKS = ("noise", "blur", "crop", "jpeg", "relight", "combo")
 
 
@@ -338,7 +352,8 @@ def tables_markdown(tables: dict) -> str:
     if any(r.get("audit") for r in tables["superiority"]):
         lines += [
             "Rows `audit: ...` are the shortcut audit (`gfp audit`): what one trivial cue alone reaches on the "
-            "same test split (chance 20%; a cue at or above chance + 0.5 * (1 - chance) is a shortcut).",
+            "same test split (chance is one over the number of classes of the task; a cue at or above chance + "
+            "0.5 * (1 - chance) is a shortcut).",
             "",
         ]
     if tables.get("robustness"):

@@ -83,7 +83,17 @@ class ProGan(AdversarialGan):
         "ProGAN: progressive growing, pixel norm, minibatch stddev, equalised LR, WGAN-GP (EMA sampler)"
     )
     Config = ProGanConfig
-    shipped = ("progan_seed0", "progan_seed1", "progan_seed2", "progan_seed3")
+    # seeds 0..3 on one draw of the photos; window W: seed 0 on patches W .. W+19,999 of the windowed
+    # sequence (`gfp data photos --window W`), so two of them differ only in their training data
+    shipped = (
+        "progan_seed0",
+        "progan_seed1",
+        "progan_seed2",
+        "progan_seed3",
+        "progan_window0",
+        "progan_window2000",
+        "progan_window20000",
+    )
     conformance_overrides = {**AdversarialGan.conformance_overrides, "width": 0.02}
 
     def __init__(self, config: ProGanConfig, device: torch.device | None = None):
