@@ -46,8 +46,8 @@ from gfcore import device_option, emit_json, json_option, progress_option, repea
     "--warm-start/--no-warm-start",
     default=True,
     show_default=True,
-    help="Start the uniqueness task's learned network from the existence task's weights (gfp train "
-    "--init-from) instead of a random initialisation.",
+    help="Start the learned network of every other task (uniqueness by seed and by training data, "
+    "modern) from the existence task's weights (gfp train --init-from) instead of a random initialisation.",
 )
 @click.option(
     "--modern",
