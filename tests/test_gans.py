@@ -344,9 +344,18 @@ def test_third_party_family_lists_trains_and_samples(colour_plugin, run_cli, tmp
         "gan", "sample", tmp_path / "run", "-n", 3, "--out", tmp_path / "s", "--no-progress", "--json"
     )
     assert result.exit_code == 0, result.output
-    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["000000.png", "000001.png", "000002.png"]
+    names = sorted(p.name for p in (tmp_path / "s").iterdir())
+    assert names == [".gfp-samples.json", "000000.png", "000001.png", "000002.png"]
     sampled = json.loads(result.stdout)
     assert sampled["family"] == "colourfield" and sampled["count"] == 3 and len(sampled["files"]) == 3
+    assert json.loads((tmp_path / "s" / ".gfp-samples.json").read_text())["count"] == 3
+    # a finished folder, or one holding a user's own files, is refused and left as it is
+    again = run_cli("gan", "sample", tmp_path / "run", "-n", 3, "--out", tmp_path / "s", "--no-progress")
+    assert again.exit_code == 1 and "already holds generated samples" in again.output
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "000000.png").write_bytes(b"my own file")
+    refused = run_cli("gan", "sample", tmp_path / "run", "-n", 1, "--out", tmp_path / "mine", "--no-progress")
+    assert refused.exit_code == 1 and (tmp_path / "mine" / "000000.png").read_bytes() == b"my own file"
 
 
 def test_cli_trains_a_builtin_family_skipping_bad_files(run_cli, tmp_path):

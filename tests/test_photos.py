@@ -177,7 +177,7 @@ def test_cli_window_option(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["window"] == 7
     written = np.stack(
-        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "w").iterdir())]
+        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "w").glob("*.png"))]
     )
     np.testing.assert_array_equal(written, sample_patches(10, 32, 0, window=0)[7:])
     result = run_cli(["data", "photos", "--out", str(tmp_path / "x"), "-n", "3", "--window", "-1"])
@@ -217,7 +217,7 @@ def test_cli_scales_option(tmp_path):
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["scales"] == [2.0, 4.0]
     written = np.stack(
-        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "a").iterdir())]
+        [np.asarray(Image.open(f)).transpose(2, 0, 1) for f in sorted((tmp_path / "a").glob("*.png"))]
     )
     np.testing.assert_array_equal(written, sample_patches(3, 32, 0, "train", (2, 4)))
     for bad, words in (("x", "is not MIN-MAX"), ("1-2-3", "is not MIN-MAX"), ("0-2", "1 <= min <= max")):
@@ -244,11 +244,19 @@ def test_cli_rejects_bad_input(tmp_path):
     assert not list(tmp_path.glob("*.png"))
 
 
-def test_cli_warns_about_patches_left_from_an_earlier_larger_run(tmp_path):
-    assert run_cli(["data", "photos", "--out", str(tmp_path), "-n", "5"]).exit_code == 0
-    result = run_cli(["data", "photos", "--out", str(tmp_path), "-n", "3"])
-    assert result.exit_code == 0
-    assert "already holds 2 other" in " ".join(result.stderr.split())  # rich wraps long lines
+def test_cli_never_writes_over_files_it_did_not_make(tmp_path):
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "photo_000000.png").write_bytes(b"my own file")
+    result = run_cli(["data", "photos", "--out", str(mine), "-n", "2"])
+    assert result.exit_code == 1 and "gfp never deletes what it did not create" in " ".join(
+        result.stderr.split()
+    )
+    assert (mine / "photo_000000.png").read_bytes() == b"my own file"
+    assert run_cli(["data", "photos", "--out", str(tmp_path / "p"), "-n", "2"]).exit_code == 0
+    assert json.loads((tmp_path / "p" / ".gfp-photos.json").read_text())["count"] == 2  # written last
+    again = run_cli(["data", "photos", "--out", str(tmp_path / "p"), "-n", "3"])  # a finished set
+    assert again.exit_code == 1 and "already holds photo patches" in " ".join(again.stderr.split())
 
 
 def test_cli_licences_json_parses():

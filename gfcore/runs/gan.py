@@ -269,6 +269,15 @@ def load_gan(run_dir: str | Path, device=None, sampling: dict[str, Any] | None =
     return gan
 
 
+#: the file name :func:`sample_to_folder` gives sample ``i``
+SAMPLE_NAME = "{:06d}.png"
+
+
+def sample_file_names(n: int) -> list[str]:
+    """The names :func:`sample_to_folder` gives ``n`` samples, in order."""
+    return [SAMPLE_NAME.format(i) for i in range(n)]
+
+
 def sample_to_folder(
     gan: GanSource, n: int, out_dir: str | Path, seed: int = 0, reporter: Reporter | None = None
 ) -> list[Path]:
@@ -285,7 +294,7 @@ def sample_to_folder(
         chunk_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
         images = gan.sample(SAMPLE_FOLDER_CHUNK, chunk_seed).numpy()[: n - start]
         for i, image in enumerate(images, start):
-            path = out / f"{i:06d}.png"
+            path = out / SAMPLE_NAME.format(i)
             save_png(path, image)
             paths.append(path)
             task.advance()

@@ -8,6 +8,9 @@ import click
 
 from gfcore import GfpError, count_option, emit_json, json_option, out_option, progress_option, seed_option
 
+#: what `gfp data photos` writes beside the patches, last; hidden, so `gfp prepare` passes over it
+PATCHES_RECORD = ".gfp-photos.json"
+
 
 def parse_scales(text: str) -> tuple[float, float]:
     """``"1-8"`` -> ``(1.0, 8.0)``; ``"2"`` -> ``(2.0, 2.0)``. Range checks are the sampler's."""
@@ -97,7 +100,7 @@ def photos(
 ):
     """Write N real patches, cut at random scales from the bundled photographs (or your own, --photos),
     as PNG files."""
-    from gfcore import progress_reporter, save_png
+    from gfcore import claim_out_folder, progress_reporter, save_png, write_json
 
     from .patches import folder_photos, iter_patches, photo_paths, sample_boxes
 
@@ -113,35 +116,32 @@ def photos(
     boxes = sample_boxes(
         n, resolution, seed, split, scales, chosen, window
     )  # validates before anything is written
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GfpError(f"cannot create output folder {out}: {exc}") from None
     digits = max(6, len(str(n - 1)))
     names = [f"photo_{i:0{digits}d}.png" for i in range(n)]
-    with progress_reporter(enabled=progress) as reporter:
-        # Files from an earlier, larger run would silently join this set: say so rather than delete them.
-        stale = sorted(set(p.name for p in out.glob("photo_*.png")) - set(names))
-        if stale:
-            reporter.warn(f"{out} already holds {len(stale)} other photo_*.png files (e.g. {stale[0]})")
-        task = reporter.task(f"photo patches ({split})", total=n)
-        for index, patch in iter_patches(boxes, resolution, chosen):
-            save_png(out / names[index], patch)
-            task.advance()
-    summary = {
-        "out": str(out),
-        "count": n,
-        "first": names[0],
-        "resolution": resolution,
-        "seed": seed,
-        "split": split,
-        "scales": list(scales),
-        "window": window,
-        "photos": len(photo_paths()) if chosen is None else len(chosen),
-        "photo_folders": [str(f) for f in photo_folders],
-        "with_bundled": with_bundled or not photo_folders,
-        "skipped": skipped,
-    }
+    # a new or empty folder only (or one this command left unfinished): never a user's own files
+    with claim_out_folder(
+        out, tuple(names), done=PATCHES_RECORD, what="gfp data photos", kind="photo patches"
+    ):
+        with progress_reporter(enabled=progress) as reporter:
+            task = reporter.task(f"photo patches ({split})", total=n)
+            for index, patch in iter_patches(boxes, resolution, chosen):
+                save_png(out / names[index], patch)
+                task.advance()
+        summary = {
+            "out": str(out),
+            "count": n,
+            "first": names[0],
+            "resolution": resolution,
+            "seed": seed,
+            "split": split,
+            "scales": list(scales),
+            "window": window,
+            "photos": len(photo_paths()) if chosen is None else len(chosen),
+            "photo_folders": [str(f) for f in photo_folders],
+            "with_bundled": with_bundled or not photo_folders,
+            "skipped": skipped,
+        }
+        write_json(out / PATCHES_RECORD, summary)  # last: its presence means the folder is complete
     if as_json:
         emit_json(summary)
     else:

@@ -48,6 +48,10 @@ def _load_real_folder(folder: Path, resolution: int, reporter):
     return np.stack(images)
 
 
+#: what `gfp gan sample` writes beside the images, last; hidden, so `gfp prepare` passes over it
+SAMPLES_RECORD = ".gfp-samples.json"
+
+
 def _resolve_run(ganrun: str) -> Path:
     """A GAN-run folder, or the name of a shipped generator."""
     path = Path(ganrun)
@@ -212,7 +216,9 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
     """
     from gfcore.config import parse_spec
     from gfcore.execution.device import resolve_device
-    from gfcore.runs.gan import load_gan, sample_to_folder
+    from gfcore.runs.gan import load_gan, sample_file_names, sample_to_folder
+    from gfcore.storage.atomic import write_json
+    from gfcore.storage.outfolder import claim_out_folder
     from gfcore.terminal.progress import progress_reporter
 
     try:
@@ -221,21 +227,24 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
         raise GfpError(f"--param {params!r}: write key=value,key=value") from None
     run_dir = _resolve_run(ganrun)
     gan_source = load_gan(run_dir, resolve_device(device), sampling)
-    with progress_reporter(enabled=progress) as reporter:
-        paths = sample_to_folder(gan_source, n, out, seed=seed, reporter=reporter)
+    # a new or empty folder only (or one this command left unfinished): never a user's own files
+    with claim_out_folder(
+        out, tuple(sample_file_names(n)), done=SAMPLES_RECORD, what="gfp gan sample", kind="generated samples"
+    ):
+        with progress_reporter(enabled=progress) as reporter:
+            paths = sample_to_folder(gan_source, n, out, seed=seed, reporter=reporter)
+        record = {
+            "ganrun": str(run_dir),
+            "family": gan_source.name,
+            "out": str(out),
+            "count": len(paths),
+            "seed": seed,
+            "sampling": {k: getattr(gan_source.config, k) for k in sampling or {}},
+            "resolution": gan_source.config.resolution,
+        }
+        write_json(Path(out) / SAMPLES_RECORD, record)  # last: its presence means the folder is complete
     if as_json:
-        emit_json(
-            {
-                "ganrun": str(run_dir),
-                "family": gan_source.name,
-                "out": str(out),
-                "count": len(paths),
-                "seed": seed,
-                "sampling": {k: getattr(gan_source.config, k) for k in sampling or {}},
-                "resolution": gan_source.config.resolution,
-                "files": [p.name for p in paths],
-            }
-        )
+        emit_json({**record, "files": [p.name for p in paths]})
         return
     click.echo(f"wrote {len(paths)} {gan_source.name} samples to {out}")
 
