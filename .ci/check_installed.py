@@ -70,7 +70,13 @@ def check_shipped_data() -> None:
         )
         if sample["count"] != 2:
             fail(f"gan sample wrote {sample['count']} images, not 2")
-    print(f"ok  {len(photos)} bundled photos, {len(shipped)} shipped generators, sampling works")
+    runs = json.loads(run_gfp("plugins", "--json").stdout)["shipped_runs"]
+    if "shipped:existence" not in [r["name"] for r in runs]:
+        fail("the shipped attributor is missing from the installation")
+    print(
+        f"ok  {len(photos)} bundled photos, {len(shipped)} shipped generators, sampling works, "
+        f"{len(runs)} shipped run(s)"
+    )
 
 
 def main() -> None:
