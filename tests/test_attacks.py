@@ -70,6 +70,8 @@ def test_parameter_ranges_are_the_papers(name):
         ("blur:kernel=4", "odd"),
         ("noise:std_min=30", "larger"),
         ("fog", "fog"),
+        ("noise:std=", "has no value"),  # never silently the random default
+        ("noise:std=1,std=2", "given twice"),  # never silently the last one
     ],
 )
 def test_bad_parameters_are_one_line(spec, phrase):
