@@ -273,11 +273,6 @@ def load_gan(run_dir: str | Path, device=None, sampling: dict[str, Any] | None =
 SAMPLE_NAME = "{:06d}.png"
 
 
-def sample_file_names(n: int) -> list[str]:
-    """The names :func:`sample_to_folder` gives ``n`` samples, in order."""
-    return [SAMPLE_NAME.format(i) for i in range(n)]
-
-
 def sample_to_folder(
     gan: GanSource, n: int, out_dir: str | Path, seed: int = 0, reporter: Reporter | None = None
 ) -> list[Path]:

@@ -216,7 +216,7 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
     """
     from gfcore.config import parse_spec
     from gfcore.execution.device import resolve_device
-    from gfcore.runs.gan import load_gan, sample_file_names, sample_to_folder
+    from gfcore.runs.gan import SAMPLE_NAME, load_gan, sample_to_folder
     from gfcore.storage.atomic import write_json
     from gfcore.storage.outfolder import claim_out_folder
     from gfcore.terminal.progress import progress_reporter
@@ -229,7 +229,11 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
     gan_source = load_gan(run_dir, resolve_device(device), sampling)
     # a new or empty folder only (or one this command left unfinished): never a user's own files
     with claim_out_folder(
-        out, tuple(sample_file_names(n)), done=SAMPLES_RECORD, what="gfp gan sample", kind="generated samples"
+        out,
+        tuple(SAMPLE_NAME.format(i) for i in range(n)),
+        done=SAMPLES_RECORD,
+        what="gfp gan sample",
+        kind="generated samples",
     ):
         with progress_reporter(enabled=progress) as reporter:
             paths = sample_to_folder(gan_source, n, out, seed=seed, reporter=reporter)
