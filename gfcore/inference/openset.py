@@ -131,20 +131,20 @@ def calibrate_attributor(
 def calibrate_run(run_dir, dataset, device=None, false_unknown_rate=None, score=None, reporter=None) -> dict:
     """Fit the temperature and open-set threshold of a run's best weights on ``dataset``'s validation split
     and store them in its run.json (``calibration``; see :mod:`gfcore.inference.openset`). Returns the run.json."""
+    from gfcore.execution import distributed as dist
     from gfcore.runs.attributor import check_compatible, load_run, run_dir_of
 
-    attributor, info = load_run(run_dir, device)
-    check_compatible(info, dataset, run_dir)
-    old = (info.get("calibration") or {}).get("open_set")
-    old = old if isinstance(old, dict) else {}  # a damaged record is simply refitted
-    rate = false_unknown_rate or old.get("false_unknown_rate") or DEFAULT_FALSE_UNKNOWN_RATE
-    score = score or old.get("score") or DEFAULT_SCORE
-    info["calibration"] = calibrate_attributor(attributor, dataset.split("val"), rate, score, reporter)
-    from gfcore.execution import distributed as dist
-
-    with dist.main_writes_first() as main:  # under torchrun every rank fitted the same numbers
-        if main:
-            run_dir_of(run_dir).write(info)
+    with run_dir_of(run_dir).lock("gfp calibrate"):  # re-entrant: a training calibrates its locked run
+        attributor, info = load_run(run_dir, device)
+        check_compatible(info, dataset, run_dir)
+        old = (info.get("calibration") or {}).get("open_set")
+        old = old if isinstance(old, dict) else {}  # a damaged record is simply refitted
+        rate = false_unknown_rate or old.get("false_unknown_rate") or DEFAULT_FALSE_UNKNOWN_RATE
+        score = score or old.get("score") or DEFAULT_SCORE
+        info["calibration"] = calibrate_attributor(attributor, dataset.split("val"), rate, score, reporter)
+        with dist.main_writes_first() as main:  # under torchrun every rank fitted the same numbers
+            if main:
+                run_dir_of(run_dir).write(info)
     return info
 
 

@@ -12,6 +12,7 @@ something gfp did not create there -- which is refused, never overwritten.
 from __future__ import annotations
 
 import platform
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from typing import Any
 from gfcore.errors import GfpError
 from gfcore.storage.atomic import write_json
 from gfcore.storage.jsonio import read_document
+from gfcore.storage.lock import LOCK_NAME, folder_lock
 
 RUN_JSON = "run.json"
 LAST = "last.safetensors"
@@ -78,8 +80,18 @@ class RunDir:
         return self.json_path.is_file()
 
     def is_new(self) -> bool:
-        """Missing, or an empty folder: a place gfp may start a run in."""
-        return not self.path.exists() or (self.path.is_dir() and not any(self.path.iterdir()))
+        """Missing, or an empty folder (but for the lock file of the writer checking it): a place gfp may
+        start a run in."""
+        return not self.path.exists() or (
+            self.path.is_dir() and not any(p.name != LOCK_NAME for p in self.path.iterdir())
+        )
+
+    def lock(self, what: str):
+        """The write lock of this folder (:func:`gfcore.storage.lock.folder_lock`), taken before the folder
+        is checked; under torchrun only rank 0, the one writer, takes it (the other ranks are its job)."""
+        from gfcore.execution import distributed as dist
+
+        return folder_lock(self.path, what) if dist.is_main() else nullcontext()
 
     def state(self) -> str:
         """``"new"`` (missing or empty) or ``"run"`` (holds a run.json of this kind).

@@ -99,37 +99,38 @@ def train_gan(
 
     folder = RunDir(Path(out_dir), GAN_RUN)
     device = device or torch.device("cpu")
-    if resume:
-        family, config, run, resume_state = _resumed(folder, family_spec, overrides)
-        seed = int(run["seed"])
-    else:
-        family, config, run, resume_state = _started(folder, family_spec, overrides, seed)
-    gan = family.cls(config, device=device)
-    if tuple(real_images.shape[1:]) != (3, config.resolution, config.resolution):
-        raise GfpError(
-            f"real images are {tuple(real_images.shape[1:])}, the {family.name} config wants "
-            f"(3, {config.resolution}, {config.resolution})"
+    with folder.lock("gfp gan train"):  # before the folder is checked: one writer at a time
+        if resume:
+            family, config, run, resume_state = _resumed(folder, family_spec, overrides)
+            seed = int(run["seed"])
+        else:
+            family, config, run, resume_state = _started(folder, family_spec, overrides, seed)
+        gan = family.cls(config, device=device)
+        if tuple(real_images.shape[1:]) != (3, config.resolution, config.resolution):
+            raise GfpError(
+                f"real images are {tuple(real_images.shape[1:])}, the {family.name} config wants "
+                f"(3, {config.resolution}, {config.resolution})"
+            )
+        _describe(run, config, real_images, device, command, real_source, resume)
+        dist.barrier()  # torchrun: every rank has checked the folder before rank 0 writes into it
+        with dist.main_writes_first() as main:
+            if main:
+                folder.write(run)
+        writer = _GanRunWriter(folder, gan, family.name, run)
+        ctx = FitContext(
+            device=device,
+            progress=reporter or NullReporter(),
+            seed=seed,
+            checkpoint=writer.checkpoint,
+            resume=resume_state,
+            history=list(run.get("history", [])),
         )
-    _describe(run, config, real_images, device, command, real_source, resume)
-    dist.barrier()  # torchrun: every rank has checked the folder before rank 0 writes into it
-    with dist.main_writes_first() as main:
-        if main:
-            folder.write(run)
-    writer = _GanRunWriter(folder, gan, family.name, run)
-    ctx = FitContext(
-        device=device,
-        progress=reporter or NullReporter(),
-        seed=seed,
-        checkpoint=writer.checkpoint,
-        resume=resume_state,
-        history=list(run.get("history", [])),
-    )
-    writer.ctx = ctx
-    gan.train(real_images, ctx, preview=writer.preview)
-    if run["iterations_done"] != config.iters:
-        # The contract asks for a checkpoint at the last iteration; the generator ships even without one.
-        writer.save_progress(config.iters)
-    return gan
+        writer.ctx = ctx
+        gan.train(real_images, ctx, preview=writer.preview)
+        if run["iterations_done"] != config.iters:
+            # The contract asks for a checkpoint at the last iteration; the generator ships even without one.
+            writer.save_progress(config.iters)
+        return gan
 
 
 def _resumed(folder: RunDir, family_spec: str, overrides) -> tuple[FamilySpec, Any, dict, Any]:

@@ -137,24 +137,26 @@ def train_run(
 
     device = device or torch.device("cpu")
     out = Path(out)
-    if resume:
-        info, attributor, resume_state = _resumed(dataset, out, spec, seed, overrides, init_from, device)
-    else:
-        info, attributor = _new_run(dataset, out, spec, seed, overrides, init_from, device)
-        resume_state = None
-    accel = {"precision": precision, "compile": compile}
-    return fit_into_run(
-        run_dir_of(out),
-        info,
-        attributor,
-        dataset,
-        info["seed"],
-        device,
-        resume_state,
-        reporter or NullReporter(),
-        false_unknown_rate,
-        **accel,
-    )
+    # locked before the folder is checked: a second `gfp train` (or --resume) on it is refused meanwhile
+    with run_dir_of(out).lock("gfp train --resume" if resume else "gfp train"):
+        if resume:
+            info, attributor, resume_state = _resumed(dataset, out, spec, seed, overrides, init_from, device)
+        else:
+            info, attributor = _new_run(dataset, out, spec, seed, overrides, init_from, device)
+            resume_state = None
+        accel = {"precision": precision, "compile": compile}
+        return fit_into_run(
+            run_dir_of(out),
+            info,
+            attributor,
+            dataset,
+            info["seed"],
+            device,
+            resume_state,
+            reporter or NullReporter(),
+            false_unknown_rate,
+            **accel,
+        )
 
 
 def _resumed(dataset, out: Path, spec, seed, overrides, init_from, device):

@@ -129,27 +129,28 @@ def immunize_run(
     reporter = reporter or NullReporter()
     device = device or torch.device("cpu")
     out = Path(out)
-    if resume:
-        attributor, info, resume_state, seed, attack_spec = _resumed(
-            parent, dataset, attack_spec, out, epochs, device
+    with run_dir_of(out).lock("gfp immunize"):  # before the folder is checked: one writer at a time
+        if resume:
+            attributor, info, resume_state, seed, attack_spec = _resumed(
+                parent, dataset, attack_spec, out, epochs, device
+            )
+        else:
+            attributor, info = _started(parent, dataset, attack_spec, out, epochs, seed, device)
+            resume_state = None
+        _fine_tunable(attributor, info, out)
+        attack = build_attack(attack_spec)
+        attributor.attack = attack
+        info["attack"] = describe_attack(attack, attack_spec)
+        accel = {"precision": precision, "compile": compile}
+        return fit_into_run(
+            run_dir_of(out),
+            info,
+            attributor,
+            dataset,
+            seed,
+            device,
+            resume_state,
+            reporter,
+            false_unknown_rate,
+            **accel,
         )
-    else:
-        attributor, info = _started(parent, dataset, attack_spec, out, epochs, seed, device)
-        resume_state = None
-    _fine_tunable(attributor, info, out)
-    attack = build_attack(attack_spec)
-    attributor.attack = attack
-    info["attack"] = describe_attack(attack, attack_spec)
-    accel = {"precision": precision, "compile": compile}
-    return fit_into_run(
-        run_dir_of(out),
-        info,
-        attributor,
-        dataset,
-        seed,
-        device,
-        resume_state,
-        reporter,
-        false_unknown_rate,
-        **accel,
-    )
