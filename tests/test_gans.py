@@ -22,9 +22,9 @@ from gfcore.runs.gan import (
     RUN_FILE,
     load_gan,
     read_run,
-    sample_to_folder,
     train_gan,
 )
+from gfcore.runs.sampling import sample_to_folder
 from gfcore.terminal.progress import NullReporter
 from gfp_gans.base import AdversarialGan, GanConfig
 

@@ -26,6 +26,7 @@ BUILTIN_COMMANDS = {
     "calibrate": "gfp.commands.calibrate:calibrate",
     "openset": "gfp.commands.openset:openset",
     "visualize": "gfp.commands.visualize:visualize",
+    "serve": "gfp.commands.serve:serve",
 }
 
 

@@ -64,21 +64,26 @@ def to_rgb8(img: Image.Image) -> np.ndarray:
     return np.asarray(img, dtype=np.uint8).copy()
 
 
-def load_rgb(path: str | os.PathLike) -> np.ndarray:
-    """Decode one file to uint8 ``[H, W, 3]``; raises :class:`BadImageError` with the reason.
+def load_rgb(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """Decode one file (a path, or an open binary file such as an upload's ``BytesIO``, named ``name`` in
+    messages) to uint8 ``[H, W, 3]``; raises :class:`BadImageError` with the reason. ``max_pixels`` may
+    only lower gfp's limit.
 
     Any failure of the decoder is the file's fault, so every exception becomes a :class:`BadImageError`
     (a batch skips the file and counts it); only interrupts and exits pass through."""
+    max_pixels = min(int(max_pixels), MAX_PIXELS)
+    if name is None:
+        name = str(source)
     try:
         with warnings.catch_warnings():
             # Pillow's bomb warning as an error: the file is refused in one line, never a raw warning
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            with Image.open(path, formats=READ_FORMATS) as img:
+            with Image.open(source, formats=READ_FORMATS) as img:
                 width, height = img.size
-                if width * height > MAX_PIXELS:
+                if width * height > max_pixels:
                     raise BadImageError(
-                        f"{path}: refused, {width}x{height} pixels is over gfp's limit of "
-                        f"{MAX_PIXELS:,} (gfcore.data.images.MAX_PIXELS)"
+                        f"{name}: refused, {width}x{height} pixels is over gfp's limit of {max_pixels:,}"
+                        + (" (gfcore.data.images.MAX_PIXELS)" if max_pixels == MAX_PIXELS else "")
                     )
                 img.load()
                 return to_rgb8(img)
@@ -86,20 +91,20 @@ def load_rgb(path: str | os.PathLike) -> np.ndarray:
         raise
     except UnidentifiedImageError:
         raise BadImageError(
-            f"{path}: not an image or corrupt (formats read: {', '.join(READ_FORMATS)})"
+            f"{name}: not an image or corrupt (formats read: {', '.join(READ_FORMATS)})"
         ) from None
     except (Image.DecompressionBombWarning, Image.DecompressionBombError):
         raise BadImageError(
-            f"{path}: refused, over gfp's limit of {MAX_PIXELS:,} pixels (gfcore.data.images.MAX_PIXELS)"
+            f"{name}: refused, over gfp's limit of {MAX_PIXELS:,} pixels (gfcore.data.images.MAX_PIXELS)"
         ) from None
     except FileNotFoundError:
-        raise BadImageError(f"{path}: no such file") from None
+        raise BadImageError(f"{name}: no such file") from None
     except OSError as exc:
-        raise BadImageError(f"{path}: {exc.strerror or exc}") from None
+        raise BadImageError(f"{name}: {exc.strerror or exc}") from None
     except Exception as exc:  # noqa: BLE001 -- a decoder's bug or a crafted file: skip it, never crash
         first = (str(exc).strip().splitlines() or [""])[0]
         raise BadImageError(
-            f"{path}: cannot be decoded ({type(exc).__name__}{': ' + first if first else ''})"
+            f"{name}: cannot be decoded ({type(exc).__name__}{': ' + first if first else ''})"
         ) from None
 
 

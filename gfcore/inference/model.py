@@ -80,23 +80,61 @@ class Model:
         when it stores a threshold). A bad image is one :class:`GfpError` line."""
         use_open_set = open_set_choice(self.calibration, open_set, self.where)
         arrays, names, single = as_rgb_images(images, value_range)
-        batch = AttributionBatch()
-        for start in range(0, len(arrays), batch_size):
-            chunk = arrays[start : start + batch_size]
-            inputs, views = self._inputs(chunk, policy, upsample_small, names[start : start + batch_size])
-            counts = [len(x) for x in inputs]
-            import torch
+        answers = self.predict_arrays(
+            arrays,
+            names,
+            open_set=use_open_set,
+            policy=policy,
+            upsample_small=upsample_small,
+            batch_size=batch_size,
+        )
+        for answer in answers:
+            if isinstance(answer, GfpError):
+                raise answer
+        return answers[0] if single else answers
 
+    def predict_arrays(
+        self,
+        arrays: list[np.ndarray],
+        names: list[str | None],
+        *,
+        open_set: bool | None = None,
+        policy: str = "tiles",
+        upsample_small: bool = False,
+        batch_size: int = 64,
+    ) -> list[Prediction | GfpError]:
+        """:meth:`predict` for decoded uint8 ``[H, W, 3]`` arrays, where an image that cannot be attributed
+        (smaller than the run's resolution, say) is its :class:`GfpError` in its place instead of failing
+        the others: what a service answering many uploads at once needs."""
+        import torch
+
+        use_open_set = open_set_choice(self.calibration, open_set, self.where)
+        answers: list = [None] * len(arrays)
+        inputs, views, kept = [], [], []
+        for k, rgb in enumerate(arrays):
+            try:
+                x, view = attribution_inputs(rgb, self.resolution, policy, upsample_small)
+            except GfpError as exc:
+                answers[k] = GfpError(f"{names[k] or f'image {k}'}: {exc}")
+                continue
+            inputs.append(x)
+            views.append(view.as_dict())
+            kept.append(k)
+        batch = AttributionBatch()
+        for start in range(0, len(kept), batch_size):
+            chunk = slice(start, start + batch_size)
+            counts = [len(x) for x in inputs[chunk]]
             logits = mean_logits(
-                self.attributor, torch.from_numpy(np.concatenate(inputs)), counts, batch_size
+                self.attributor, torch.from_numpy(np.concatenate(inputs[chunk])), counts, batch_size
             )
-            results = softmax_decision(self.classes, names[start : start + batch_size], logits)
-            for result, view in zip(results, views):
+            results = softmax_decision(self.classes, [names[k] for k in kept[chunk]], logits)
+            for result, view in zip(results, views[chunk]):
                 result.view = view
             batch.results.extend(results)
         apply_to_batch(batch, self.info, use_open_set, self.where)
-        predictions = [self._prediction(r) for r in batch.results]
-        return predictions[0] if single else predictions
+        for k, result in zip(kept, batch.results):
+            answers[k] = self._prediction(result)
+        return answers
 
     def predict_files(
         self, files: list[Path], *, open_set=None, policy="tiles", upsample_small=False, **stream

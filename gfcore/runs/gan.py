@@ -39,7 +39,6 @@ SAMPLES_DIR = "samples"
 FORMAT, FORMAT_VERSION = GAN_RUN.format, GAN_RUN.version
 PREVIEW_SEED = 1234  # latent seed of the progress grids, fixed so grids of one run are comparable
 PREVIEW_COUNT = 64
-SAMPLE_FOLDER_CHUNK = 500  # images per generator call in sample_to_folder
 
 
 @dataclass
@@ -268,31 +267,3 @@ def load_gan(run_dir: str | Path, device=None, sampling: dict[str, Any] | None =
             f"{folder.weights_path}: weights do not fit the {run['family']} config ({first})"
         ) from None
     return gan
-
-
-#: the file name :func:`sample_to_folder` gives sample ``i``
-SAMPLE_NAME = "{:06d}.png"
-
-
-def sample_to_folder(
-    gan: GanSource, n: int, out_dir: str | Path, seed: int = 0, reporter: Reporter | None = None
-) -> list[Path]:
-    """Write ``n`` samples as ``000000.png``, ``000001.png``, ... into ``out_dir``.
-
-    Images are drawn in chunks of :data:`SAMPLE_FOLDER_CHUNK`, chunk ``k`` with a latent seed derived from
-    ``(seed, k)``, so memory stays bounded and file ``i`` is the same whatever ``n`` is."""
-    reporter = reporter or NullReporter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    task = reporter.task("write samples", total=n)
-    paths = []
-    for k, start in enumerate(range(0, n, SAMPLE_FOLDER_CHUNK)):
-        chunk_seed = int(np.random.SeedSequence([seed, k]).generate_state(1)[0])
-        images = gan.sample(SAMPLE_FOLDER_CHUNK, chunk_seed).numpy()[: n - start]
-        for i, image in enumerate(images, start):
-            path = out / SAMPLE_NAME.format(i)
-            save_png(path, image)
-            paths.append(path)
-            task.advance()
-    task.done()
-    return paths

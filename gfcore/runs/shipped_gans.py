@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gfcore.errors import UnknownNameError
+import numpy as np
+
+from gfcore.errors import GfpError, UnknownNameError
 from gfcore.interfaces import GanSource
 from gfcore.runs.gan import load_gan
 
@@ -30,3 +32,36 @@ def load_shipped_gan(name: str, device=None, sampling: dict[str, Any] | None = N
             f"unknown shipped generator {name!r}; valid names: {', '.join(sorted(shipped)) or '(none)'}"
         )
     return load_gan(shipped[name][1], device, sampling)
+
+
+def resolve_gan_run(ganrun: str | Path) -> Path:
+    """A GAN-run folder, or the name of a shipped generator -> its folder (anything else: one line)."""
+    path = Path(ganrun)
+    if path.is_dir():
+        return path
+    shipped = shipped_gans()
+    if str(ganrun) in shipped:
+        return shipped[str(ganrun)][1]
+    names = ", ".join(sorted(shipped)) or "(none)"
+    raise GfpError(f"{ganrun}: no such GAN run folder, and not a shipped generator ({names})")
+
+
+def generators() -> dict[str, str]:
+    """The shipped generators by name, each with its family: ``{"progan_seed0": "progan", ...}``."""
+    return {name: family for name, (family, _) in sorted(shipped_gans().items())}
+
+
+def sample(
+    generator: str | Path, n: int = 16, seed: int = 0, device="cpu", sampling: dict[str, Any] | None = None
+) -> np.ndarray:
+    """``n`` images of a generator -- a shipped one by name (:func:`generators`) or a GAN-run folder -- as
+    uint8 ``[n, R, R, 3]`` (height x width x channels, as PIL and ``Model.predict`` take them): the images
+    ``gfp gan sample GENERATOR -n N --seed SEED`` writes."""
+    from gfcore.execution.device import resolve_device
+    from gfcore.runs.sampling import iter_samples
+
+    if isinstance(device, str):
+        device = resolve_device(device)
+    gan = load_gan(resolve_gan_run(generator), device, sampling)
+    chw = list(iter_samples(gan, int(n), seed))
+    return np.stack(chw).transpose(0, 2, 3, 1).copy() if chw else np.zeros((0, 0, 0, 3), np.uint8)

@@ -52,20 +52,6 @@ def _load_real_folder(folder: Path, resolution: int, reporter):
 SAMPLES_RECORD = ".gfp-samples.json"
 
 
-def _resolve_run(ganrun: str) -> Path:
-    """A GAN-run folder, or the name of a shipped generator."""
-    path = Path(ganrun)
-    if path.is_dir():
-        return path
-    from gfcore.runs.shipped_gans import shipped_gans
-
-    shipped = shipped_gans()
-    if ganrun in shipped:
-        return shipped[ganrun][1]
-    names = ", ".join(sorted(shipped)) or "(none)"
-    raise GfpError(f"{ganrun}: no such GAN run folder, and not a shipped generator ({names})")
-
-
 #: what --help says for a gan-train option whose default (None) is the family's own Config value
 FAMILY_DEFAULT = METHOD_DEFAULT.replace("method", "family").replace("NAME", "FAMILY")
 
@@ -216,7 +202,9 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
     """
     from gfcore.config import parse_spec
     from gfcore.execution.device import resolve_device
-    from gfcore.runs.gan import SAMPLE_NAME, load_gan, sample_to_folder
+    from gfcore.runs.gan import load_gan
+    from gfcore.runs.sampling import SAMPLE_NAME, sample_to_folder
+    from gfcore.runs.shipped_gans import resolve_gan_run
     from gfcore.storage.atomic import write_json
     from gfcore.storage.outfolder import claim_out_folder
     from gfcore.terminal.progress import progress_reporter
@@ -225,7 +213,7 @@ def sample_command(ganrun, n, out, params, seed, device, as_json, progress):
         sampling = parse_spec(f"param:{params}")[1] if params else None
     except GfpError:
         raise GfpError(f"--param {params!r}: write key=value,key=value") from None
-    run_dir = _resolve_run(ganrun)
+    run_dir = resolve_gan_run(ganrun)
     gan_source = load_gan(run_dir, resolve_device(device), sampling)
     # a new or empty folder only (or one this command left unfinished): never a user's own files
     with claim_out_folder(

@@ -1,0 +1,86 @@
+import click
+
+from gfcore.service.limits import MIB, ServiceLimits
+from gfp.common import device_option
+
+_DEFAULTS = ServiceLimits()
+
+
+@click.command()
+@click.argument("run", type=click.Path(file_okay=False))
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on. The service has no authentication: anything but a loopback address lets "
+    "every machine that reaches this one use it (gfp says so when it starts).",
+)
+@click.option(
+    "--port",
+    type=click.IntRange(0, 65535),
+    default=8000,
+    show_default=True,
+    help="Port to listen on (0: any free port; the address is printed).",
+)
+@click.option(
+    "--max-upload-mb",
+    type=click.FloatRange(min=0, min_open=True, max=1024),
+    default=_DEFAULTS.max_request_bytes / MIB,
+    show_default=True,
+    help="Largest request body, in MiB (413 beyond, before it is read).",
+)
+@click.option(
+    "--max-pixels",
+    type=click.IntRange(1, 50_000_000),
+    default=_DEFAULTS.max_pixels,
+    show_default=True,
+    help="Largest image, width x height (422 beyond, from the header, before it is decoded).",
+)
+@click.option(
+    "--max-images",
+    type=click.IntRange(1, 10_000),
+    default=_DEFAULTS.max_images,
+    show_default=True,
+    help="Most images in one request (413 beyond).",
+)
+@click.option(
+    "--max-waiting",
+    type=click.IntRange(1, 10_000),
+    default=_DEFAULTS.max_waiting,
+    show_default=True,
+    help="Most requests queued or running at once (503 with Retry-After beyond); with --max-upload-mb "
+    "this bounds the memory uploads can take.",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(1, 4096),
+    default=_DEFAULTS.batch_images,
+    show_default=True,
+    help="Images per forward pass: waiting requests with the same options share one.",
+)
+@device_option
+def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, batch_size, device):
+    """A local web service over RUN (a run folder or shipped:NAME): the page at / (drop or pick images)
+    and a JSON API -- POST /api/attribute, GET /api/run, GET /api/health -- whose answers are the Python
+    API's (gfp.load(RUN).predict). Ctrl-C stops it."""
+    import gfp
+    from gfcore.service.server import bind, is_local, url_of
+    from gfcore.service.server import serve as serve_on
+
+    limits = ServiceLimits(
+        max_request_bytes=int(max_upload_mb * MIB),
+        max_images=max_images,
+        max_pixels=max_pixels,
+        max_waiting=max_waiting,
+        batch_images=batch_size,
+    )
+    model = gfp.load(run, device=device)
+    sock = bind(host, port)
+    click.echo(f"gfp serves {run} ({model.method}: {', '.join(model.classes)}) at {url_of(sock)}", err=True)
+    if not is_local(host):
+        click.echo(
+            f"Warning: listening on {host}, not a loopback address: anyone who can reach this machine can use "
+            "the service (it has no authentication)",
+            err=True,
+        )
+    serve_on(model, sock, limits)
