@@ -90,6 +90,13 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         (
             "FiniteFloatRange",
+            "MAX_BATCH",
+            "MAX_EPOCHS",
+            "MAX_IMAGES",
+            "MAX_ITERS",
+            "MAX_REPEATS",
+            "MAX_WIDTH",
+            "MAX_WORKERS",
             "count_option",
             "device_option",
             "emit_json",

@@ -25,6 +25,9 @@ from gfcore.errors import GfpError
 from gfcore.specs import parse_spec  # noqa: F401 -- part of this module's API: the spec grammar lives there
 
 MAX_SEED = 2**63 - 1  # torch.manual_seed takes at most 64 bits; numpy any non-negative integer
+# The bound of a number whose field declares none (sizes should declare their own, far smaller): above any
+# real hyper-parameter, and small enough that squares and products stay finite in float32 (1e30 did not).
+MAX_MAGNITUDE = 1e12
 
 
 def check_seed(seed) -> int:
@@ -95,6 +98,10 @@ def check_config(config, owner: str) -> None:
             if not math.isfinite(v):
                 raise GfpError(f"{owner}: parameter {f.name}={v} must be a finite number")
             low, high, low_open, high_open = _field_range(type(config), f.name)
+            if high is None and abs(v) > MAX_MAGNITUDE and (low is None or v > low):
+                raise GfpError(
+                    f"{owner}: parameter {f.name}={v} must be at most {MAX_MAGNITUDE:.0e} in magnitude"
+                )
             if (low is not None and (v < low or (low_open and v == low))) or (
                 high is not None and (v > high or (high_open and v == high))
             ):

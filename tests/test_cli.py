@@ -245,7 +245,7 @@ def test_plugins_name_json_is_describe_config():
     }
     assert item["parameters"] == describe_config(get_registries().extractors.get("learned").Config)
     epochs = next(p for p in item["parameters"] if p["name"] == "epochs")
-    assert epochs["type"] == "int" and epochs["range"] == ">= 1" and isinstance(epochs["default"], int)
+    assert epochs["type"] == "int" and epochs["range"] == "in [1, 100000]" and isinstance(epochs["default"], int)
 
 
 def test_plugins_params_covers_every_registered_name():
@@ -357,6 +357,26 @@ def test_float_options_refuse_nan_and_infinity(path, opt, value):
 
 def test_there_is_a_float_option_to_check():
     assert (("train",), "--lr") in FLOAT_OPTIONS
+
+
+@pytest.mark.parametrize("path", sorted(LEAVES), ids=name)
+def test_every_number_option_has_an_upper_bound(path):
+    """`gfp bench --repeats 10^20` once started a study that would never end: every integer or real option
+    has a maximum, so an absurd value is a usage error before any work (and --help shows the range)."""
+    unbounded = [
+        p.opts[0]
+        for p in LEAVES[path].params
+        if isinstance(p.type, (click.types.IntParamType, click.types.FloatParamType))
+        and getattr(p.type, "max", None) is None
+    ]
+    assert not unbounded, f"{name(path)}: {unbounded} take numbers without an upper bound"
+
+
+def test_an_absurd_count_is_a_usage_error_naming_option_bound_and_value(tmp_path):
+    result = invoke("bench", tmp_path, "--out", tmp_path / "b", "--repeats", str(10**20))
+    assert result.exit_code == 2, result.output
+    assert f"Invalid value for '--repeats': {10**20} is not in the range 1<=x<=1000" in result.stderr
+    assert not (tmp_path / "b").exists()
 
 
 # --- a failure of the work: exit 1, one line, no traceback ---------------------------------------------

@@ -7,6 +7,13 @@ import click
 
 from gfcore.terminal.formatting import fmt_pct  # noqa: F401  (re-exported: the one percent formatter)
 from gfcore.terminal.options import (  # noqa: F401  (re-exported for the commands)
+    MAX_BATCH,
+    MAX_EPOCHS,
+    MAX_IMAGES,
+    MAX_ITERS,
+    MAX_REPEATS,
+    MAX_WIDTH,
+    MAX_WORKERS,
     METHOD_DEFAULT,
     PIPED_WIDTH,
     FiniteFloatRange,

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import click
 
+from gfcore.config import MAX_SEED
 from gfcore.execution.device import DEVICE_CHOICES
 
 # --- shared options ------------------------------------------------------------------------------------
@@ -21,6 +22,19 @@ from gfcore.execution.device import DEVICE_CHOICES
 
 #: what --help says for an option whose default (None) is the method's own Config value
 METHOD_DEFAULT = "the method's; see `gfp plugins NAME`"
+
+# Upper bounds of the numbers the commands take (tests/test_cli.py asks every numeric option for one). Each
+# is far above real use, so it only turns a typo (`--repeats 10000000000`) into a usage error before any work,
+# instead of a study that never ends or an allocation that fails minutes in.
+MAX_EPOCHS = 100_000  # the paper trains for tens of epochs
+MAX_ITERS = 100_000_000  # GAN updates: the paper's longest runs are a few hundred thousand
+MAX_BATCH = (
+    65_536  # images per batch: 65k images of 256x256 are 12 GB of uint8, more than a GPU holds as floats
+)
+MAX_IMAGES = 10_000_000  # images a command writes or uses per source (`-n`): 10 million 32x32 PNGs are ~30 GB
+MAX_REPEATS = 1_000  # trainings of each method in a study: 1000 already takes 1000 times the study's time
+MAX_WORKERS = 256  # decoding processes: more than the cores of any one machine
+MAX_WIDTH = 16.0  # network channel multipliers: 1 is the paper's network, 16 has ~256 times its weights
 
 json_option = click.option(
     "--json", "as_json", is_flag=True, help="Print one JSON document on stdout (progress stays on stderr)."
@@ -34,7 +48,7 @@ device_option = click.option(
 )
 seed_option = click.option(
     "--seed",
-    type=click.IntRange(min=0),
+    type=click.IntRange(min=0, max=MAX_SEED),
     metavar="SEED",
     default=0,
     show_default=True,
@@ -55,7 +69,7 @@ compile_option = click.option(
 )
 repeats_option = click.option(
     "--repeats",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_REPEATS),
     metavar="K",
     default=1,
     show_default=True,
@@ -121,7 +135,7 @@ def false_unknown_rate_option(default: str = "the run's own, else 0.05"):
 
 def count_option(help: str):
     """``-n N``: how many items to write (at least 1)."""
-    return click.option("-n", "n", required=True, type=click.IntRange(min=1), metavar="N", help=help)
+    return click.option("-n", "n", required=True, type=click.IntRange(1, MAX_IMAGES), metavar="N", help=help)
 
 
 def emit_json(obj) -> None:

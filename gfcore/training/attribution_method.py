@@ -9,15 +9,15 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore.config import positive
+from gfcore.config import bounded
 from gfcore.training.neural import NeuralAttributor, NeuralConfig
 
 
 @dataclass
 class AttributionNetConfig(NeuralConfig):
-    width: float = positive(
-        1.0
-    )  # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes
+    # channel multiplier; 1 = the paper. 0.25 trains 32x32 tasks on a CPU in minutes; at most 16 (about 256
+    # times the paper's weights)
+    width: float = bounded(1.0, min=0, max=16, min_open=True)
 
 
 class AttributionNetAttributor(NeuralAttributor):

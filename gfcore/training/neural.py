@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gfcore.config import bounded, non_negative, positive
+from gfcore.config import bounded, non_negative
 from gfcore.execution.accel import autocast
 from gfcore.interfaces import Attributor, FitContext, Split
 from gfcore.training.loop import LR_SCHEDULES, step_if_finite, train_network, uint8_to_unit_range
@@ -28,17 +28,20 @@ class NeuralConfig:
     The ranges are checked before anything is written (:func:`gfcore.config.check_config`); a subclass
     that re-declares a field to change its default keeps the range."""
 
-    epochs: int = bounded(10, min=1)
-    batch_size: int = bounded(32, min=1)
-    lr: float = positive(1e-3)
+    # The upper bounds are far beyond real use (the paper: tens of epochs, batches of 32-256, Adam at 1e-3);
+    # they refuse a typo before minutes of work or an allocation that cannot succeed.
+
+    epochs: int = bounded(10, min=1, max=100_000)
+    batch_size: int = bounded(32, min=1, max=65_536)
+    lr: float = bounded(1e-3, min=0, max=1, min_open=True)
     beta1: float = bounded(0.0, min=0, max=1, max_open=True)  # Adam beta1 = 0 as in ProGAN and the paper
     beta2: float = bounded(0.99, min=0, max=1, max_open=True)
-    eps: float = positive(1e-8)
+    eps: float = bounded(1e-8, min=0, max=1, min_open=True)
     flip: bool = True  # random horizontal flip with p = 0.5, the paper's only augmentation
-    eval_batch_size: int = bounded(256, min=1)
+    eval_batch_size: int = bounded(256, min=1, max=65_536)
     # Early stopping, off when 0: stop after `patience` epochs without a better validation accuracy, or
     # as soon as validation accuracy is perfect (the kept best weights can then no longer change).
-    patience: int = non_negative(0)
+    patience: int = bounded(0, min=0, max=100_000)
     # Learning-rate schedule (off by default: the paper trains at a constant rate). The rate at each global
     # step is a pure function of that step, so a resumed run continues the schedule exactly.
     #   lr_schedule: constant | cosine (to 0 at the last step of `epochs`) | step (x0.1 at 50% and 75%)

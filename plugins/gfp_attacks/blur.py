@@ -48,15 +48,20 @@ class Blur(Attack):
     severity_values = (1, 3, 5, 7, 9)
     severity_label = "blur kernel size"
 
+    # Upper bounds: a kernel of 1001 (OpenCV's sigma 150) turns even a 4096-pixel image into a smear, and
+    # the cost grows with kernel x pixels (a kernel of 20 million once asked for 9 GB); sigma 150 is the
+    # same blur in Wang et al.'s form (a kernel of 901).
     @dataclass
     class Config:
-        kernel: int | None = bounded(None, min=1)  # a fixed odd kernel size (a severity sweep)
-        kernels: tuple[int, ...] = (1, 3, 5, 7, 9)  # drawn uniformly per image when kernel is None
-        sigma: float | None = bounded(None, min=0, min_open=True)  # None: OpenCV's rule from the size
+        kernel: int | None = bounded(None, min=1, max=1001)  # a fixed odd kernel size (a severity sweep)
+        # drawn uniformly per image when kernel is None
+        kernels: tuple[int, ...] = bounded((1, 3, 5, 7, 9), min=1, max=1001)
+        # None: OpenCV's rule from the size
+        sigma: float | None = bounded(None, min=0, max=150, min_open=True)
         # Wang et al. 2020's form: sigma ~ U[sigma_min, sigma_max] per image, kernel 2 * ceil(3 sigma) + 1
         # (used when sigma_max is given; kernel/kernels/sigma are then ignored)
-        sigma_min: float = bounded(0.0, min=0)
-        sigma_max: float | None = bounded(None, min=0)
+        sigma_min: float = bounded(0.0, min=0, max=150)
+        sigma_max: float | None = bounded(None, min=0, max=150)
 
         def validate(self):
             sizes = list(self.kernels) + ([self.kernel] if self.kernel is not None else [])

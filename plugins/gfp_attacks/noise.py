@@ -18,11 +18,15 @@ class Noise(Attack):
     severity_values = (0, 5, 10, 15, 20, 30)
     severity_label = "noise std (0-255 scale)"
 
+    # Upper bound 1000: from a std of a few hundred almost every pixel is clipped to black or white
+    # already; beyond, only the float arithmetic changes (1e30 once "worked" and wrote black images).
     @dataclass
     class Config:
-        std: float | None = bounded(None, min=0)  # fixed std (a severity sweep); None: drawn per image
-        std_min: float = bounded(5.0, min=0)
-        std_max: float = bounded(20.0, min=0)
+        std: float | None = bounded(
+            None, min=0, max=1000
+        )  # fixed std (a severity sweep); None: drawn per image
+        std_min: float = bounded(5.0, min=0, max=1000)
+        std_max: float = bounded(20.0, min=0, max=1000)
 
         def validate(self):
             check_range(self.std_min, self.std_max, "std")

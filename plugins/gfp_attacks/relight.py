@@ -66,17 +66,20 @@ class Relight(Attack):
         "Re-shading under a random SH light on relief normals, with gain and colour (SfSNet stand-in)."
     )
 
+    # Upper bounds: a gain of 100 turns every pixel above 2.55 white, and a relief or curvature of 1000
+    # already makes the normals those of a cone or a cliff; past them float32 overflows (1e30 squared) and
+    # the shading is NaN.
     @dataclass
     class Config:
         angle: float | None = bounded(None, min=0, max=90)  # fixed light angle from the camera axis (deg)
         angle_max: float = bounded(60.0, min=0, max=90)
         ambient_min: float = bounded(0.3, min=0, max=1)
         ambient_max: float = bounded(0.7, min=0, max=1)
-        gain_min: float = bounded(0.7, min=0, min_open=True)
-        gain_max: float = bounded(1.3, min=0, min_open=True)
+        gain_min: float = bounded(0.7, min=0, max=100, min_open=True)
+        gain_max: float = bounded(1.3, min=0, max=100, min_open=True)
         colour: float = bounded(0.1, min=0, max=1, max_open=True)  # per-channel gains in [1-c, 1+c]
-        relief: float = bounded(2.0, min=0)  # slope of the luminance relief
-        curvature: float = bounded(0.5, min=0)
+        relief: float = bounded(2.0, min=0, max=1000)  # slope of the luminance relief
+        curvature: float = bounded(0.5, min=0, max=1000)
 
         def validate(self):
             check_range(self.ambient_min, self.ambient_max, "ambient")

@@ -2,7 +2,16 @@
 
 import click
 
-from gfcore import device_option, emit_json, json_option, progress_option, repeats_option, seed_option
+from gfcore import (
+    MAX_EPOCHS,
+    MAX_IMAGES,
+    device_option,
+    emit_json,
+    json_option,
+    progress_option,
+    repeats_option,
+    seed_option,
+)
 
 
 @click.command()
@@ -17,19 +26,31 @@ from gfcore import device_option, emit_json, json_option, progress_option, repea
 @device_option
 @click.option(
     "--train-per-source",
-    type=click.IntRange(10),
+    type=click.IntRange(10, MAX_IMAGES),
     metavar="N",
     default=3000,
     help="Training images per source.",
 )
 @click.option(
-    "--test-per-source", type=click.IntRange(10), metavar="N", default=500, help="Test images per source."
+    "--test-per-source",
+    type=click.IntRange(10, MAX_IMAGES),
+    metavar="N",
+    default=500,
+    help="Test images per source.",
 )
 @click.option(
-    "--val-per-source", type=click.IntRange(5), metavar="N", default=200, help="Validation images per source."
+    "--val-per-source",
+    type=click.IntRange(5, MAX_IMAGES),
+    metavar="N",
+    default=200,
+    help="Validation images per source.",
 )
 @click.option(
-    "--epochs", type=click.IntRange(1), metavar="N", default=11, help="Epochs of the learned network."
+    "--epochs",
+    type=click.IntRange(1, MAX_EPOCHS),
+    metavar="N",
+    default=11,
+    help="Epochs of the learned network.",
 )
 @click.option(
     "--baseline",

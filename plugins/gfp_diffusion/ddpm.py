@@ -54,7 +54,7 @@ class DdpmConfig:
     resolution: int = 32  # a power of two from 8 to 128
     iters: int = 2000  # optimiser steps
     batch_size: int = 32  # the paper: 128
-    ch: int = positive(32)  # feature maps at full resolution (the paper: 128)
+    ch: int = bounded(32, min=1, max=4096)  # feature maps at full resolution (the paper: 128)
     channel_mult: tuple[int, ...] = (1, 2, 2)  # per U-Net level (the paper at 32x32: 1;2;2;2)
     layers_per_block: int = positive(1)  # residual blocks per level (the paper: 2)
     attn_resolution: int = 16  # self-attention at this side (0: none), as the paper's 16x16

@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from gfcore import FitContext, GanSource, GfpError, optimizer_from_tensors, optimizer_to_tensors
+from gfcore import FitContext, GanSource, GfpError, bounded, optimizer_from_tensors, optimizer_to_tensors
 from gfcore import distributed as dist
 
 from .pretrained import PRETRAINED_DIR
@@ -41,14 +41,18 @@ class GanConfig:
     """Fields every family has; families redeclare them with their own defaults and add their own."""
 
     resolution: int = 32  # a power of two, 16..128
-    z_dim: int = 128
-    iters: int = 1000  # generator updates
-    batch_size: int = 32
+    # Upper bounds: far beyond the paper's (512 latents, batches of 16-64, a few hundred thousand updates);
+    # they refuse a typo, or a run.json from a stranger, before an allocation that cannot succeed. A family
+    # re-declaring one of these fields to change its default keeps the bound.
+
+    z_dim: int = bounded(128, min=1, max=4096)
+    iters: int = bounded(1000, min=1, max=100_000_000)  # generator updates
+    batch_size: int = bounded(32, min=1, max=65_536)
     lr_g: float = 1e-4
     lr_d: float = 1e-4
     beta1: float = 0.0
     beta2: float = 0.99
-    n_critic: int = 1  # critic updates per generator update
+    n_critic: int = bounded(1, min=1, max=1000)  # critic updates per generator update
     ema_beta: float = 0.0  # 0 = no EMA generator; otherwise sample from the EMA copy
     flip: bool = False  # random horizontal flips of the real images
     log_every: int = 25  # iterations per loss-history entry

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from gfcore import positive
+from gfcore import bounded
 
 from .base import AdversarialGan, GanConfig
 
@@ -31,7 +31,9 @@ LEAK = 0.2
 @dataclass
 class DcGanConfig(GanConfig):
     resolution: int = 32
-    ch: int = positive(32)  # feature maps before the output layer (G) and after the input layer (D)
+    ch: int = bounded(
+        32, min=1, max=4096
+    )  # feature maps before the output layer (G) and after the input layer (D)
     z_dim: int = 100  # the paper's 100-dimensional uniform z
     iters: int = 2000
     batch_size: int = 128

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import GfpError, changed_default
+from gfcore import GfpError, bounded, changed_default
 
 from .base import AdversarialGan, GanConfig
 from .resnet_nets import DCGAN5Critic, DCGANCritic, GResNet5Generator, ResNetGenerator
@@ -38,8 +38,12 @@ class FeatureCriticConfig(GanConfig):
     # penalty's gradient norm taken over the image-height axis only (its NHWC ``axis=1``), and, for MMDGAN,
     # the kernel's diagonal taken as constant in the unbiased MMD^2 and the L2 penalty on every critic layer.
     official_details: bool = changed_default(True, saved_before=False)
-    ch: int = 16  # generator feature maps at full resolution (the paper's gf_dim: 64)
-    critic_ch: int = 16  # critic feature maps after its first conv (the paper's df_dim: 64)
+    ch: int = bounded(
+        16, min=1, max=4096
+    )  # generator feature maps at full resolution (the paper's gf_dim: 64)
+    critic_ch: int = bounded(
+        16, min=1, max=4096
+    )  # critic feature maps after its first conv (the paper's df_dim: 64)
     z_dim: int = 128
     iters: int = 1200  # the same for both families, as in the paper (150k there)
     batch_size: int = 32

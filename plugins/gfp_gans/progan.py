@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from gfcore import (
     GfpError,
+    bounded,
     changed_default,
     downscale2x,
     gradient_penalty,
@@ -28,7 +29,9 @@ OUTPUTS = ("linear", "tanh")
 @dataclass
 class ProGanConfig(GanConfig):
     resolution: int = 32
-    width: float = 0.0625  # times the paper's feature maps min(8192/res, 512): 32 at 4..16, 16 at 32x32
+    width: float = bounded(
+        0.0625, min=0, max=16, min_open=True
+    )  # times the paper's feature maps min(8192/res, 512): 32 at 4..16, 16 at 32x32
     z_dim: int = 128  # the paper uses 512
     iters: int = 1600
     batch_size: int = 32

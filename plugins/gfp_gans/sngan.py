@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gfcore import bounded
+
 from .base import AdversarialGan, GanConfig
 from .losses import hinge_critic_loss, hinge_generator_loss
 from .resnet_nets import ResNetGenerator, SNResNetDiscriminator
@@ -13,7 +15,9 @@ from .resnet_nets import ResNetGenerator, SNResNetDiscriminator
 @dataclass
 class SnGanConfig(GanConfig):
     resolution: int = 32
-    ch: int = 16  # feature maps at full resolution (the paper: 64), doubling per halving, capped at 8 * ch
+    ch: int = bounded(
+        16, min=1, max=4096
+    )  # feature maps at full resolution (the paper: 64), doubling per halving, capped at 8 * ch
     z_dim: int = 128
     iters: int = 800
     batch_size: int = 32

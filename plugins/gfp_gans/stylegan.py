@@ -29,6 +29,7 @@ from gfcore import (
     SQRT2,
     EqualizedConv2d,
     EqualizedLinear,
+    bounded,
     minibatch_stddev,
     non_negative,
     one_of,
@@ -45,10 +46,12 @@ LEAK = 0.2
 @dataclass
 class StyleGanConfig(GanConfig):
     resolution: int = 32
-    ch: int = positive(32)  # feature maps at full resolution, doubling per halving up to ch_max
-    ch_max: int = positive(128)  # the paper: 512
+    ch: int = bounded(
+        32, min=1, max=4096
+    )  # feature maps at full resolution, doubling per halving up to ch_max
+    ch_max: int = bounded(128, min=1, max=4096)  # the paper: 512
     z_dim: int = 128  # the paper: 512
-    w_dim: int = 128  # the paper: 512
+    w_dim: int = bounded(128, min=1, max=4096)  # the paper: 512
     mapping_layers: int = positive(8)
     mapping_lr_mul: float = positive(0.01)
     iters: int = 2000

@@ -4,6 +4,8 @@ dataset, registered by this plugin."""
 import click
 
 from gfcore import (
+    MAX_EPOCHS,
+    MAX_WIDTH,
     FiniteFloatRange,
     device_option,
     emit_json,
@@ -26,7 +28,7 @@ from gfcore import (
 @out_option("Folder for results.json, persistence.png and (by default) the runs.")
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=10,
     show_default=True,
@@ -34,7 +36,7 @@ from gfcore import (
 )
 @click.option(
     "--width",
-    type=FiniteFloatRange(0, min_open=True),
+    type=FiniteFloatRange(0, MAX_WIDTH, min_open=True),
     metavar="X",
     default=0.125,
     show_default=True,
@@ -42,7 +44,7 @@ from gfcore import (
 )
 @click.option(
     "--patience",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_EPOCHS),
     metavar="N",
     default=0,
     show_default=True,
@@ -50,7 +52,7 @@ from gfcore import (
 )
 @click.option(
     "--lr",
-    type=FiniteFloatRange(0, min_open=True),
+    type=FiniteFloatRange(0, 1, min_open=True),
     metavar="RATE",
     default=None,
     show_default="the variants' own, the paper's 1e-3; see `gfp plugins predown`",

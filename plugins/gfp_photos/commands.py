@@ -6,7 +6,16 @@ from pathlib import Path
 
 import click
 
-from gfcore import GfpError, count_option, emit_json, json_option, out_option, progress_option, seed_option
+from gfcore import (
+    MAX_IMAGES,
+    GfpError,
+    count_option,
+    emit_json,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
 
 #: what `gfp data photos` writes beside the patches, last; hidden, so `gfp prepare` passes over it
 PATCHES_RECORD = ".gfp-photos.json"
@@ -36,7 +45,7 @@ def data_group():
     "--resolution",
     default=32,
     show_default=True,
-    type=click.IntRange(min=8),
+    type=click.IntRange(8, 4096),
     metavar="N",
     help="Patch side in pixels.",
 )
@@ -75,7 +84,7 @@ def data_group():
 )
 @click.option(
     "--window",
-    type=click.IntRange(min=0),
+    type=click.IntRange(0, MAX_IMAGES),
     metavar="START",
     default=None,
     show_default="off: a draw of N patches of their own",

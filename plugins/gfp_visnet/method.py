@@ -15,7 +15,6 @@ from gfcore import (
     gradient_penalty,
     interpolate,
     non_negative,
-    positive,
     step_if_finite,
     wgan_critic_loss,
     wgan_generator_loss,
@@ -26,7 +25,7 @@ from .network import VisNet, check_resolution
 
 @dataclass
 class VisNetConfig(NeuralConfig):
-    width: float = positive(1.0)  # channel multiplier; 1 = the paper (a 4x4x512 bottleneck)
+    width: float = bounded(1.0, min=0, max=16, min_open=True)  # channel multiplier; 1 = the paper (4x4x512)
     rec_weight: float = non_negative(20.0)  # L1 reconstruction weight
     adv_weight: float = non_negative(0.1)  # adversarial weight (against the reconstruction critic)
     gp_weight: float = non_negative(10.0)  # WGAN-GP gradient penalty

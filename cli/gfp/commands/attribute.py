@@ -1,6 +1,8 @@
 import click
 
 from gfp.common import (
+    MAX_BATCH,
+    MAX_WORKERS,
     compile_option,
     device_option,
     emit_json,
@@ -47,7 +49,7 @@ def describe_policy(policy: str, resolution: int) -> str:
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_BATCH),
     metavar="N",
     default=64,
     show_default=True,
@@ -55,7 +57,7 @@ def describe_policy(policy: str, resolution: int) -> str:
 )
 @click.option(
     "--workers",
-    type=click.IntRange(0),
+    type=click.IntRange(0, MAX_WORKERS),
     metavar="N",
     default=None,
     show_default="0 for a few files, else one per spare core, at most 8",

@@ -1,6 +1,8 @@
 import click
 
 from gfp.common import (
+    MAX_EPOCHS,
+    MAX_IMAGES,
     device_option,
     emit_json,
     json_option,
@@ -45,7 +47,7 @@ METHOD_HELP = (
 )
 @click.option(
     "--immunize-epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=5,
     show_default=True,
@@ -66,7 +68,7 @@ METHOD_HELP = (
 )
 @click.option(
     "--fd-images",
-    type=click.IntRange(8),
+    type=click.IntRange(8, MAX_IMAGES),
     metavar="N",
     default=4000,
     show_default=True,

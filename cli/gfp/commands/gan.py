@@ -10,6 +10,8 @@ import click
 
 from gfcore.errors import GfpError
 from gfp.common import (
+    MAX_BATCH,
+    MAX_ITERS,
     METHOD_DEFAULT,
     count_option,
     device_option,
@@ -69,7 +71,7 @@ FAMILY_DEFAULT = METHOD_DEFAULT.replace("method", "family").replace("NAME", "FAM
 @out_option("GAN-run folder to write.")
 @click.option(
     "--resolution",
-    type=click.IntRange(min=4),
+    type=click.IntRange(4, 4096),
     metavar="N",
     default=None,
     show_default=FAMILY_DEFAULT,
@@ -77,7 +79,7 @@ FAMILY_DEFAULT = METHOD_DEFAULT.replace("method", "family").replace("NAME", "FAM
 )
 @click.option(
     "--iters",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_ITERS),
     metavar="N",
     default=None,
     show_default=FAMILY_DEFAULT,
@@ -85,7 +87,7 @@ FAMILY_DEFAULT = METHOD_DEFAULT.replace("method", "family").replace("NAME", "FAM
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(min=2),
+    type=click.IntRange(2, MAX_BATCH),
     metavar="N",
     default=None,
     show_default=FAMILY_DEFAULT,

@@ -1,6 +1,7 @@
 import click
 
 from gfp.common import (
+    MAX_EPOCHS,
     compile_option,
     device_option,
     emit_run_summary,
@@ -29,7 +30,7 @@ from gfp.common import (
 @out_option("Folder for the immunized run (a new run; RUN is left as it is).")
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=None,
     show_default="5; with --resume, the run's own",

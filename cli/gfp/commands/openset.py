@@ -1,6 +1,7 @@
 import click
 
 from gfp.common import (
+    MAX_EPOCHS,
     METHOD_DEFAULT,
     device_option,
     emit_json,
@@ -27,7 +28,7 @@ from gfp.common import (
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=None,
     show_default=METHOD_DEFAULT,

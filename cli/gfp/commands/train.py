@@ -1,6 +1,8 @@
 import click
 
 from gfp.common import (
+    MAX_BATCH,
+    MAX_EPOCHS,
     METHOD_DEFAULT,
     FiniteFloatRange,
     compile_option,
@@ -30,7 +32,7 @@ from gfp.common import (
 )
 @click.option(
     "--epochs",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=None,
     show_default=METHOD_DEFAULT,
@@ -38,7 +40,7 @@ from gfp.common import (
 )
 @click.option(
     "--batch-size",
-    type=click.IntRange(1),
+    type=click.IntRange(1, MAX_BATCH),
     metavar="N",
     default=None,
     show_default=METHOD_DEFAULT,
@@ -46,7 +48,7 @@ from gfp.common import (
 )
 @click.option(
     "--lr",
-    type=FiniteFloatRange(min=0, min_open=True),
+    type=FiniteFloatRange(min=0, max=1, min_open=True),
     metavar="RATE",
     default=None,
     show_default=METHOD_DEFAULT,

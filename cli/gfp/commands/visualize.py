@@ -1,6 +1,14 @@
 import click
 
-from gfp.common import device_option, emit_json, json_option, out_option, progress_option, seed_option
+from gfp.common import (
+    MAX_IMAGES,
+    device_option,
+    emit_json,
+    json_option,
+    out_option,
+    progress_option,
+    seed_option,
+)
 
 
 @click.command()
@@ -17,7 +25,7 @@ from gfp.common import device_option, emit_json, json_option, out_option, progre
 )
 @click.option(
     "--per-source",
-    type=click.IntRange(min=1),
+    type=click.IntRange(1, MAX_IMAGES),
     metavar="N",
     default=200,
     show_default=True,
