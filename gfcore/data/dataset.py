@@ -30,6 +30,7 @@ from gfcore.runs.schema import check_manifest
 from gfcore.storage.atomic import atomic_path, write_json
 from gfcore.storage.jsonio import read_document
 from gfcore.storage.outfolder import claim_out_folder, is_within
+from gfcore.storage.regular import check_regular
 from gfcore.terminal.progress import NullReporter, Reporter
 
 MANIFEST = "manifest.json"
@@ -39,8 +40,7 @@ SPLITS = ("train", "val", "test")
 
 
 def claim_dataset_folder(out: Path):
-    """The --out folder of a dataset, claimed (see :mod:`gfcore.storage.outfolder`): new, empty, or an
-    interrupted preparation's; its staging files are ``.decoded.XXXXXXXX.npy``."""
+    """A dataset's --out, claimed (:mod:`gfcore.storage.outfolder`); staging files: ``.decoded.XXXXXXXX.npy``."""
     names = tuple(f"{s}_{k}.npy" for s in SPLITS for k in ("images", "labels"))
     return claim_out_folder(
         out, names, (r"\.decoded(\.[A-Za-z0-9_]{8})?\.npy",), MANIFEST, "gfp prepare", "a prepared dataset"
@@ -228,26 +228,28 @@ class PreparedDataset:
         """A split's arrays (images memory-mapped), checked against the manifest: one line when they differ."""
         if name not in SPLITS:
             raise GfpError(f"unknown split {name!r}; use one of {', '.join(SPLITS)}")
+        images_path, labels_path = (self.path / f"{name}_{k}.npy" for k in ("images", "labels"))
         try:
-            images = np.load(self.path / f"{name}_images.npy", mmap_mode="r")
-            labels = np.load(self.path / f"{name}_labels.npy")
+            check_regular(images_path, labels_path)  # a FIFO there would block np.load forever
+            images = np.load(images_path, mmap_mode="r")
+            labels = np.load(labels_path)
         except (OSError, ValueError) as exc:
             raise GfpError(f"{self.path}: split {name!r} is missing or unreadable ({exc})") from None
         r = self.resolution
         expected = sum(self.manifest["counts"].get(name, {}).values())
         if images.dtype != np.uint8 or images.shape != (expected, 3, r, r):
             raise GfpError(
-                f"{self.path / f'{name}_images.npy'}: holds {images.dtype} {list(images.shape)}, but "
+                f"{images_path}: holds {images.dtype} {list(images.shape)}, but "
                 f"{MANIFEST} describes uint8 {[expected, 3, r, r]}"
             )
         if labels.shape != (expected,) or labels.dtype.kind not in "iu":
             raise GfpError(
-                f"{self.path / f'{name}_labels.npy'}: holds {labels.dtype} {list(labels.shape)}, but "
+                f"{labels_path}: holds {labels.dtype} {list(labels.shape)}, but "
                 f"{MANIFEST} describes {expected} integer labels"
             )
         if expected and (labels.min() < 0 or labels.max() >= len(self.classes)):
             raise GfpError(
-                f"{self.path / f'{name}_labels.npy'}: labels outside 0..{len(self.classes) - 1}, the "
+                f"{labels_path}: labels outside 0..{len(self.classes) - 1}, the "
                 f"{len(self.classes)} classes of {MANIFEST}"
             )
         return Split(images=images, labels=labels.astype(np.int64))

@@ -74,6 +74,11 @@ def load_rgb(source, *, name: str | None = None, max_pixels: int = MAX_PIXELS) -
     max_pixels = min(int(max_pixels), MAX_PIXELS)
     if name is None:
         name = str(source)
+    # a FIFO would block the decoder's first read forever, and /dev/zero never end it
+    if isinstance(source, (str, os.PathLike)) and os.path.exists(source) and not os.path.isfile(source):
+        raise BadImageError(
+            f"{name}: not a regular file (a FIFO, a device or a folder); gfp decodes only files"
+        )
     try:
         with warnings.catch_warnings():
             # Pillow's bomb warning as an error: the file is refused in one line, never a raw warning

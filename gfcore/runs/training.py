@@ -232,6 +232,7 @@ def fit_into_run(
     validation split (:func:`calibrate_run`). Shared by ``gfp train`` and ``gfp immunize``.
     ``accel``: ``precision`` and ``compile`` for :func:`gfcore.execution.accel.configure` (bf16 is noted in
     run.json)."""
+    train, val = dataset.split("train"), dataset.split("val")  # a bad array is refused before any write
     configure(attributor, **accel)
     _begin(run, info, device, accel)
     ctx = FitContext(
@@ -243,7 +244,7 @@ def fit_into_run(
         history=list(info.get("history", [])),
     )
     t0 = time.perf_counter()
-    attributor.fit(dataset.split("train"), dataset.split("val"), ctx)
+    attributor.fit(train, val, ctx)
     info["train_seconds"] = round(info.get("train_seconds", 0.0) + time.perf_counter() - t0, 3)
     info.update(status="complete", history=list(ctx.history))
     with dist.main_writes_first() as main:

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from gfcore.errors import GfpError
 from gfcore.storage.atomic import atomic_path
+from gfcore.storage.jsonio import loads_document
+from gfcore.storage.regular import check_regular
 
 
 def save_tensors(path, tensors: dict, meta: dict | None = None) -> None:
@@ -24,6 +26,7 @@ def load_tensors(path) -> tuple[dict, dict]:
     from safetensors import safe_open
 
     path = Path(path)
+    check_regular(path)  # a FIFO or a device in its place: one line, not a read that never ends
     if not path.is_file():
         raise GfpError(f"{path}: no such weights file")
     try:
@@ -32,10 +35,8 @@ def load_tensors(path) -> tuple[dict, dict]:
             tensors = {k: fh.get_tensor(k) for k in fh.keys()}
     except Exception as exc:
         raise GfpError(f"{path}: not a readable safetensors file ({exc})") from exc
-    try:
-        meta = json.loads(header["gfp_meta"]) if "gfp_meta" in header else {}
-    except ValueError as exc:
-        raise GfpError(f"{path}: the gfp metadata in its header is not JSON ({exc})") from None
+    bad = "the gfp metadata in its header is not JSON"
+    meta = loads_document(header["gfp_meta"], path, bad) if "gfp_meta" in header else {}
     if not isinstance(meta, dict):
         raise GfpError(f"{path}: the gfp metadata in its header is a {type(meta).__name__}, not an object")
     return tensors, meta

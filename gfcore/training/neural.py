@@ -33,7 +33,9 @@ class NeuralConfig:
 
     epochs: int = bounded(10, min=1, max=100_000)
     batch_size: int = bounded(32, min=1, max=65_536)
-    lr: float = bounded(1e-3, min=0, max=1, min_open=True)
+    lr: float = bounded(
+        1e-3, min=0, max=1e6, min_open=True
+    )  # Adam's rate; at most 1e6, which diverges but in finite numbers
     beta1: float = bounded(0.0, min=0, max=1, max_open=True)  # Adam beta1 = 0 as in ProGAN and the paper
     beta2: float = bounded(0.99, min=0, max=1, max_open=True)
     eps: float = bounded(1e-8, min=0, max=1, min_open=True)

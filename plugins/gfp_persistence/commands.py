@@ -52,7 +52,7 @@ from gfcore import (
 )
 @click.option(
     "--lr",
-    type=FiniteFloatRange(0, 1, min_open=True),
+    type=FiniteFloatRange(0, 1e6, min_open=True),
     metavar="RATE",
     default=None,
     show_default="the variants' own, the paper's 1e-3; see `gfp plugins predown`",

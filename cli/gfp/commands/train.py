@@ -48,7 +48,7 @@ from gfp.common import (
 )
 @click.option(
     "--lr",
-    type=FiniteFloatRange(min=0, max=1, min_open=True),
+    type=FiniteFloatRange(min=0, max=1e6, min_open=True),
     metavar="RATE",
     default=None,
     show_default=METHOD_DEFAULT,
