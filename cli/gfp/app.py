@@ -3,6 +3,7 @@ the ``gfp_register_commands`` hook."""
 
 from __future__ import annotations
 
+import errno
 import importlib
 
 import click
@@ -28,6 +29,9 @@ BUILTIN_COMMANDS = {
     "visualize": "gfp.commands.visualize:visualize",
     "serve": "gfp.commands.serve:serve",
 }
+
+
+DISK_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO, errno.EFBIG}
 
 
 class MissingBuiltinError(click.ClickException):
@@ -70,6 +74,13 @@ class GfpGroup(click.Group):
             return super().invoke(ctx)
         except GfpError as exc:
             raise click.ClickException(str(exc)) from None
+        except OSError as exc:
+            # the machine's state, not a bug: a full disk, a quota, a read-only or failing disk wherever a
+            # write escaped gfcore's own writers (which say the same in their words)
+            if exc.errno not in DISK_ERRNOS:
+                raise
+            where = f"{exc.filename}: " if exc.filename else ""
+            raise click.ClickException(f"{where}{exc.strerror or exc}") from None
 
 
 def _load_builtin(name: str) -> click.Command:

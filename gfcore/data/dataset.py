@@ -27,7 +27,7 @@ from gfcore.data.sources import discover_sources
 from gfcore.errors import GfpError
 from gfcore.interfaces import Split
 from gfcore.runs.schema import check_manifest
-from gfcore.storage.atomic import atomic_path, write_json
+from gfcore.storage.atomic import atomic_path, open_memmap_for_writing, write_error, write_json
 from gfcore.storage.jsonio import read_document
 from gfcore.storage.outfolder import claim_out_folder, is_within
 from gfcore.storage.regular import check_regular
@@ -104,9 +104,10 @@ def _decode(src: Path, sources, staging: Path, resolution: int, size_policy: str
     """Every source image, decoded and size-fitted into the memory-mapped ``staging`` array in source order:
     ``(array, one record per kept image, the skipped files)``."""
     total = sum(len(files) for _, files in sources)
-    decoded = np.lib.format.open_memmap(
-        staging, mode="w+", dtype=np.uint8, shape=(total, 3, resolution, resolution)
-    )
+    try:  # space for every image now: a full disk is one line here, not a SIGBUS later
+        decoded = open_memmap_for_writing(staging, np.uint8, (total, 3, resolution, resolution))
+    except OSError as exc:
+        raise write_error(staging, exc) from None
     records: list[dict] = []  # one per kept image, in staging order
     skipped: list[dict] = []
     task = reporter.task("decoding images", total=total)
@@ -157,9 +158,7 @@ def _write_split(out: Path, name: str, decoded, idx, labels, resolution: int) ->
     the stored pixels and labels, so the dataset hash covers the arrays."""
     digest = hashlib.sha256()
     with atomic_path(out / f"{name}_images.npy") as tmp:
-        arr = np.lib.format.open_memmap(
-            tmp, mode="w+", dtype=np.uint8, shape=(len(idx), 3, resolution, resolution)
-        )
+        arr = open_memmap_for_writing(tmp, np.uint8, (len(idx), 3, resolution, resolution))
         for start in range(0, len(idx), 1024):  # chunked copy keeps memory flat
             chunk = decoded[idx[start : start + 1024]]
             arr[start : start + 1024] = chunk

@@ -1,6 +1,11 @@
 """Atomic file writes: write to a temporary name in the same folder, fsync, then rename into place, so an
 interrupted process never leaves a half-written file that looks whole.
 
+A write that fails for want of space (or any other ``OSError``: a quota, a read-only disk) removes its
+temporary and is one :class:`~gfcore.errors.GfpError` line naming the file; the file it would have
+replaced is untouched. Memory-mapped outputs (:func:`open_memmap_for_writing`) get their blocks allocated
+before any page is written: a full disk is then an ``OSError`` at once, not a ``SIGBUS`` in the middle.
+
 Temporary names are hidden and recognisable (``.NAME.XXXXXXXX.tmp``), so the next run in the same folder
 can remove those a killed process left behind (:func:`remove_stale_temps`), and nothing else. Files get
 the user's usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``mkstemp`` or of a library
@@ -16,6 +21,13 @@ import re
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from gfcore.errors import GfpError
+
+
+def write_error(path, exc: OSError) -> GfpError:
+    """``cannot write PATH: No space left on device``: an OS error of a write, as one line."""
+    return GfpError(f"cannot write {path}: {exc.strerror or exc}")
 
 
 def default_file_mode() -> int:
@@ -65,8 +77,11 @@ def remove_stale_temps(folder: str | os.PathLike, names) -> list[Path]:
 def atomic_path(path: str | os.PathLike):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on error it is removed."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise write_error(path, exc) from None
     os.close(fd)
     try:
         yield Path(tmp)
@@ -76,9 +91,30 @@ def atomic_path(path: str | os.PathLike):
                 os.fchmod(fh.fileno(), default_file_mode())
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise write_error(path, exc) from None
         raise
+
+
+def open_memmap_for_writing(path, dtype, shape):
+    """``numpy.lib.format.open_memmap(path, "w+", ...)`` with every block of the file allocated first.
+
+    A memory map writes through page faults: on a full disk the kernel can only answer one with SIGBUS,
+    which kills the process with no message. ``posix_fallocate`` asks for the space up front, so a disk
+    without room is an ``OSError`` (one line, through :func:`atomic_path` or :func:`write_error`)."""
+    import numpy as np
+
+    array = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    if hasattr(os, "posix_fallocate") and array.nbytes:
+        try:
+            with open(path, "rb+") as fh:
+                os.posix_fallocate(fh.fileno(), 0, os.fstat(fh.fileno()).st_size)
+        except BaseException:
+            del array
+            raise
+    return array
 
 
 def write_bytes(path, data: bytes) -> None:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 from pathlib import Path
 
 from gfcore.errors import GfpError
@@ -18,7 +20,13 @@ def save_tensors(path, tensors: dict, meta: dict | None = None) -> None:
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     header = {"gfp_meta": json.dumps(meta)} if meta is not None else None
     with atomic_path(path) as tmp:
-        save_file(clean, str(tmp), metadata=header)
+        try:
+            save_file(clean, str(tmp), metadata=header)
+        except Exception as exc:  # safetensors' own error type; an I/O failure says "(os error N)"
+            code = re.search(r"os error (\d+)", str(exc))
+            if code is None:
+                raise
+            raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from None
 
 
 def load_tensors(path) -> tuple[dict, dict]:
