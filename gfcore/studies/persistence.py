@@ -214,6 +214,11 @@ def plot_study(results: dict, path: Path) -> None:
                     fontsize=8,
                 )
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
+        # the x range from the swept R, not from the points: a panel whose runs all failed has none, and a
+        # log axis over no data cannot be drawn
+        ax.set_xlim(min(results["resolutions"]) / 1.4, max(results["resolutions"]) * 1.4)
+        if all(y is None for s in series.values() for y in s.values()):
+            ax.text(0.5, 0.5, "no run finished\n(results.json says why)", transform=ax.transAxes, ha="center")
         ax.set_xscale("log", base=2)
         ax.set_xticks(results["resolutions"], [str(r) for r in results["resolutions"]])
         ax.set_xlabel(xlabel)

@@ -94,5 +94,12 @@ def persistence(dataset, out, epochs, width, patience, lr, runs_dir, seed, devic
         lines.append(f"wrote {out}/results.json and {out}/persistence.png")
         click.echo("\n".join(lines))
     if results["failed"]:
-        click.echo(f"Error: {len(results['failed'])} run(s) failed: {', '.join(results['failed'])}", err=True)
+        points = [p for c in results["curves"].values() for p in c["points"]]
+        first = next(p for p in points if p["error"])
+        many = "all" if len(results["failed"]) == len(points) else f"{len(results['failed'])} of"
+        click.echo(
+            f"Error: {many} {len(points)} runs failed ({', '.join(results['failed'])}; first: "
+            f"{first['error']}); {out}/results.json records each",
+            err=True,
+        )
         sys.exit(1)

@@ -73,10 +73,12 @@ def openset(
     known against the unseen source, and, at the threshold chosen for --false-unknown-rate, the accuracy
     on the known sources and the share of the unseen source called unknown. With --group and --keep it is
     leave-one-family-out: --keep real --group DDPM=DDPM,DDIM leaves out each generator family in turn and
-    reports how many of its images are called real."""
+    reports how many of its images are called real. A held-out run that fails is recorded in its row and
+    the others go on; the command then exits 1 with one line (results.json and results.md are written)."""
     from pathlib import Path
 
     from gfcore.data.dataset import load_dataset
+    from gfcore.errors import GfpError
     from gfcore.execution.device import resolve_device
     from gfcore.inference.openset import DEFAULT_FALSE_UNKNOWN_RATE, DEFAULT_SCORE
     from gfcore.studies.openset import markdown, run_loso
@@ -108,14 +110,22 @@ def openset(
         )
     if as_json:
         emit_json(results)
-        return
-    console = stdout_console()
-    console.print(markdown(results), markup=False, highlight=False)
-    score = results["score"]
-    mean = results["mean"][score]
-    console.print(
-        f"mean over held-out sources: AUROC {mean['auroc']:.4f} ({score}); unseen source called unknown "
-        f"{fmt_pct(mean['unknown_detected'])}; written to {out}/results.json and results.md",
-        markup=False,
-        highlight=False,
-    )
+    else:
+        console = stdout_console()
+        console.print(markdown(results), markup=False, highlight=False)
+        if results["mean"] is not None:
+            score = results["score"]
+            mean = results["mean"][score]
+            console.print(
+                f"mean over held-out sources: AUROC {mean['auroc']:.4f} ({score}); unseen source called unknown "
+                f"{fmt_pct(mean['unknown_detected'])}; written to {out}/results.json and results.md",
+                markup=False,
+                highlight=False,
+            )
+    if results["failed"]:
+        many = "all" if len(results["failed"]) == len(results["held_out"]) else f"{len(results['failed'])} of"
+        first = next(r["error"] for r in results["held_out"] if "error" in r)
+        raise GfpError(
+            f"{many} {len(results['held_out'])} held-out runs failed ({', '.join(results['failed'])}; first: "
+            f"{first}); {out}/results.json records each"
+        )

@@ -34,12 +34,16 @@ def markdown(results: dict) -> str:
         + (f" unseen called {', '.join(kept)} |" if kept else ""),
         "|---|---|---|---|---|---|---|---|" + ("---|" if kept else ""),
     ]
-    for r in [*results["held_out"], None]:
+    done = [r for r in results["held_out"] if "error" not in r]
+    for r in [*results["held_out"], *([None] if done else [])]:
+        if r is not None and "error" in r:
+            lines.append(f"| {r['held_out']} | failed: {r['error']} |")
+            continue
         scores = r["scores"] if r else results["mean"]
         closed = (
             fmt_pct(r["closed_set_accuracy"])
             if r
-            else fmt_pct(np.mean([x["closed_set_accuracy"] for x in results["held_out"]]))
+            else fmt_pct(np.mean([x["closed_set_accuracy"] for x in done]))
         )
         chosen = scores[score]
         lines.append(

@@ -63,7 +63,7 @@ def run_loso(
     job = _Job(
         out, spec, method, config, seed, device, overrides, false_unknown_rate, score, list(keep), reporter
     )
-    rows = [_held_out_row(job, data, source, held_out) for source, held_out in units]
+    rows = [_row_or_failure(job, data, source, held_out) for source, held_out in units]
     settings = {
         "method": name,
         "spec": spec,
@@ -94,6 +94,22 @@ class _Job:
     score: str
     keep: list
     reporter: object
+
+
+def _row_or_failure(job: _Job, data: PreparedDataset, source: str, held_out: list[int]) -> dict:
+    """The held-out row, or -- when its run fails in one line -- a row with the ``error``: one source
+    failing does not lose the others, and results.json records what the study has."""
+    try:
+        return _held_out_row(job, data, source, held_out)
+    except GfpError as exc:
+        job.reporter.warn(f"without {source}: failed: {exc}")
+        members = [data.classes[i] for i in held_out]
+        return {
+            "held_out": source,
+            "sources": members,
+            "run": str(job.out / "runs" / slug(source)),
+            "error": str(exc),
+        }
 
 
 def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[int]) -> dict:
@@ -127,7 +143,9 @@ def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[
 
 
 def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: float, rows: list) -> dict:
-    """results.json: the dataset, how it was run, one row per held-out source and their mean per score."""
+    """results.json: the dataset, how it was run, one row per held-out source and the mean per score of
+    those that did not fail (``None`` when all failed); ``failed``: the held-out sources whose run failed."""
+    done = [r for r in rows if "error" not in r]
     return {
         "format": FORMAT,
         "version": VERSION,
@@ -135,8 +153,11 @@ def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: 
         **settings,
         "false_unknown_rate": false_unknown_rate,
         "held_out": rows,
+        "failed": [r["held_out"] for r in rows if "error" in r],
         "mean": {
-            s: {k: float(np.mean([r["scores"][s][k] for r in rows])) for k in rows[0]["scores"][s]}
+            s: {k: float(np.mean([r["scores"][s][k] for r in done])) for k in done[0]["scores"][s]}
             for s in SCORES
-        },
+        }
+        if done
+        else None,
     }
