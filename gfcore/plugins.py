@@ -34,6 +34,9 @@ _origins: dict[str, str] = {}  # plugin name -> distribution that provided it
 _builtin: set[str] = set()  # names of the plugins of the gfp distribution itself
 _problems: list[str] = []  # one line per plugin (or part of one) that was skipped
 _watchers: list[Callable[[str], None]] = []
+# What a plugin's import or hook may raise and lose only itself: any error, and SystemExit (a `sys.exit`
+# at import once silenced every command, --help included). KeyboardInterrupt is the user's: it stops gfp.
+PLUGIN_FAILURES = (Exception, SystemExit)
 
 
 def get_plugin_manager() -> pluggy.PluginManager:
@@ -108,7 +111,7 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             continue
         try:
             pm.register(ep.load(), name=ep.name)
-        except Exception as exc:  # a broken plugin must say who it is, and must not take gfp down with it
+        except PLUGIN_FAILURES as exc:  # a broken plugin must say who it is, and must not take gfp down with it
             report_problem(
                 f"plugin {ep.name!r} of {where} failed to load and is skipped: {one_line(exc)}"
                 f"{'' if builtin else _HINT}"
@@ -226,7 +229,7 @@ def _build_registry(hook_name: str, kind: str, check) -> Registry:
             call(register=register)
         except DuplicateNameError:
             raise  # two plugins want one name: which one the user means is theirs to say
-        except Exception as exc:  # a broken plugin loses this kind, the rest of gfp works
+        except PLUGIN_FAILURES as exc:  # a broken plugin loses this kind, the rest of gfp works
             registry.drop_plugin(plugin)
             if isinstance(exc, PluginError):  # refused by the registry; the message names the plugin
                 why = str(exc)

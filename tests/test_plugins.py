@@ -505,3 +505,63 @@ def test_gan_run_ships_the_generator_even_without_a_last_checkpoint(tmp_path):
         assert torch.equal(load_gan(tmp_path / "run").sample(3, seed=1), gan.sample(3, seed=1))
     finally:
         plugins.unregister_plugin("silent")
+
+
+# ------------------------------------------------------------------ a plugin that calls sys.exit
+
+
+def test_a_plugin_that_exits_at_import_is_skipped_in_one_line(monkeypatch):
+    """`sys.exit` at a plugin's import once ended every gfp command, `--help` included."""
+
+    def exits():
+        raise SystemExit("exitplug refuses to load")
+
+    eps = [FakeEntryPoint("exitplug", "gfp-exitplug", exits), FakeEntryPoint("ours", "gfp")]
+    monkeypatch.delenv(plugins.AUTOLOAD_ENV, raising=False)
+    names, problems = load_fake_entry_points(monkeypatch, eps)
+    assert names == ["ours"]
+    assert problems == [
+        "plugin 'exitplug' of gfp-exitplug (entry point mod_exitplug) failed to load and is skipped: "
+        "SystemExit: exitplug refuses to load (set GFP_DISABLE_PLUGIN_AUTOLOAD=1 to load only gfp's "
+        "built-in plugins)"
+    ]
+
+
+def test_a_keyboard_interrupt_at_import_still_stops_gfp(monkeypatch):
+    def interrupted():
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        load_fake_entry_points(monkeypatch, [FakeEntryPoint("slow", "gfp-slow", interrupted)])
+
+
+def test_a_hook_that_exits_loses_only_its_plugin(registered):
+    class Exits:
+        @hookimpl
+        def gfp_register_attacks(self, register):
+            raise SystemExit(3)
+
+    with pytest.raises(PluginError, match="plugin 'exits' failed in gfp_register_attacks: SystemExit: 3"):
+        registered(Exits(), "exits")
+    assert "noise" in plugins.get_registries().attacks
+
+
+def test_an_installed_plugin_that_exits_leaves_gfp_working(tmp_path):
+    """The real thing: an installed distribution whose module calls sys.exit when imported."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "exitplug.py").write_text('import sys\nsys.exit("exitplug refuses to load")\n')
+    info = tmp_path / "exitplug-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: exitplug\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[gfp]\nexitplug = exitplug\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    env.pop(plugins.AUTOLOAD_ENV, None)
+    for args in (["--help"], ["plugins", "--json"]):
+        result = subprocess.run([sys.executable, "-m", "gfp", *args], capture_output=True, text=True, env=env)
+        assert result.returncode == 0, result.stderr
+        assert "Commands:" in result.stdout or '"problems"' in result.stdout
+        [line] = [line for line in result.stderr.splitlines() if "exitplug" in line]
+        assert line.startswith("Warning: plugin 'exitplug' of exitplug") and "SystemExit" in line

@@ -132,13 +132,13 @@ def _add_plugin_commands() -> None:
     """Each plugin's ``gfp_register_commands``, one plugin at a time, so that a plugin that raises, or adds
     a command named like a built-in or another plugin's command, loses only that: one line on stderr
     (see :func:`gfcore.plugins.plugin_problems`), and the rest of gfp works."""
-    from gfcore.plugins import hint, one_line, plugin_hook_callers, report_problem
+    from gfcore.plugins import PLUGIN_FAILURES, hint, one_line, plugin_hook_callers, report_problem
 
     for plugin, call in plugin_hook_callers("gfp_register_commands"):
         before = dict(cli.commands)
         try:
             call(cli=cli)
-        except Exception as exc:
+        except PLUGIN_FAILURES as exc:
             cli.commands.clear()
             cli.commands.update(before)
             report_problem(
