@@ -3,7 +3,7 @@
 Both sides decode the same JPEG bytes and attribute the whole image (tiles at the run's resolution); the
 service adds HTTP, multipart parsing, the queue and JSON. Printed per mode: images/s, and latency p50/p99
 per request, with the service/API ratio of images/s (the service's own cost shows as the ratio's distance
-from 1). Modes: one image per request, one after another; batches of --batch images per request; and
+from 1); for one image per request also the application in process (no HTTP server). Modes: one image per request, one after another; batches of --batch images per request; and
 --clients clients at once sending one image each (the service batches them; the API side runs the same
 images one call each, as a single-threaded caller would).
 
@@ -97,6 +97,30 @@ def service_round(url, images, mode, batch, clients):
     return len(images) / (time.perf_counter() - start), latencies
 
 
+def app_round(model, images):
+    """One image per request through the application itself (``gfp.create_app``) with an in-process
+    client: the service's cost without the HTTP server and sockets."""
+    import asyncio
+
+    app = gfp.create_app(model)
+
+    async def run():
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://app") as client:
+                latencies, start = [], time.perf_counter()
+                for b in images:
+                    t = time.perf_counter()
+                    response = await client.post(
+                        "/api/attribute", files=[("image", ("x.jpg", b, "image/jpeg"))]
+                    )
+                    assert response.status_code == 200, response.text
+                    latencies.append(time.perf_counter() - t)
+                return len(images) / (time.perf_counter() - start), latencies
+
+    return asyncio.run(run())
+
+
 def pct(values, q):
     return 1000 * float(np.percentile(values, q))
 
@@ -120,10 +144,12 @@ def main():
     )
     try:
         for mode in ("single", "batch", "concurrent"):
-            results = {"api": [], "service": []}
+            results = {"api": [], "service": []} | ({"app": []} if mode == "single" else {})
             for _ in range(args.rounds):
                 results["api"].append(api_round(model, images, mode, args.batch, args.clients))
                 results["service"].append(service_round(url, images, mode, args.batch, args.clients))
+                if mode == "single":
+                    results["app"].append(app_round(model, images))
             ratios = [s[0] / a[0] for a, s in zip(results["api"], results["service"])]
             print(f"\n{mode}:")
             for side, rounds in results.items():

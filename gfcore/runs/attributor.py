@@ -115,8 +115,14 @@ def load_run(run_dir: str | Path, device=None) -> tuple[Attributor, dict]:
 def check_compatible(info: dict, dataset: PreparedDataset, run_dir) -> None:
     """A run only evaluates on data with its own class order and resolution."""
     if list(info["classes"]) != dataset.classes:
+        hint = (
+            f"; the same classes in another order: prepare it with --classes {','.join(info['classes'])}"
+            if sorted(info["classes"]) == sorted(dataset.classes)
+            else ""
+        )
         raise GfpError(
             f"{run_dir} was trained for classes {info['classes']}, but {dataset.path} has {dataset.classes}"
+            + hint
         )
     if int(info["resolution"]) != dataset.resolution:
         raise GfpError(

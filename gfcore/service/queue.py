@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+from concurrent.futures import ThreadPoolExecutor
 from collections import deque
 from dataclasses import dataclass, field
 
@@ -41,6 +42,8 @@ class InferenceQueue:
         self._pending: deque[Job] = deque()
         self._wake: asyncio.Event | None = None
         self._worker: asyncio.Task | None = None
+        # one thread for every forward pass: torch's per-thread state (thread pools, caches) is built once
+        self._thread = ThreadPoolExecutor(1, thread_name_prefix="gfp-inference")
 
     def try_admit(self) -> bool:
         if self.admitted >= self.limits.max_waiting:
@@ -62,6 +65,7 @@ class InferenceQueue:
                 await self._worker
             except asyncio.CancelledError:
                 pass
+        self._thread.shutdown(wait=True)
 
     async def submit(self, uploads: list[tuple[str, bytes]], options: Options) -> list[dict]:
         """One entry per upload, in order: the :class:`~gfcore.inference.model.Prediction` as a dict with
@@ -79,7 +83,7 @@ class InferenceQueue:
                 continue
             batch = self._next_batch()
             try:
-                answers = await asyncio.to_thread(self._answer, batch)
+                answers = await asyncio.get_running_loop().run_in_executor(self._thread, self._answer, batch)
             except Exception as exc:  # noqa: BLE001 -- a failure answers its requests and the service goes on
                 for job in batch:
                     if not job.future.done():
