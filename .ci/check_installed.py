@@ -8,9 +8,11 @@ on stderr, and the data files that ship in the wheel (bundled photos, shipped ge
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import tempfile
+import urllib.request
 from pathlib import Path
 
 BUILTIN_PLUGIN_PACKAGES = ("gfp_learned", "gfp_gans", "gfp_photos", "gfp_baselines")
@@ -79,10 +81,36 @@ def check_shipped_data() -> None:
     )
 
 
+def check_service() -> None:
+    """`gfp serve` from the wheel: it listens, its page and API answer (the page is a data file)."""
+
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gfp", "serve", "shipped:existence", "--port", "0", "--device", "cpu"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        for line in server.stderr:
+            found = re.search(r"at (http://\S+)", line)
+            if found:
+                break
+        else:
+            fail("gfp serve exited before it listened")
+        page = urllib.request.urlopen(found.group(1), timeout=30).read().decode()
+        run = json.loads(urllib.request.urlopen(found.group(1) + "api/run", timeout=30).read())
+        if "Drop images here" not in page or run["classes"][0] != "real":
+            fail("gfp serve's page or API is missing from the installation")
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    print("ok  gfp serve answers its page and /api/run")
+
+
 def main() -> None:
     check_import_locations()
     check_every_help()
     check_shipped_data()
+    check_service()
 
 
 if __name__ == "__main__":

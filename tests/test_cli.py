@@ -245,7 +245,9 @@ def test_plugins_name_json_is_describe_config():
     }
     assert item["parameters"] == describe_config(get_registries().extractors.get("learned").Config)
     epochs = next(p for p in item["parameters"] if p["name"] == "epochs")
-    assert epochs["type"] == "int" and epochs["range"] == "in [1, 100000]" and isinstance(epochs["default"], int)
+    assert (
+        epochs["type"] == "int" and epochs["range"] == "in [1, 100000]" and isinstance(epochs["default"], int)
+    )
 
 
 def test_plugins_params_covers_every_registered_name():
@@ -403,6 +405,7 @@ FAILURES = {
     ("train",): (["{tmp}/missing", "--out", "{tmp}/run"], "not a prepared dataset", None),
     ("evaluate",): (["{tmp}/missing", "{tmp}/missing"], "missing", None),
     ("attribute",): (["{tmp}/missing", "{tmp}/a.png"], "not a gfp run", None),
+    ("serve",): (["{tmp}/missing", "--port", "0"], "not a gfp run", None),
     ("fingerprints",): (["{tmp}/missing", "--out", "{tmp}/fp"], "not a gfp run", None),
     ("visualize",): (["{tmp}/missing", "--out", "{tmp}/vis"], "not a gfp run", None),
     ("bench",): (["{tmp}/missing", "--out", "{tmp}/bench"], "not a prepared dataset", None),

@@ -45,55 +45,57 @@ def error(status: int, line: str, **headers) -> JSONResponse:
     return JSONResponse({"error": line}, status_code=status, headers=headers or None)
 
 
-def create_app(model, limits: ServiceLimits | None = None) -> Starlette:
-    """The service for a loaded :class:`~gfcore.inference.model.Model` (``gfp.load``)."""
-    limits = limits or ServiceLimits()
-    queue = InferenceQueue(model, limits)
-    responses = has_image_fingerprints(model)
-    page = resources.files("gfcore.service").joinpath("page.html").read_text(encoding="utf-8")
+class Service:
+    """The routes' handlers over one model, its limits and its queue."""
 
-    async def index(request: Request):
-        return HTMLResponse(page)
+    def __init__(self, model, limits: ServiceLimits):
+        self.model, self.limits = model, limits
+        self.queue = InferenceQueue(model, limits)
+        self.responses = has_image_fingerprints(model)
+        self.page = resources.files("gfcore.service").joinpath("page.html").read_text(encoding="utf-8")
 
-    async def health(request: Request):
+    def describe(self) -> dict:
+        """What ``GET /api/run`` answers (and ``gfp serve --json`` prints)."""
+        model, rule = self.model, self.model.calibration["open_set"]
+        return {
+            "run": model.where,
+            "method": model.method,
+            "classes": model.classes,
+            "resolution": model.resolution,
+            "calibration": {
+                "temperature": model.calibration["temperature"],
+                "note": model.calibration["note"],
+                "open_set": rule,
+                "rule": describe_rule(rule) if rule else "closed set: no threshold stored",
+            },
+            "fingerprint_response": self.responses,
+            "policies": list(POLICIES),
+            "limits": self.limits.as_dict(),
+            "version": __version__,
+        }
+
+    async def index(self, request: Request):
+        return HTMLResponse(self.page)
+
+    async def health(self, request: Request):
+        queue = self.queue
         return JSONResponse(
             {"status": "ok", "waiting": queue.admitted, "answered_images": queue.answered_images}
         )
 
-    async def run(request: Request):
-        calibration = model.calibration
-        rule = calibration["open_set"]
-        return JSONResponse(
-            {
-                "run": model.where,
-                "method": model.method,
-                "classes": model.classes,
-                "resolution": model.resolution,
-                "calibration": {
-                    "temperature": calibration["temperature"],
-                    "note": calibration["note"],
-                    "open_set": rule,
-                    "rule": describe_rule(rule) if rule else "closed set: no threshold stored",
-                },
-                "fingerprint_response": responses,
-                "policies": list(POLICIES),
-                "limits": limits.as_dict(),
-                "version": __version__,
-            }
-        )
+    async def run(self, request: Request):
+        return JSONResponse(self.describe())
 
-    async def attribute(request: Request):
+    async def attribute(self, request: Request):
+        model, limits, queue = self.model, self.limits, self.queue
         try:
-            options = _options(request.query_params, responses, model.method)
+            options = _options(request.query_params, self.responses, model.method)
             open_set = open_set_choice(model.calibration, options.open_set, model.where)
         except (BadRequest, GfpError) as exc:
             return error(getattr(exc, "status", 400), str(exc))
         if not queue.try_admit():
-            return error(
-                503,
-                f"busy: {limits.max_waiting} requests already waiting; retry shortly",
-                **{"Retry-After": "1"},
-            )
+            busy = f"busy: {limits.max_waiting} requests already waiting; retry shortly"
+            return error(503, busy, **{"Retry-After": "1"})
         try:
             uploads = await _uploads(request, limits)
             entries = await queue.submit(uploads, options)
@@ -101,31 +103,36 @@ def create_app(model, limits: ServiceLimits | None = None) -> Starlette:
             return error(exc.status, str(exc))
         finally:
             queue.release()
-        answered = [e for e in entries if "error" not in e]
         body = {
             "images": entries,
             "open_set": {"applied": open_set, "rule": model.calibration["open_set"] if open_set else None},
             "policy": {"name": options.policy, "upsample_small": options.upsample_small},
         }
-        if not answered:
+        if all("error" in e for e in entries):
             body["error"] = entries[0]["error"] if len(entries) == 1 else "no upload could be attributed"
             return JSONResponse(body, status_code=422)
         return JSONResponse(body)
 
+
+def create_app(model, limits: ServiceLimits | None = None) -> Starlette:
+    """The service for a loaded :class:`~gfcore.inference.model.Model` (``gfp.load``)."""
+    service = Service(model, limits or ServiceLimits())
+
     @asynccontextmanager
     async def lifespan(app):
-        await queue.start()
+        await service.queue.start()
         yield
-        await queue.stop()
+        await service.queue.stop()
 
     routes = [
-        Route("/", index),
-        Route("/api/health", health),
-        Route("/api/run", run),
-        Route("/api/attribute", attribute, methods=["POST"]),
+        Route("/", service.index),
+        Route("/api/health", service.health),
+        Route("/api/run", service.run),
+        Route("/api/attribute", service.attribute, methods=["POST"]),
     ]
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.queue = queue
+    app.state.service = service
+    app.state.queue = service.queue
     return app
 
 

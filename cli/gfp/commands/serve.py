@@ -1,7 +1,9 @@
+import sys
+
 import click
 
 from gfcore.service.limits import MIB, ServiceLimits
-from gfp.common import device_option
+from gfp.common import FiniteFloatRange, device_option, emit_json, json_option
 
 _DEFAULTS = ServiceLimits()
 
@@ -10,6 +12,7 @@ _DEFAULTS = ServiceLimits()
 @click.argument("run", type=click.Path(file_okay=False))
 @click.option(
     "--host",
+    metavar="ADDRESS",
     default="127.0.0.1",
     show_default=True,
     help="Address to listen on. The service has no authentication: anything but a loopback address lets "
@@ -17,6 +20,7 @@ _DEFAULTS = ServiceLimits()
 )
 @click.option(
     "--port",
+    metavar="PORT",
     type=click.IntRange(0, 65535),
     default=8000,
     show_default=True,
@@ -24,13 +28,15 @@ _DEFAULTS = ServiceLimits()
 )
 @click.option(
     "--max-upload-mb",
-    type=click.FloatRange(min=0, min_open=True, max=1024),
+    metavar="MIB",
+    type=FiniteFloatRange(min=0, min_open=True, max=1024),
     default=_DEFAULTS.max_request_bytes / MIB,
     show_default=True,
     help="Largest request body, in MiB (413 beyond, before it is read).",
 )
 @click.option(
     "--max-pixels",
+    metavar="N",
     type=click.IntRange(1, 50_000_000),
     default=_DEFAULTS.max_pixels,
     show_default=True,
@@ -38,6 +44,7 @@ _DEFAULTS = ServiceLimits()
 )
 @click.option(
     "--max-images",
+    metavar="N",
     type=click.IntRange(1, 10_000),
     default=_DEFAULTS.max_images,
     show_default=True,
@@ -45,6 +52,7 @@ _DEFAULTS = ServiceLimits()
 )
 @click.option(
     "--max-waiting",
+    metavar="N",
     type=click.IntRange(1, 10_000),
     default=_DEFAULTS.max_waiting,
     show_default=True,
@@ -53,16 +61,20 @@ _DEFAULTS = ServiceLimits()
 )
 @click.option(
     "--batch-size",
+    metavar="N",
     type=click.IntRange(1, 4096),
     default=_DEFAULTS.batch_images,
     show_default=True,
     help="Images per forward pass: waiting requests with the same options share one.",
 )
 @device_option
-def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, batch_size, device):
+@json_option
+def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, batch_size, device, as_json):
     """A local web service over RUN (a run folder or shipped:NAME): the page at / (drop or pick images)
     and a JSON API -- POST /api/attribute, GET /api/run, GET /api/health -- whose answers are the Python
-    API's (gfp.load(RUN).predict). Ctrl-C stops it."""
+    API's (gfp.load(RUN).predict). Ctrl-C stops it.
+
+    With --json, one line on stdout once it listens: the url and what GET /api/run answers."""
     import gfp
     from gfcore.service.server import bind, is_local, url_of
     from gfcore.service.server import serve as serve_on
@@ -76,6 +88,11 @@ def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, b
     )
     model = gfp.load(run, device=device)
     sock = bind(host, port)
+    if as_json:
+        from gfcore.service.app import Service
+
+        emit_json({"url": url_of(sock), **Service(model, limits).describe()})
+        sys.stdout.flush()  # a script waiting for the address reads it now, not when the service stops
     click.echo(f"gfp serves {run} ({model.method}: {', '.join(model.classes)}) at {url_of(sock)}", err=True)
     if not is_local(host):
         click.echo(
