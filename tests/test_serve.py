@@ -155,3 +155,16 @@ def test_open_set_follows_the_run_and_can_be_turned_off(model, images):
     assert default["open_set"]["applied"] == (model.calibration["open_set"] is not None)
     assert closed["open_set"] == {"applied": False, "rule": None}
     assert_same_answer(closed["images"][0], model.predict(images[2], open_set=False))
+
+
+def test_large_batches_are_attributed_a_group_of_pixels_at_a_time(model, images):
+    """batch_pixels bounds what is decoded at once; the answers are the same as in one group."""
+    files = [("image", (f"{k}.png", png_bytes(rgb), "image/png")) for k, rgb in enumerate(images * 3)]
+    with client_for(model) as client:
+        together = client.post("/api/attribute", files=files).json()["images"]
+    with client_for(model, batch_pixels=2000) as client:  # one or two images per group
+        grouped = client.post("/api/attribute", files=files).json()["images"]
+    assert len(grouped) == len(files) and [e["name"] for e in grouped] == [e["name"] for e in together]
+    for a, b in zip(together, grouped):
+        assert a["source"] == b["source"] and a["view"] == b["view"]
+        np.testing.assert_allclose(a["logits"], b["logits"], rtol=0, atol=1e-5)

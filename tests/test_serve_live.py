@@ -152,6 +152,32 @@ def test_a_bad_upload_never_stops_the_service(server):
         assert http.get("/api/health").json()["status"] == "ok"
 
 
+def test_a_slow_sender_is_cut_off_and_the_service_keeps_answering(run_dir):
+    import socket
+
+    live = Server(run_dir, "--read-timeout", 1)
+    try:
+        host, port = live.url.split("//")[1].strip("/").rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=30) as slow:
+            slow.sendall(
+                b"POST /api/attribute HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\n"
+                b"Content-Length: 100000\r\n\r\n" + bytes(10)
+            )
+            start = time.monotonic()
+            answer = b""
+            while b"}" not in answer:  # the status line, the headers, then the JSON body
+                chunk = slow.recv(4096)
+                assert chunk, answer
+                answer += chunk
+            assert answer.startswith(b"HTTP/1.1 408") and b"within 1 s" in answer
+            assert time.monotonic() - start < 10
+        with httpx.Client(base_url=live.url, timeout=60) as http:
+            good = png_bytes(np.full((20, 20, 3), 90, np.uint8))
+            assert http.post("/api/attribute", files=[("image", ("ok.png", good))]).status_code == 200
+    finally:
+        live.stop()
+
+
 def test_a_busy_port_and_a_wrong_run_are_one_line(server, tmp_path):
     port = server.url.rsplit(":", 1)[1].strip("/")
     taken = subprocess.run(

@@ -7,14 +7,16 @@
                            the body (Content-Type image/...); query: open_set=true|false, policy=tiles|crop|
                            resize, upsample_small=true, response=true (visNet's fingerprint response)
 
-Every error is ``{"error": "one line"}`` with its status: 400 a malformed request, 413 over a limit of
-bytes or images, 415 a body that is neither, 422 no upload could be attributed (each upload's own line is
-in ``images``), 503 too many requests waiting (with Retry-After). A request with several images answers
+Every error is ``{"error": "one line"}`` with its status: 400 a malformed request, 408 a body not sent
+within ``read_timeout_s``, 413 over a limit of bytes or images, 415 a body that is neither, 422 no upload
+could be attributed (each upload's own line is in ``images``), 503 too many requests waiting (with
+Retry-After). A request with several images answers
 200 with an ``error`` in place of each upload that failed, as ``gfp attribute`` skips a bad file.
 """
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import asynccontextmanager
 from importlib import resources
 
@@ -97,10 +99,12 @@ class Service:
             busy = f"busy: {limits.max_waiting} requests already waiting; retry shortly"
             return error(503, busy, **{"Retry-After": "1"})
         try:
-            uploads = await _uploads(request, limits)
+            uploads = await asyncio.wait_for(_uploads(request, limits), limits.read_timeout_s)
             entries = await queue.submit(uploads, options)
         except BadRequest as exc:
             return error(exc.status, str(exc))
+        except asyncio.TimeoutError:  # TimeoutError itself from Python 3.11
+            return error(408, f"request body not received within {limits.read_timeout_s} s")
         finally:
             queue.release()
         body = {

@@ -3,7 +3,8 @@
 Bytes are counted as they arrive (a declared ``Content-Length`` over the limit is refused before any body
 is read), pixels from the image's header before anything is decoded (:func:`gfcore.data.images.load_rgb`),
 and requests are admitted only while fewer than ``max_waiting`` are queued or running, so the memory the
-service holds is at most ``max_waiting x max_request_bytes`` of uploads plus one batch of decoded images.
+service holds is at most ``max_waiting x max_request_bytes`` of uploads plus one batch of
+``batch_pixels`` decoded pixels and their tiles.
 """
 
 from __future__ import annotations
@@ -28,6 +29,11 @@ class ServiceLimits:
     max_waiting: int = 64
     #: images per forward pass; waiting requests with the same options share a pass up to this
     batch_images: int = 64
+    #: pixels decoded and attributed at once (one image larger than this goes alone): decoded, cut into
+    #: tiles and stacked, about 10 bytes a pixel, so 16 megapixels keep a batch near 160 MB
+    batch_pixels: int = 16_000_000
+    #: seconds a client may take to send its request body (408 beyond): a slow sender holds a slot
+    read_timeout_s: int = 60
 
     def __post_init__(self):
         for name, value in asdict(self).items():

@@ -105,54 +105,63 @@ class InferenceQueue:
         return batch
 
     def _answer(self, batch: list[Job]) -> list[list[dict]]:
-        options = batch[0].options
-        entries: list[dict] = []  # every upload of the batch, in order
-        arrays, names, places = [], [], []
-        for job in batch:
-            for name, data in job.uploads:
-                try:
-                    rgb = load_rgb(io.BytesIO(data), name=name, max_pixels=self.limits.max_pixels)
-                except GfpError as exc:
-                    entries.append({"name": name, "error": str(exc)})
-                    continue
-                places.append(len(entries))
-                entries.append({"name": name})
-                arrays.append(rgb)
-                names.append(name)
-        answers = self.model.predict_arrays(
-            arrays,
-            names,
-            open_set=options.open_set,
-            policy=options.policy,
-            upsample_small=options.upsample_small,
-            batch_size=self.limits.batch_images,
-        )
-        good = [k for k, answer in enumerate(answers) if not isinstance(answer, GfpError)]
-        responses = (
-            dict(
-                zip(
-                    good,
-                    fingerprint_responses(
-                        self.model, [arrays[k] for k in good], options.policy, options.upsample_small
-                    ),
-                )
-            )
-            if options.response
-            else None
-        )
-        for k, answer in enumerate(answers):
-            entry = entries[places[k]]
-            if isinstance(answer, GfpError):
-                entry["error"] = str(answer)
-                continue
-            result = answer.as_dict()
-            del result["path"]  # uploads have names, not paths
-            entry.update(result)
-            if responses is not None:
-                entry["fingerprint_response"] = responses[k]
-        self.answered_images += len(arrays)
+        """Every upload of the batch answered, decoded and attributed a group at a time: at most
+        ``batch_images`` images and, past the first, ``batch_pixels`` pixels, so that the decoded images
+        and their tiles in memory stay bounded however large the uploads are."""
+        uploads = [upload for job in batch for upload in job.uploads]
+        entries: list[dict] = []
+        group: list[tuple[str, object]] = []  # (name, decoded array or the GfpError that refused it)
+        pixels = 0
+        for name, data in uploads:
+            try:
+                rgb = load_rgb(io.BytesIO(data), name=name, max_pixels=self.limits.max_pixels)
+            except GfpError as exc:
+                rgb = exc
+            size = rgb.shape[0] * rgb.shape[1] if not isinstance(rgb, GfpError) else 0
+            if group and (len(group) >= self.limits.batch_images or pixels + size > self.limits.batch_pixels):
+                entries += self._attribute_group(group, batch[0].options)
+                group, pixels = [], 0
+            group.append((name, rgb))
+            pixels += size
+        entries += self._attribute_group(group, batch[0].options)
         split, start = [], 0
         for job in batch:
             split.append(entries[start : start + len(job.uploads)])
             start += len(job.uploads)
         return split
+
+    def _attribute_group(self, group: list[tuple[str, object]], options: Options) -> list[dict]:
+        decoded = [(k, name, rgb) for k, (name, rgb) in enumerate(group) if not isinstance(rgb, GfpError)]
+        entries = [
+            {"name": name, "error": str(rgb)} if isinstance(rgb, GfpError) else {"name": name}
+            for name, rgb in group
+        ]
+        if not decoded:
+            return entries
+        arrays = [rgb for _, _, rgb in decoded]
+        answers = self.model.predict_arrays(
+            arrays,
+            [name for _, name, _ in decoded],
+            open_set=options.open_set,
+            policy=options.policy,
+            upsample_small=options.upsample_small,
+            batch_size=self.limits.batch_images,
+        )
+        good = [j for j, answer in enumerate(answers) if not isinstance(answer, GfpError)]
+        responses = {}
+        if options.response:
+            pictures = fingerprint_responses(
+                self.model, [arrays[j] for j in good], options.policy, options.upsample_small
+            )
+            responses = dict(zip(good, pictures))
+        for j, ((k, _, _), answer) in enumerate(zip(decoded, answers)):
+            if isinstance(answer, GfpError):
+                entries[k]["error"] = str(answer)
+                continue
+            result = answer.as_dict()
+            del result["path"]  # uploads have names, not paths
+            entries[k].update(result)
+            if options.response:
+                entries[k]["fingerprint_response"] = responses[j]
+        self.answered_images += len(decoded)
+        return entries

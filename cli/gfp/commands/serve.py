@@ -67,9 +67,30 @@ _DEFAULTS = ServiceLimits()
     show_default=True,
     help="Images per forward pass: waiting requests with the same options share one.",
 )
+@click.option(
+    "--read-timeout",
+    metavar="SECONDS",
+    type=click.IntRange(1, 3600),
+    default=_DEFAULTS.read_timeout_s,
+    show_default=True,
+    help="Seconds a client may take to send its request (408 beyond), so a slow sender cannot hold a "
+    "place in the queue.",
+)
 @device_option
 @json_option
-def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, batch_size, device, as_json):
+def serve(
+    run,
+    host,
+    port,
+    max_upload_mb,
+    max_pixels,
+    max_images,
+    max_waiting,
+    batch_size,
+    read_timeout,
+    device,
+    as_json,
+):
     """A local web service over RUN (a run folder or shipped:NAME): the page at / (drop or pick images)
     and a JSON API -- POST /api/attribute, GET /api/run, GET /api/health -- whose answers are the Python
     API's (gfp.load(RUN).predict). Ctrl-C stops it.
@@ -85,6 +106,7 @@ def serve(run, host, port, max_upload_mb, max_pixels, max_images, max_waiting, b
         max_pixels=max_pixels,
         max_waiting=max_waiting,
         batch_images=batch_size,
+        read_timeout_s=read_timeout,
     )
     model = gfp.load(run, device=device)
     sock = bind(host, port)
