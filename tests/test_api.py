@@ -98,7 +98,10 @@ def test_gfp_loads_its_api_lazily():
 
     code = "import sys, gfp; print('torch' in sys.modules, sorted(gfp.__all__))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False ['Model', 'Prediction', 'create_app', 'generators', 'load', 'sample', 'shipped_runs']"
+    assert (
+        out.strip()
+        == "False ['Model', 'Prediction', 'create_app', 'generators', 'load', 'sample', 'shipped_runs']"
+    )
 
 
 def test_the_shipped_attributor_attributes_fresh_images_of_its_sources(run_cli, json_stdout, tmp_path):
