@@ -123,3 +123,14 @@ def test_deep_checkpoint_metadata_is_one_line(tmp_path):
     save_file({"a": torch.zeros(1)}, str(tmp_path / "deep.safetensors"), metadata={"gfp_meta": nested(5000)})
     with pytest.raises(GfpError, match="nested deeper"):
         load_tensors(tmp_path / "deep.safetensors")
+
+
+@pytest.mark.parametrize("kind", ["fifo", "zero"])
+def test_attribute_skips_a_named_fifo_or_device_in_one_line(made, tmp_path, run_cli, kind):
+    path = tmp_path / "x.png"
+    path.write_bytes(b"")
+    replace_with(path, kind)
+    with deadline():
+        result = run_cli("attribute", made / "run", path, "--no-progress")
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert f"warning: skipped {path}: not a regular file" in result.stderr

@@ -167,7 +167,7 @@ def expand_paths(paths: list[str]) -> tuple[list[Path], list[str]]:
         p = Path(raw)
         if p.is_dir():
             files.extend(sorted(f for f in p.rglob("*") if f.is_file() and is_image_name(f)))
-        elif p.is_file():
+        elif p.exists():  # a named FIFO or device too: load_rgb refuses it in one line, never reads it
             files.append(p)
         else:
             matches = sorted(Path(m) for m in glob.glob(raw, recursive=True))
