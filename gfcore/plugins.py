@@ -111,7 +111,8 @@ def _load_entry_points(pm: pluggy.PluginManager) -> None:
             continue
         try:
             pm.register(ep.load(), name=ep.name)
-        except PLUGIN_FAILURES as exc:  # a broken plugin must say who it is, and must not take gfp down with it
+        # a broken plugin must say who it is, and must not take gfp down with it
+        except PLUGIN_FAILURES as exc:
             report_problem(
                 f"plugin {ep.name!r} of {where} failed to load and is skipped: {one_line(exc)}"
                 f"{'' if builtin else _HINT}"

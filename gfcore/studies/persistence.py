@@ -176,6 +176,16 @@ def write_study(results: dict, out: Path) -> None:
     write_text(out / "results.json", to_json(results) + "\n")
 
 
+def _resolution_axis(ax, resolutions: list[int], empty: bool) -> None:
+    """A log2 axis over the swept R, its range from them rather than from the points: a panel whose runs
+    all failed (``empty``) has none, and matplotlib cannot draw a log axis over no data."""
+    ax.set_xlim(min(resolutions) / 1.4, max(resolutions) * 1.4)
+    if empty:
+        ax.text(0.5, 0.5, "no run finished\n(results.json says why)", transform=ax.transAxes, ha="center")
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(resolutions, [str(r) for r in resolutions])
+
+
 def plot_study(results: dict, path: Path) -> None:
     """Two panels: accuracy against R for the two frequency bands, and against patch size."""
     from gfcore.studies.figures import pyplot, save_figure  # the one look every gfp figure shares
@@ -214,13 +224,9 @@ def plot_study(results: dict, path: Path) -> None:
                     fontsize=8,
                 )
         ax.axhline(chance, color="grey", lw=0.8, ls=":", label=f"chance ({chance:.0f}%)")
-        # the x range from the swept R, not from the points: a panel whose runs all failed has none, and a
-        # log axis over no data cannot be drawn
-        ax.set_xlim(min(results["resolutions"]) / 1.4, max(results["resolutions"]) * 1.4)
-        if all(y is None for s in series.values() for y in s.values()):
-            ax.text(0.5, 0.5, "no run finished\n(results.json says why)", transform=ax.transAxes, ha="center")
-        ax.set_xscale("log", base=2)
-        ax.set_xticks(results["resolutions"], [str(r) for r in results["resolutions"]])
+        _resolution_axis(
+            ax, results["resolutions"], all(y is None for s in series.values() for y in s.values())
+        )
         ax.set_xlabel(xlabel)
         ax.set_title(title)
         ax.set_ylim(0, 105)
