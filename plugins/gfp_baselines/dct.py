@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split, one_of
+from gfcore import Attributor, FitContext, GfpError, Split, bounded, one_of
 
 from ._data import check_split, iter_chunks, labels_tensor, map_chunks
 from ._linear import LinearClassifier, select_logistic
@@ -48,8 +48,10 @@ class DctAttributor(Attributor):
         channels: str = one_of(
             "grey", ("grey", "rgb")
         )  # "grey" (one spectrum) or "rgb" (one per channel, 3x the features)
-        c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
-        max_iter: int = 200  # L-BFGS iterations per classifier
+        # inverse regularisation strengths
+        c_grid: tuple[float, ...] = bounded((1e-3, 1e-2, 1e-1, 1.0, 10.0), min=0, max=1e6, min_open=True)
+        # L-BFGS iterations per classifier (it converges in hundreds; the bound keeps a typo from running for days)
+        max_iter: int = bounded(200, min=1, max=100_000)
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)

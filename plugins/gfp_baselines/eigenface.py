@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split, one_of
+from gfcore import Attributor, FitContext, GfpError, Split, bounded, one_of
 
 from ._data import accuracy, check_split, labels_tensor, map_chunks, subset_indices
 from ._linear import LinearClassifier, select_logistic
@@ -64,10 +64,13 @@ class EigenfaceAttributor(Attributor):
 
     @dataclass
     class Config:
-        max_fit_images: int = 10000  # PCA is fitted on at most this many random training images
-        variance_fractions: tuple[float, ...] = (0.25, 0.5, 0.75, 0.95)
-        c_grid: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0, 10.0)  # inverse regularisation strengths
-        max_iter: int = 200  # L-BFGS iterations per classifier
+        # PCA is fitted on at most this many random training images
+        max_fit_images: int = bounded(10000, min=1, max=10_000_000)
+        variance_fractions: tuple[float, ...] = bounded((0.25, 0.5, 0.75, 0.95), min=0, max=1, min_open=True)
+        # inverse regularisation strengths
+        c_grid: tuple[float, ...] = bounded((1e-3, 1e-2, 1e-1, 1.0, 10.0), min=0, max=1e6, min_open=True)
+        # L-BFGS iterations per classifier (it converges in hundreds; the bound keeps a typo from running for days)
+        max_iter: int = bounded(200, min=1, max=100_000)
         # "logistic" (whitened + logistic regression) or "nn" (classic 1-NN)
         classifier: str = one_of("logistic", CLASSIFIERS)
 

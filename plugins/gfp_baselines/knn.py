@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split
+from gfcore import Attributor, FitContext, GfpError, Split, bounded
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor
 
@@ -60,8 +60,10 @@ class KnnAttributor(Attributor):
 
     @dataclass
     class Config:
-        k: int | None = None  # None: choose on validation from 1, 3, 5, 9, 17, ...
-        max_k: int = 1025  # the largest k tried when choosing
+        # None: choose on validation from 1, 3, 5, 9, 17, ...; at most a million (more than any training set
+        # gfp holds in memory)
+        k: int | None = bounded(None, min=1, max=1_000_000)
+        max_k: int = bounded(1025, min=1, max=1_000_000)  # the largest k tried when choosing
 
     def __init__(self, classes, resolution, config, device=None):
         super().__init__(classes, resolution, config, device)

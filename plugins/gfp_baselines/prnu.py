@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import Attributor, FitContext, GfpError, Split, one_of
+from gfcore import Attributor, FitContext, GfpError, Split, bounded, one_of
 
 from ._data import accuracy, check_split, iter_chunks, labels_tensor, map_chunks
 from .denoise import BOUNDARIES, ZERO_MEANS, noise_residual
@@ -39,10 +39,15 @@ class PrnuAttributor(Attributor):
 
     @dataclass
     class Config:
-        sigma: float = 3.0  # denoiser noise std on the 0-255 scale, used when sigma_grid is empty
-        sigma_grid: tuple[float, ...] = (1.0, 3.0, 5.0)  # chosen on validation when not empty
-        levels: int = 4  # wavelet decomposition levels (the resolution must divide by 2^levels)
-        wavelet_order: int = 4  # Daubechies order: 4 = db4 (Marra/Frank), 8 = db8 (Lukáš et al.)
+        # denoiser noise std on the 0-255 scale, used when sigma_grid is empty
+        sigma: float = bounded(3.0, min=0, max=1000, min_open=True)
+        sigma_grid: tuple[float, ...] = bounded(
+            (1.0, 3.0, 5.0), min=0, max=1000, min_open=True
+        )  # chosen on validation
+        # wavelet decomposition levels (the resolution must divide by 2^levels; 12 levels need 4096 pixels)
+        levels: int = bounded(4, min=1, max=12)
+        # Daubechies order: 4 = db4 (Marra/Frank), 8 = db8 (Lukáš et al.); PyWavelets has db1 to db38
+        wavelet_order: int = bounded(4, min=1, max=38)
         wiener_dft: bool = True  # step 5 of the residual pipeline
         # wavelet extension: "symmetric" (the Python reference) or "periodization"
         boundary: str = one_of("symmetric", BOUNDARIES)

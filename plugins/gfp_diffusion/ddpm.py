@@ -52,14 +52,16 @@ SAMPLE_CHUNK = 256  # images per denoising batch in sample(); chunk k draws from
 @dataclass
 class DdpmConfig:
     resolution: int = 32  # a power of two from 8 to 128
-    iters: int = 2000  # optimiser steps
-    batch_size: int = 32  # the paper: 128
+    iters: int = bounded(2000, min=1, max=100_000_000)  # optimiser steps
+    batch_size: int = bounded(32, min=1, max=65_536)  # the paper: 128
     ch: int = bounded(32, min=1, max=4096)  # feature maps at full resolution (the paper: 128)
-    channel_mult: tuple[int, ...] = (1, 2, 2)  # per U-Net level (the paper at 32x32: 1;2;2;2)
-    layers_per_block: int = positive(1)  # residual blocks per level (the paper: 2)
+    channel_mult: tuple[int, ...] = bounded(
+        (1, 2, 2), min=1, max=16
+    )  # per U-Net level (the paper at 32x32: 1;2;2;2)
+    layers_per_block: int = bounded(1, min=1, max=64)  # residual blocks per level (the paper: 2)
     attn_resolution: int = 16  # self-attention at this side (0: none), as the paper's 16x16
     dropout: float = bounded(0.1, min=0.0, max=1.0, max_open=True)
-    num_train_timesteps: int = positive(1000)  # T
+    num_train_timesteps: int = bounded(1000, min=1, max=100_000)  # T (the paper: 1000; sample_steps <= T)
     beta_start: float = positive(1e-4)
     beta_end: float = positive(0.02)
     lr: float = positive(2e-4)
@@ -70,7 +72,7 @@ class DdpmConfig:
     sampler: str = one_of("ddpm", SAMPLERS)
     sample_steps: int = positive(1000)  # denoising steps; the paper samples with all T
     ddim_eta: float = non_negative(0.0)  # DDIM's noise scale (0: deterministic given the start noise)
-    preview_steps: int = positive(50)  # DDIM steps of the grids written while training
+    preview_steps: int = bounded(50, min=1, max=100_000)  # DDIM steps of the grids written while training
     log_every: int = 25  # iterations per loss-history entry
     preview_every: int = 200  # iterations between sample grids
     checkpoint_every: int = 200  # iterations between resumable checkpoints

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gfcore import gradient_penalty, interpolate
+from gfcore import bounded, gradient_penalty, interpolate
 
 from .feature_critic import FeatureCriticConfig, FeatureCriticGan
 from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate
@@ -15,7 +15,7 @@ from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate
 
 @dataclass
 class CramerGanConfig(FeatureCriticConfig):
-    dof_dim: int = 256  # dimension of the critic's feature space h(x)
+    dof_dim: int = bounded(256, min=1, max=4096)  # dimension of the critic's feature space h(x)
     gp_weight: float = 10.0
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from gfcore import gradient_penalty, interpolate
+from gfcore import bounded, gradient_penalty, interpolate
 
 from .feature_critic import FeatureCriticConfig, FeatureCriticGan
 from .losses import MIX_RQ_ALPHAS, mmd2_unbiased, mmd_witness
@@ -19,7 +19,9 @@ from .losses import MIX_RQ_ALPHAS, mmd2_unbiased, mmd_witness
 
 @dataclass
 class MmdGanConfig(FeatureCriticConfig):
-    dof_dim: int = 16  # dimension of the critic's feature space (the kernel's input)
+    dof_dim: int = bounded(
+        16, min=1, max=4096
+    )  # dimension of the critic's feature space (the kernel's input)
     rq_alphas: tuple[float, ...] = MIX_RQ_ALPHAS
     gp_weight: float = 1.0
     l2_weight: float = 1.0  # the paper's "L2 discriminator penalty"
