@@ -121,7 +121,9 @@ def test_a_second_prepare_to_the_same_out_is_refused_while_the_first_writes(
     out = tmp_path / "ds"
     with claim_dataset_folder(out):  # what a running prepare holds
         line = cli_error(1, "prepare", tiny_sources, "--out", out, "--resolution", 16, "--no-progress")
-        assert line == f"Error: another gfp prepare is writing {out}; wait for it to finish"
+        assert (
+            line == f"Error: another gfp prepare (pid {os.getpid()}) is writing {out}; wait for it to finish"
+        )
     assert not any(out.iterdir())  # the refused prepare wrote nothing, and the holder's marker is gone
 
 
@@ -143,7 +145,8 @@ def test_two_prepare_processes_never_mix_their_sources(tmp_path):
     assert first.returncode == 0, first_err
     assert second.returncode == 1, second.stderr
     assert second.stderr.strip().splitlines()[-1] in (
-        f"Error: another gfp prepare is writing {out}; wait for it to finish",
+        f"Error: another gfp prepare (pid {first.pid}) is writing {out}; wait for it to finish",
+        f"Error: another gfp prepare is writing {out}; wait for it to finish",  # before its marker
         f"Error: {out} already holds a prepared dataset; choose another --out or delete it",
     )
     manifest = json.loads((out / "manifest.json").read_text())

@@ -81,7 +81,9 @@ def claim_out_folder(
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise GfpError(f"another {what} is writing {out}; wait for it to finish") from None
+                raise GfpError(
+                    f"another {what}{_holder(out)} is writing {out}; wait for it to finish"
+                ) from None
         locked = True
         if not (out.is_dir() and os.path.samestat(os.fstat(fd), os.stat(out))):
             raise GfpError(f"another {what} replaced {out} meanwhile; try again")
@@ -98,7 +100,8 @@ def claim_out_folder(
             )
         started = True
         folder.remove_own()  # an interrupted run's leftovers: gfp's own names only
-        write_text(out / MARKER, f"{what} is writing this folder; if none is running, it was interrupted\n")
+        note = f"{what} (pid {os.getpid()}) is writing this folder; if none is running, it was interrupted\n"
+        write_text(out / MARKER, note)
         yield folder
         (out / MARKER).unlink(missing_ok=True)
     except BaseException:
@@ -109,6 +112,15 @@ def claim_out_folder(
         raise
     finally:
         os.close(fd)  # releases the lock
+
+
+def _holder(out: Path) -> str:
+    """`` (pid 1234)``: the holder's pid, from the marker it wrote under its lock ("" before it did)."""
+    try:
+        found = re.search(r"\(pid (\d+)\)", (out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        found = None
+    return f" (pid {found.group(1)})" if found else ""
 
 
 def _clean_up_after_failure(folder: OutFolder, top_created: Path | None) -> None:
