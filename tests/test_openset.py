@@ -3,6 +3,7 @@ and the realistic-subset check."""
 
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -223,7 +224,7 @@ def test_openset_command_leaves_each_source_out_and_reuses_its_runs(
             (tiny_dataset.split("test").labels == tiny_dataset.classes.index(row["held_out"])).sum()
         )
         assert all(0 <= s["auroc"] <= 1 for s in row["scores"].values())
-    assert "| held-out source |" in (out / "results.md").read_text()
+    assert "| held-out | AUROC msp | OSCR msp |" in (out / "results.md").read_text()
     again = json.loads(run_cli(*args).stdout)
     assert all(r["reused"] for r in again["held_out"])
     assert [r["scores"] for r in again["held_out"]] == [r["scores"] for r in doc["held_out"]]
@@ -259,7 +260,9 @@ def test_openset_leaves_a_family_out_together_and_keeps_the_real_class(run_cli, 
     for row in rows.values():
         chosen = row["scores"][doc["score"]]
         # an unseen image is either called unknown, or given to real, or to another generator
-        assert chosen["unknown_detected"] + chosen["unknown_called_kept"] <= 1 + 1e-9
+        assert chosen["unknown_detected"]["rate"] + chosen["unknown_called_kept"]["rate"] <= 1 + 1e-9
+        known = set(json.loads((Path(row["run"]) / "run.json").read_text())["classes"])
+        assert set(chosen["false_unknown_rate_per_class"]) == known and chosen["per_class_threshold"]
         assert 0 <= row["unknown_to_kept_closed_set"] <= 1
     assert "unseen called real" in (out / "results.md").read_text()
     assert "no source zz" in cli_error(1, *args[:-4], "--group", "fam=b,zz", "--out", tmp_path / "o2")

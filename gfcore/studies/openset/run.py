@@ -11,14 +11,14 @@ import numpy as np
 from gfcore.config import parse_spec
 from gfcore.data.dataset import PreparedDataset
 from gfcore.errors import GfpError
-from gfcore.inference.openset import SCORES, calibrate_run
+from gfcore.inference.openset import calibrate_run
 from gfcore.runs.attributor import build_attributor
 from gfcore.runs.training import existing_run_state, train_run
 from gfcore.storage.atomic import write_json, write_text
 from gfcore.storage.jsonio import read_document
 from gfcore.storage.outfolder import check_study_folder
 from gfcore.studies.openset.held_out import held_out_units, slug, without_source
-from gfcore.studies.openset.report import markdown
+from gfcore.studies.openset.report import HEADLINE, headline, markdown
 from gfcore.studies.openset.scores import evaluate_held_out
 from gfcore.terminal.progress import NullReporter
 
@@ -144,7 +144,7 @@ def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[
 
 def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: float, rows: list) -> dict:
     """results.json: the dataset, how it was run, one row per held-out source and the mean per score of
-    those that did not fail (``None`` when all failed); ``failed``: the held-out sources whose run failed."""
+    those that did not fail (:data:`~.report.HEADLINE`; ``None`` when all failed); ``failed``: the held-out sources whose run failed."""
     done = [r for r in rows if "error" not in r]
     return {
         "format": FORMAT,
@@ -155,8 +155,8 @@ def results_document(data: PreparedDataset, settings: dict, false_unknown_rate: 
         "held_out": rows,
         "failed": [r["held_out"] for r in rows if "error" in r],
         "mean": {
-            s: {k: float(np.mean([r["scores"][s][k] for r in done])) for k in done[0]["scores"][s]}
-            for s in SCORES
+            s: {k: float(np.mean([headline(r["scores"][s])[k] for r in done])) for k in HEADLINE}
+            for s in done[0]["scores"]
         }
         if done
         else None,
