@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from gfcore.inference.feature_scores import feature_score, fit_feature_scores
-from gfcore.inference.openset import auroc
-from gfcore.studies.openset.metrics import auroc_interval, oscr, per_class_thresholds, score_report
+from gfcore.inference.openset import auroc, class_thresholds
+from gfcore.studies.openset.metrics import auroc_interval, oscr, score_report
 
 
 def test_oscr_known_answers():
@@ -56,7 +56,7 @@ def test_per_class_thresholds_give_each_class_its_rate():
     assert one["a"] < 0.01 and one["b"] > 0.15  # the stated 10% is an average, not any class's rate
     assert each["a"] == pytest.approx(0.1, abs=0.025) and each["b"] == pytest.approx(0.1, abs=0.025)
     assert report["unknown_called_kept"]["rate"] < 0.05 and report["unknown_called_kept"]["ci95"] is not None
-    fallback = per_class_thresholds(val, predicted, 3, 0.1, fallback=-7.0)
+    fallback = class_thresholds(val, predicted, 3, 0.1, fallback=-7.0)
     assert fallback[2] == -7.0  # no validation image predicted as class 2
 
 
@@ -74,3 +74,37 @@ def test_fingerprint_scores_separate_what_the_logits_cannot():
         assert auroc(feature_score(known, fitted, score), feature_score(unknown, fitted, score)) > 0.95, score
     with pytest.raises(ValueError, match="unknown feature score"):
         feature_score(known, fitted, "cosine")
+
+
+def test_the_stored_rule_has_a_threshold_per_class_and_decide_uses_it():
+    """Class 0's images come out confident, class 1's not (both always right): one threshold would refuse
+    mostly class 1; the stored per-class thresholds refuse about 5% of each, on fresh images too."""
+    from gfcore.errors import GfpError
+    from gfcore.inference.openset import decide, describe_rule, fit_calibration, run_calibration
+
+    rng = np.random.default_rng(5)
+
+    def draw(n):
+        labels = np.repeat([0, 1], n)
+        margin = np.abs(np.where(labels == 0, rng.normal(6, 1.5, 2 * n), rng.normal(2, 1.5, 2 * n)))
+        logits = np.zeros((2 * n, 2))
+        logits[np.arange(2 * n), labels] = margin
+        return logits, labels
+
+    record = fit_calibration(*draw(4000), 0.05, "msp")
+    rule = record["open_set"]
+    assert len(rule["class_thresholds"]) == 2 and rule["class_thresholds"][0] > rule["class_thresholds"][1]
+    info = {"classes": ["a", "b"], "calibration": record}
+    calibration = run_calibration(info, "run")
+    logits, labels = draw(4000)
+    _, predicted, _ = decide(logits, calibration, True)
+    one = {**calibration, "open_set": {k: v for k, v in rule.items() if k != "class_thresholds"}}
+    _, predicted_one, _ = decide(logits, one, True)
+    assert (predicted_one[labels == 1] < 0).mean() > 0.08 > (predicted_one[labels == 0] < 0).mean()
+    # 4,000 validation and 4,000 test images per class: the measured rate moves by ~0.005 (one sd)
+    for c in (0, 1):
+        assert (predicted[labels == c] < 0).mean() == pytest.approx(0.05, abs=0.02)
+    assert "predicted class's threshold" in describe_rule(rule)
+    bad = {**record, "open_set": {**rule, "class_thresholds": [1.0]}}
+    with pytest.raises(GfpError, match="one finite number per class"):
+        run_calibration({"classes": ["a", "b"], "calibration": bad}, "run")

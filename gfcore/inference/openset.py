@@ -27,11 +27,15 @@ import numpy as np
 
 from gfcore.errors import GfpError
 from gfcore.inference.calibration import T_RANGE, calibration_summary, fit_temperature, log_softmax, softmax
+from gfcore.inference.thresholds import auroc, class_thresholds, pick_threshold  # noqa: F401 (the API)
 from gfcore.values import is_finite_number
 
 SCORES = ("msp", "max-logit", "energy")
 DEFAULT_SCORE = "msp"
 DEFAULT_FALSE_UNKNOWN_RATE = 0.05
+#: validation images a class needs for a threshold of its own; 20 puts the 5% quantile
+#: on the first image below it, fewer leave the class with the one threshold
+MIN_CLASS_IMAGES = 20
 UNKNOWN = "unknown"
 NO_TEMPERATURE = "the run stores no temperature (trained before calibration existed): T = 1, uncalibrated"
 
@@ -56,35 +60,6 @@ def _logsumexp(x: np.ndarray) -> np.ndarray:
     return top + np.log(np.exp(x - top[:, None]).sum(axis=1))
 
 
-def pick_threshold(scores: np.ndarray, false_unknown_rate: float) -> float:
-    """The threshold below which an image is unknown: the ``floor(rate * n)``-th smallest known score, so
-    that at most ``rate`` of these scores fall below it (exactly that fraction when they have no ties)."""
-    scores = np.sort(np.asarray(scores, dtype=np.float64))
-    if len(scores) == 0:
-        raise GfpError("no validation images to choose an open-set threshold on")
-    return float(scores[min(int(math.floor(false_unknown_rate * len(scores))), len(scores) - 1)])
-
-
-def auroc(known: np.ndarray, unknown: np.ndarray) -> float:
-    """The area under the ROC curve of telling known from unknown images by the score (known scoring
-    higher is right): the Mann-Whitney probability that a random known image outscores a random unknown
-    one, ties counted one half. NaN when either side is empty."""
-    known, unknown = np.asarray(known, np.float64), np.asarray(unknown, np.float64)
-    if len(known) == 0 or len(unknown) == 0:
-        return float("nan")
-    both = np.concatenate([known, unknown])
-    order = both.argsort(kind="mergesort")
-    ranks = np.empty(len(both))
-    sorted_scores = both[order]
-    # average ranks of ties (1-based)
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_scores)) + 1]
-    ends = np.r_[starts[1:], len(both)]
-    for s, e in zip(starts, ends):
-        ranks[order[s:e]] = (s + e + 1) / 2
-    u = ranks[: len(known)].sum() - len(known) * (len(known) + 1) / 2
-    return float(u / (len(known) * len(unknown)))
-
-
 def fit_calibration(logits: np.ndarray, labels: np.ndarray, false_unknown_rate: float, score: str) -> dict:
     """The ``calibration`` record a run stores, fitted on its validation logits and labels."""
     if not 0 < false_unknown_rate < 1:
@@ -98,6 +73,10 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, false_unknown_rate: 
     temperature = 1.0 if separated else temperature
     scores = known_score(logits, temperature, score)
     threshold = pick_threshold(scores, false_unknown_rate)
+    predicted = np.asarray(logits).argmax(axis=1)
+    per_class = class_thresholds(
+        scores, labels, logits.shape[1], false_unknown_rate, threshold, MIN_CLASS_IMAGES
+    )
     return {
         "fitted_on": "val",
         **calibration_summary(logits, labels, temperature),
@@ -107,8 +86,9 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, false_unknown_rate: 
         "open_set": {
             "score": score,
             "threshold": threshold,
+            "class_thresholds": per_class.tolist(),
             "false_unknown_rate": false_unknown_rate,
-            "val_false_unknown_rate": float((scores < threshold).mean()),
+            "val_false_unknown_rate": float((scores < per_class[predicted]).mean()),
         },
     }
 
@@ -171,6 +151,15 @@ def run_calibration(info: dict, where) -> dict:
                 f"{where}: field 'calibration.open_set' must hold a score ({', '.join(SCORES)}) and a "
                 "finite threshold"
             )
+        per_class = rule.get("class_thresholds")
+        if per_class is not None and (
+            not isinstance(per_class, list)
+            or len(per_class) != len(info["classes"])
+            or not all(is_finite_number(t) for t in per_class)
+        ):
+            raise GfpError(
+                f"{where}: field 'calibration.open_set.class_thresholds' must hold one finite number per class"
+            )
     note = f"temperature T = {temperature:.4g} fitted on the validation split"
     if record.get("temperature_fit", "NLL") != "NLL":
         note = f"temperature {record['temperature_fit']}"
@@ -193,7 +182,9 @@ def decide(
     if not open_set or rule is None:
         return probs, predicted, np.full(len(logits), np.nan)
     scores = known_score(logits, calibration["temperature"], rule["score"])
-    return probs, np.where(scores < rule["threshold"], -1, predicted), scores
+    per_class = rule.get("class_thresholds")
+    threshold = np.asarray(per_class)[predicted] if per_class is not None else rule["threshold"]
+    return probs, np.where(scores < threshold, -1, predicted), scores
 
 
 def open_set_choice(calibration: dict, asked: bool | None, run) -> bool:
@@ -249,12 +240,22 @@ def split_report(logits: np.ndarray, labels: np.ndarray, info: dict, run) -> tup
 
 
 def describe_rule(rule: dict) -> str:
-    """``"top probability below 0.572 is unknown"`` (msp thresholds are stored as log-odds) or
-    ``"energy below 3.2 is unknown"``."""
+    """``"top probability below 0.572 is unknown"`` (msp thresholds are stored as log-odds),
+    ``"energy below 3.2 is unknown"``, or with per-class thresholds ``"... below a threshold of the
+    predicted class (0.91 to 0.98) ..."``."""
+    per_class = rule.get("class_thresholds")
+    if per_class is not None:
+        low, high = _shown(rule["score"], min(per_class)), _shown(rule["score"], max(per_class))
+        what = "top calibrated probability" if rule["score"] == "msp" else rule["score"]
+        return f"{what} below the predicted class's threshold ({low} to {high}) is {UNKNOWN}"
     if rule["score"] == "msp":
-        t = rule["threshold"]
-        shown = (
-            f"1 - {math.exp(-t):.2g}" if t > 7 else f"{1 / (1 + math.exp(-t)):.4g}"
-        )  # near 1: its distance to 1
-        return f"top calibrated probability below {shown} is {UNKNOWN}"
-    return f"{rule['score']} below {rule['threshold']:.4g} is {UNKNOWN}"
+        return f"top calibrated probability below {_shown('msp', rule['threshold'])} is {UNKNOWN}"
+    return f"{rule['score']} below {_shown(rule['score'], rule['threshold'])} is {UNKNOWN}"
+
+
+def _shown(score: str, t: float) -> str:
+    if score != "msp":
+        return f"{t:.4g}"
+    return (
+        f"1 - {math.exp(-t):.2g}" if t > 7 else f"{1 / (1 + math.exp(-t)):.4g}"
+    )  # near 1: its distance to 1

@@ -1,5 +1,5 @@
 """The numbers of an open-set evaluation for one known-ness score: AUROC with its interval, OSCR, and the
-rates at a threshold -- one for all classes, or one per predicted class -- with Wilson intervals."""
+rates at a threshold -- one for all classes, or one per class (compared with an image's score by the class it is attributed to) -- with Wilson intervals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from gfcore.inference.openset import auroc, pick_threshold
+from gfcore.inference.openset import MIN_CLASS_IMAGES, auroc, class_thresholds, pick_threshold
 from gfcore.studies.stats import wilson_interval
 
 
@@ -46,19 +46,6 @@ def _rate(flags: np.ndarray) -> dict:
     }
 
 
-def per_class_thresholds(
-    val_scores, val_predicted, num_classes: int, rate: float, fallback: float
-) -> np.ndarray:
-    """One threshold per predicted class, each the ``rate`` quantile of the validation images attributed to
-    that class (``fallback``, the global threshold, for a class no validation image was attributed to)."""
-    return np.array(
-        [
-            pick_threshold(val_scores[val_predicted == c], rate) if np.any(val_predicted == c) else fallback
-            for c in range(num_classes)
-        ]
-    )
-
-
 def at_threshold(known, unknown, classes: list[str], kept: list[int]) -> dict:
     """The rates at per-image thresholds: ``known`` and ``unknown`` are dicts of ``scores``, ``threshold``
     (one per image) and ``predicted``; ``known`` also ``labels``."""
@@ -81,7 +68,9 @@ def score_report(val, known, unknown, classes: list[str], kept: list[int], rate:
     ``predicted`` (and ``labels`` for the first two)."""
     threshold = pick_threshold(val["scores"], rate)
     area = auroc(known["scores"], unknown["scores"])
-    per_class = per_class_thresholds(val["scores"], val["predicted"], len(classes), rate, threshold)
+    per_class = class_thresholds(
+        val["scores"], val["labels"], len(classes), rate, threshold, MIN_CLASS_IMAGES
+    )
     one = at_threshold(
         {**known, "threshold": np.full(len(known["scores"]), threshold)},
         {**unknown, "threshold": np.full(len(unknown["scores"]), threshold)},

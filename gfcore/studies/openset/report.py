@@ -1,6 +1,6 @@
 """``results.md`` of a leave-one-out evaluation: per held-out source or family, how well each score tells
 unseen images from known ones (AUROC with its interval, OSCR), and what the rule does at the threshold
-chosen on validation -- one threshold for all classes, and one per predicted class."""
+chosen on validation -- one threshold for all classes, and one per class."""
 
 from __future__ import annotations
 
@@ -98,7 +98,7 @@ def markdown(results: dict) -> str:
     lines += [
         "",
         f"At the rule's score (`{score}`) and a {fmt_pct(rate)} false-unknown rate chosen on validation, one "
-        "threshold for all classes / one per predicted class: accuracy on the known sources (an image called "
+        "threshold for all classes / one per class (by the class an image is attributed to): accuracy on the known sources (an image called "
         "unknown counts as wrong), known images called unknown (and the spread between the classes' rates), "
         "unseen images called unknown"
         + (
