@@ -1,0 +1,58 @@
+"""Outlier exposure with made-up generators, in the spirit of POSE (Yang et al., CVPR 2023): during training,
+each batch also passes through a freshly drawn random upsampling stage -- what the last layers of a generator
+do to an image -- and the network is taught to be unsure about the result (cross-entropy towards the uniform
+distribution over the known sources; Hendrycks et al. 2019). An image carrying the trace of a generator it
+was never trained on should then score low on the open-set score, instead of being attributed to the
+nearest known source or, worst, to ``real``.
+
+A trace is drawn per batch from the training generator, so a resumed run draws what an uninterrupted one
+would: the image at half resolution, upsampled again by one of three operations generators use (a
+transposed 4x4 convolution, or nearest or bilinear resizing followed by a 3x3 convolution) whose kernels are
+random perturbations of a plain interpolation, then quantised to 8 bits like every image the network sees.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+#: how far the random kernels stray from a plain interpolation (in kernel-weight units)
+KERNEL_NOISE = 0.1
+_BILINEAR_4 = torch.tensor([0.25, 0.75, 0.75, 0.25])
+
+
+def _identity_kernels(size: int) -> torch.Tensor:
+    """``[3, 3, size, size]``: each channel to itself through a centred delta (3x3) or a bilinear 4x4."""
+    if size == 4:
+        one = torch.outer(_BILINEAR_4, _BILINEAR_4)
+    else:
+        one = torch.zeros(size, size)
+        one[size // 2, size // 2] = 1.0
+    return torch.eye(3)[:, :, None, None] * one
+
+
+def _random_kernels(size: int, generator: torch.Generator) -> torch.Tensor:
+    noise = torch.randn(3, 3, size, size, generator=generator) * KERNEL_NOISE
+    return _identity_kernels(size) + noise
+
+
+def generator_traces(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    """``x`` (``[N, 3, R, R]`` in [-1, 1], R even) through one random upsampling stage; same shape and range,
+    on 8-bit levels."""
+    low = F.avg_pool2d(x, 2)
+    kind = int(torch.randint(3, (1,), generator=generator))
+    if kind == 0:  # transposed convolution: the checkerboard-prone upsampling of DCGAN-style generators
+        up = F.conv_transpose2d(low, _random_kernels(4, generator).to(x), stride=2, padding=1)
+    else:  # resize, then convolve (ProGAN and StyleGAN upsample by resizing)
+        up = F.interpolate(
+            low, scale_factor=2, mode="nearest" if kind == 1 else "bilinear", align_corners=None
+        )
+        up = F.conv2d(up, _random_kernels(3, generator).to(x), padding=1)
+    up = up.clamp(-1, 1)
+    return torch.round((up + 1) * 127.5) / 127.5 - 1
+
+
+def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+    """The cross-entropy of the softmax against the uniform distribution over the classes (mean over rows):
+    lowest when every known source is equally likely."""
+    return -F.log_softmax(logits.float(), dim=1).mean(dim=1).mean()
