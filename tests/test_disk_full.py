@@ -80,19 +80,25 @@ def test_a_failed_atomic_write_keeps_the_old_file_and_no_temporary(tmp_path, mon
     assert (tmp_path / "a.json").read_text().strip().replace(" ", "").replace("\n", "") == '{"old":1}'
 
 
-def test_safetensors_io_errors_are_one_line(tmp_path, monkeypatch):
-    import safetensors.torch
+def half_written_then_full(path, data):
+    """What a write on a disk that fills up does: some bytes land, then ENOSPC."""
+    with atomic.atomic_path(path) as tmp:
+        tmp.write_bytes(data[: len(data) // 2])
+        enospc()
+
+
+def test_weights_on_a_full_disk_are_one_line_and_leave_no_file(tmp_path, monkeypatch):
     import torch
 
-    from gfcore.storage.tensorio import save_tensors
+    from gfcore.storage import tensorio
 
-    def failing(*args, **kwargs):  # what safetensors raises on a full disk
-        raise RuntimeError("Error while serializing: I/O error: No space left on device (os error 28)")
-
-    monkeypatch.setattr(safetensors.torch, "save_file", failing)
+    tensorio.save_tensors(tmp_path / "w.safetensors", {"a": torch.ones(2)})
+    before = (tmp_path / "w.safetensors").read_bytes()
+    monkeypatch.setattr(tensorio, "write_bytes", half_written_then_full)
     with pytest.raises(GfpError, match=r"cannot write .*w\.safetensors: No space left on device"):
-        save_tensors(tmp_path / "w.safetensors", {"a": torch.zeros(2)})
-    assert not list(tmp_path.iterdir())
+        tensorio.save_tensors(tmp_path / "w.safetensors", {"a": torch.zeros(2)})
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]  # no temporary of any name
+    assert (tmp_path / "w.safetensors").read_bytes() == before
 
 
 def test_prepare_without_room_for_its_arrays_is_one_line(sources, tmp_path, cli_error, monkeypatch):
@@ -119,9 +125,9 @@ def test_training_whose_checkpoint_write_fails_is_one_line_and_resumable(
     )
     assert run_cli(*args, "--epochs", 1).exit_code == 0
     before = (tmp_path / "run" / "last.safetensors").read_bytes()
-    import safetensors.torch  # save_tensors imports save_file when it runs: patch the library's
+    from gfcore.storage import tensorio
 
-    monkeypatch.setattr(safetensors.torch, "save_file", lambda *a, **k: enospc())
+    monkeypatch.setattr(tensorio, "write_bytes", half_written_then_full)
     line = cli_error(1, *args[:-3], "--resume", "--epochs", 2, "--no-progress")
     assert line == f"Error: cannot write {tmp_path / 'run' / 'last.safetensors'}: No space left on device"
     assert (tmp_path / "run" / "last.safetensors").read_bytes() == before

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 import json
-import os
-import re
 from pathlib import Path
 
 from gfcore.errors import GfpError
-from gfcore.storage.atomic import atomic_path
+from gfcore.storage.atomic import write_bytes
 from gfcore.storage.jsonio import loads_document
 from gfcore.storage.regular import check_regular
 
 
 def save_tensors(path, tensors: dict, meta: dict | None = None) -> None:
-    """Write named tensors (contiguous CPU copies) atomically; ``meta`` is stored as JSON in the header."""
-    from safetensors.torch import save_file
+    """Write named tensors (contiguous CPU copies) atomically; ``meta`` is stored as JSON in the header.
+
+    The file is serialised in memory and written by :func:`gfcore.storage.atomic.write_bytes`, not by
+    safetensors' ``save_file``: that one writes a temporary of its own (``.tmpXXXXXX``) that a process
+    killed mid-write leaves behind under a name no gfp clean-up knows, and reports a full disk as its own
+    error type. One copy of the weights in memory is the price (checkpoints are megabytes)."""
+    from safetensors.torch import save
 
     clean = {k: v.detach().to("cpu").contiguous() for k, v in tensors.items()}
     header = {"gfp_meta": json.dumps(meta)} if meta is not None else None
-    with atomic_path(path) as tmp:
-        try:
-            save_file(clean, str(tmp), metadata=header)
-        except Exception as exc:  # safetensors' own error type; an I/O failure says "(os error N)"
-            code = re.search(r"os error (\d+)", str(exc))
-            if code is None:
-                raise
-            raise OSError(int(code.group(1)), os.strerror(int(code.group(1)))) from None
+    write_bytes(path, save(clean, metadata=header))
 
 
 def load_tensors(path) -> tuple[dict, dict]:
