@@ -9,8 +9,8 @@ before any page is written: a full disk is then an ``OSError`` at once, not a ``
 Temporary names are hidden and recognisable (``.NAME.XXXXXXXX.tmp``), so the next run in the same folder
 can remove those a killed process left behind (:func:`remove_stale_temps`), and nothing else. Files get
 the user's usual permissions (``0o666`` minus the umask), not the ``0o600`` of ``mkstemp`` or of a library
-that writes a temporary of its own and renames it over ours (safetensors does): the mode is set on the
-finished file, just before the rename.
+that writes a temporary of its own and renames it over ours (as safetensors' ``save_file`` does): the mode
+is set on the finished file, just before the rename.
 """
 
 from __future__ import annotations
