@@ -40,7 +40,7 @@ def holder_of(folder: str | os.PathLike) -> str:
     return "another gfp process"  # between its lock and its write of the file
 
 
-def _open_locked(path: Path, what: str) -> int:
+def _open_locked(path: Path) -> int:
     """An fd of ``path/LOCK_NAME``, exclusively locked and still the file at that name."""
     lock = path / LOCK_NAME
     for _ in range(100):  # each retry means a holder just removed the file: it cannot last
@@ -86,8 +86,12 @@ def folder_lock(folder: str | os.PathLike, what: str):
     top_created = next((p for p in reversed([path, *path.parents]) if not p.exists()), None)
     try:
         path.mkdir(parents=True, exist_ok=True)
-        fd = _open_locked(path, what)
-    except OSError as exc:
+        fd = _open_locked(path)
+    except (OSError, GfpError) as exc:
+        if top_created is not None:
+            _remove_empty(path, top_created)  # a refused start leaves no folder behind
+        if isinstance(exc, GfpError):
+            raise
         if exc.errno == errno.ELOOP:
             raise GfpError(f"{path / LOCK_NAME} is a symbolic link; gfp does not follow it") from None
         raise GfpError(f"cannot lock {path}: {exc.strerror or exc}") from None
