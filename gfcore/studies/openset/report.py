@@ -56,6 +56,28 @@ def _interval(ci) -> str:
     return f" ({ci[0]:.2f}-{ci[1]:.2f})" if ci else ""
 
 
+def _auroc_rows(results: dict, scores: list[str]) -> list[str]:
+    """The AUROC/OSCR table's rows: one per held-out source (a failed one says why), then the mean."""
+    rows = []
+    for r in results["held_out"]:
+        if "error" in r:
+            rows.append(f"| {r['held_out']} | failed: {r['error']} |")
+            continue
+        cells = [
+            f"{r['scores'][s]['auroc']:.3f}{_interval(r['scores'][s]['auroc_ci95'])} | {r['scores'][s]['oscr']:.3f}"
+            for s in scores
+        ]
+        rows.append(f"| {r['held_out']} | " + " | ".join(cells) + " |")
+    if results["mean"] is not None:
+        mean = results["mean"]
+        rows.append(
+            "| **mean** | "
+            + " | ".join(f"{mean[s]['auroc']:.3f} | {mean[s]['oscr']:.3f}" for s in scores)
+            + " |"
+        )
+    return rows
+
+
 def markdown(results: dict) -> str:
     score, rate = results["score"], results["false_unknown_rate"]
     kept = results.get("keep") or []
@@ -78,22 +100,7 @@ def markdown(results: dict) -> str:
         "| held-out | " + " | ".join(f"AUROC {s} | OSCR {s}" for s in scores) + " |",
         "|---|" + "---|---|" * len(scores),
     ]
-    for r in results["held_out"]:
-        if "error" in r:
-            lines.append(f"| {r['held_out']} | failed: {r['error']} |")
-            continue
-        cells = [
-            f"{r['scores'][s]['auroc']:.3f}{_interval(r['scores'][s]['auroc_ci95'])} | {r['scores'][s]['oscr']:.3f}"
-            for s in scores
-        ]
-        lines.append(f"| {r['held_out']} | " + " | ".join(cells) + " |")
-    if done:
-        mean = results["mean"]
-        lines.append(
-            "| **mean** | "
-            + " | ".join(f"{mean[s]['auroc']:.3f} | {mean[s]['oscr']:.3f}" for s in scores)
-            + " |"
-        )
+    lines += _auroc_rows(results, scores)
     real = f"unseen called {', '.join(kept)}" if kept else None
     lines += [
         "",
