@@ -25,53 +25,14 @@ from __future__ import annotations
 import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
+
+from gfcore.contexts import FitContext, Split  # noqa: F401 (part of the contract, defined apart)
 
 if TYPE_CHECKING:  # neither is imported at run time: `gfp --help` loads this module through the plugins
     import numpy as np
     import torch
-
-    from gfcore.terminal.progress import Reporter
-
-
-@dataclass
-class Split:
-    """One split of a prepared dataset: uint8 images ``[N, 3, H, W]`` (usually memory-mapped) and labels."""
-
-    images: np.ndarray
-    labels: np.ndarray  # int64 [N], indices into the class order
-
-    def __len__(self) -> int:
-        return len(self.labels)
-
-
-@dataclass
-class FitContext:
-    """What gfp gives :meth:`Attributor.fit` and :meth:`GanSource.train`.
-
-    * ``device``: where to compute (the instance was built for the same device).
-    * ``progress``: a :class:`gfcore.terminal.progress.Reporter`: ``task(description, total)`` gives a bar with
-      ``advance()``, ``update(completed=..., status=...)`` and ``done()``; ``log(line)`` and ``warn(line)``
-      print to stderr. Never print to stdout: it holds the command's result.
-    * ``seed``: seed every random draw from it, so the same seed gives the same model.
-    * ``checkpoint(step, tensors, meta, metrics=None, is_best=False)``: persist resumable state, with
-      ``tensors`` a dict of named tensors and ``meta`` JSON-able values; the run layer writes both
-      atomically. Call it after each epoch (attributors) or every few iterations and at the last one (GAN
-      sources); ``is_best`` marks the weights an attributor's run keeps as its result.
-    * ``resume``: the ``(tensors, meta)`` of the last checkpoint when a run continues, else ``None``;
-      continue from there so that a resumed run ends as an uninterrupted one would.
-    * ``history``: append one JSON-able dict of metrics per epoch (or per logged step); it is saved in the
-      run. When resuming, it already holds the earlier entries.
-    """
-
-    device: torch.device
-    progress: Reporter
-    seed: int = 0
-    checkpoint: Callable[..., None] = lambda *args, **kwargs: None
-    resume: tuple[dict[str, torch.Tensor], dict[str, Any]] | None = None
-    history: list[dict[str, Any]] = field(default_factory=list)  # metrics per epoch, filled by fit()
 
 
 #: The roles a method can declare (``Attributor.roles``): ``reference``: the method ``gfp train`` uses when
@@ -114,6 +75,11 @@ class Attributor(ABC):
         self.resolution = resolution
         self.config = config
         self.device = device or torch.device("cpu")
+
+    @classmethod
+    def resolution_problem(cls, resolution: int) -> str | None:
+        """Why the method cannot train at ``resolution`` (one line, for ``gfp prepare``), or None."""
+        return None
 
     @abstractmethod
     def fit(self, train: Split, val: Split, ctx: FitContext) -> None:

@@ -162,3 +162,41 @@ def test_refuses_to_overwrite_a_prepared_dataset(tiny_sources, tmp_path):
 def test_not_a_dataset_is_a_clear_error(tmp_path):
     with pytest.raises(GfpError, match="not a prepared dataset"):
         load_dataset(tmp_path)
+
+
+def _sized_sources(root, sizes):
+    for c in ("a", "b"):
+        (root / c).mkdir(parents=True)
+        for i, (w, h) in enumerate(sizes):
+            Image.fromarray(np.full((h, w, 3), 40 * i, np.uint8)).save(root / c / f"{i}.png")
+    return root
+
+
+def test_prepare_says_how_many_images_were_cropped_and_upsampled(tmp_path, run_cli, json_stdout):
+    src = _sized_sources(tmp_path / "src", [(32, 32), (64, 40), (20, 50), (100, 100)])
+    result = run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 32, "--json", "--no-progress")
+    assert result.exit_code == 0, result.output
+    assert json_stdout(result)["sizes"] == {"exact": 2, "larger": 4, "upsampled": 2}
+    text = run_cli("prepare", src, "--out", tmp_path / "ds2", "--resolution", 32, "--no-progress").stdout
+    assert "2 already 32x32, 4 centre-cropped, 2 smaller and upsampled (resampling destroys" in text
+
+
+def test_prepare_names_the_methods_that_cannot_train_on_a_resolution(
+    tmp_path, run_cli, monkeypatch, cli_error
+):
+    src = _sized_sources(tmp_path / "src", [(64, 64)] * 3)
+    result = run_cli("prepare", src, "--out", tmp_path / "ds", "--resolution", 48, "--no-progress")
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stderr.splitlines() if "48x48" in x]
+    assert "learned" in line.split("cannot train")[0] and line.endswith("knn, prnu can")
+    assert "power of two from 16 to 256, got 48" in line
+    assert (
+        run_cli("prepare", src, "--out", tmp_path / "ds32", "--resolution", 32, "--no-progress").stderr == ""
+    )
+    import gfcore.runs.attributor as attributor
+
+    monkeypatch.setattr(attributor, "methods_for_resolution", lambda r: ([], {"learned": "needs 2^k"}))
+    assert cli_error(1, "prepare", src, "--out", tmp_path / "ds3", "--resolution", 48) == (
+        "Error: no installed method can train on 48x48 images (needs 2^k)"
+    )
+    assert not (tmp_path / "ds3").exists() or not any((tmp_path / "ds3").iterdir())

@@ -129,3 +129,20 @@ def check_compatible(info: dict, dataset: PreparedDataset, run_dir) -> None:
             f"{run_dir} expects {info['resolution']}x{info['resolution']} images, but {dataset.path} "
             f"holds {dataset.resolution}x{dataset.resolution}"
         )
+
+
+def methods_for_resolution(resolution: int) -> tuple[list[str], dict[str, str]]:
+    """The installed methods that can train on ``resolution`` x ``resolution`` images, and why each of the
+    others cannot (:meth:`~gfcore.interfaces.Attributor.resolution_problem`)."""
+    from gfcore.plugins import get_registries
+
+    registries = get_registries()
+    able, problems = [], {}
+    for reg in (registries.extractors, registries.baselines):
+        for entry in reg.entries():
+            why = entry.item.resolution_problem(resolution)
+            if why:
+                problems[entry.name] = why
+            else:
+                able.append(entry.name)
+    return able, problems

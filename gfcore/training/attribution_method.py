@@ -27,6 +27,17 @@ class AttributionNetAttributor(NeuralAttributor):
     Config = AttributionNetConfig
     has_fingerprints = True
 
+    @classmethod
+    def resolution_problem(cls, resolution: int) -> str | None:
+        from gfcore.errors import GfpError
+        from gfcore.nn.attribution_net import check_resolution
+
+        try:
+            check_resolution(resolution)
+        except GfpError as exc:
+            return str(exc)
+        return None
+
     def image_fingerprints(self, images: torch.Tensor) -> torch.Tensor:
         return self._batched(images, self.network.image_fingerprint)
 

@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from gfcore import (
+    GfpError,
     NeuralAttributor,
     NeuralConfig,
     bounded,
@@ -39,6 +40,14 @@ class VisNetAttributor(NeuralAttributor):
     Config = VisNetConfig
     has_fingerprints = True
     conformance_overrides = {"epochs": 1, "width": 0.0625, "batch_size": 4, "ema": 0.5}
+
+    @classmethod
+    def resolution_problem(cls, resolution: int) -> str | None:
+        try:
+            check_resolution(resolution)
+        except GfpError as exc:
+            return str(exc)
+        return None
 
     def build_network(self) -> VisNet:
         check_resolution(self.resolution)

@@ -68,14 +68,17 @@ def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, pro
 
     class_list = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     with progress_reporter(progress) as reporter:
+        _check_resolution(resolution, reporter)
         manifest = prepare_dataset(
             src, out, resolution, fractions, seed, class_list, "resize" if resize else "crop", reporter
         )
+    sizes = size_counts(manifest["files"], resolution)
     summary = {
         "dataset": out,
         "classes": manifest["classes"],
         "resolution": resolution,
         "counts": manifest["counts"],
+        "sizes": sizes,
         "skipped": manifest["skipped"],
         "hash": manifest["hash"],
     }
@@ -88,3 +91,45 @@ def prepare(src, out, resolution, fractions, seed, classes, resize, as_json, pro
         f"{resolution}x{resolution}, train {totals['train']} / val {totals['val']} / test {totals['test']}"
         + (f", {len(manifest['skipped'])} file(s) skipped" if manifest["skipped"] else "")
     )
+    click.echo(describe_sizes(sizes, resolution, resize))
+
+
+def _check_resolution(resolution: int, reporter) -> None:
+    """Refuse a resolution no installed method can train on; name the methods that cannot, and why."""
+    from gfcore.errors import GfpError
+    from gfcore.runs.attributor import methods_for_resolution
+
+    able, problems = methods_for_resolution(resolution)
+    size = f"{resolution}x{resolution}"
+    reasons = "; ".join(dict.fromkeys(problems.values()))
+    if not able:
+        raise GfpError(f"no installed method can train on {size} images ({reasons})")
+    if problems:
+        reporter.warn(
+            f"{', '.join(problems)} cannot train on {size} images ({reasons}); {', '.join(able)} can"
+        )
+
+
+def size_counts(files: list[dict], resolution: int) -> dict[str, int]:
+    """How many source images were already ``exact`` (R x R), larger (``cropped``, or resampled down with
+    --resize) and smaller on their shorter side (``upsampled``)."""
+    counts = {"exact": 0, "larger": 0, "upsampled": 0}
+    for record in files:
+        width, height = record["size"]
+        kind = (
+            "exact"
+            if width == height == resolution
+            else "upsampled"
+            if min(width, height) < resolution
+            else "larger"
+        )
+        counts[kind] += 1
+    return counts
+
+
+def describe_sizes(sizes: dict[str, int], resolution: int, resize: bool) -> str:
+    larger = "resampled down" if resize else "centre-cropped"
+    line = f"image sizes: {sizes['exact']} already {resolution}x{resolution}, {sizes['larger']} {larger}"
+    if sizes["upsampled"]:
+        line += f", {sizes['upsampled']} smaller and upsampled (resampling destroys pixel-level fingerprints)"
+    return line
