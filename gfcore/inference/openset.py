@@ -75,7 +75,7 @@ def fit_calibration(logits: np.ndarray, labels: np.ndarray, false_unknown_rate: 
     threshold = pick_threshold(scores, false_unknown_rate)
     predicted = np.asarray(logits).argmax(axis=1)
     per_class = class_thresholds(
-        scores, labels, logits.shape[1], false_unknown_rate, threshold, MIN_CLASS_IMAGES
+        scores, labels, predicted, logits.shape[1], false_unknown_rate, threshold, MIN_CLASS_IMAGES
     )
     return {
         "fitted_on": "val",
@@ -232,9 +232,15 @@ def split_report(logits: np.ndarray, labels: np.ndarray, info: dict, run) -> tup
     if rule is None or len(labels) == 0:
         return section, None
     _, predicted, _ = decide(logits, calibration, True)
+    classes = list(info["classes"])
     return section, {
         **rule,
         "false_unknown_rate_measured": float((predicted < 0).mean()),
+        "false_unknown_rate_per_class": {
+            c: float((predicted[labels == k] < 0).mean())
+            for k, c in enumerate(classes)
+            if np.any(labels == k)
+        },
         "accuracy_open_set": float((predicted == labels).mean()),
     }
 

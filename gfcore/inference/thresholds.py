@@ -22,23 +22,39 @@ def pick_threshold(scores: np.ndarray, false_unknown_rate: float) -> float:
 def class_thresholds(
     scores: np.ndarray,
     labels: np.ndarray,
+    predicted: np.ndarray,
     num_classes: int,
     rate: float,
     fallback: float,
     min_images: int = 1,
+    rounds: int = 20,
 ) -> np.ndarray:
-    """One threshold per class, each the ``rate`` quantile of the scores of that class's (validation)
-    images, to be compared with the score of an image attributed to the class: so that each class loses
-    about ``rate`` of its images to ``unknown``, where one threshold for all loses far more of a class the
-    network is less sure of, and less of the others. ``fallback`` (the one threshold) for a class with
-    fewer than ``min_images`` images."""
-    scores, labels = np.asarray(scores, np.float64), np.asarray(labels)
-    return np.array(
-        [
-            pick_threshold(scores[labels == c], rate) if np.sum(labels == c) >= min_images else fallback
-            for c in range(num_classes)
-        ]
-    )
+    """One threshold per class, compared with the score of an image attributed to that class, chosen so
+    that each class loses ``rate`` of its (validation) images to ``unknown``: one threshold for all loses
+    far more of a class the network is less sure of, and less of the others.
+
+    An image of class c attributed to another class d is refused by d's threshold, and counts towards c's
+    rate (misattributed images score low, and most are refused); c's own threshold then refuses only what
+    is left of c's share among the images attributed right. Those two depend on each other through the
+    thresholds, so they are found together, a few rounds to a fixed point. ``fallback`` (the one threshold)
+    for a class with fewer than ``min_images`` images."""
+    scores, labels, predicted = (np.asarray(a) for a in (scores, labels, predicted))
+    scores = scores.astype(np.float64)
+    thresholds = np.full(num_classes, float(fallback))
+    for _ in range(rounds):
+        previous = thresholds.copy()
+        for c in range(num_classes):
+            mine = labels == c
+            right = np.sort(scores[mine & (predicted == c)])
+            if mine.sum() < min_images or len(right) == 0:
+                continue
+            wrong = mine & (predicted != c)
+            refused_elsewhere = int(np.sum(scores[wrong] < previous[predicted[wrong]]))
+            allowed = max(int(math.floor(rate * mine.sum())) - refused_elsewhere, 0)
+            thresholds[c] = right[min(allowed, len(right) - 1)]
+        if np.array_equal(thresholds, previous):
+            break
+    return thresholds
 
 
 def auroc(known: np.ndarray, unknown: np.ndarray) -> float:

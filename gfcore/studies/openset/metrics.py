@@ -69,7 +69,7 @@ def score_report(val, known, unknown, classes: list[str], kept: list[int], rate:
     threshold = pick_threshold(val["scores"], rate)
     area = auroc(known["scores"], unknown["scores"])
     per_class = class_thresholds(
-        val["scores"], val["labels"], len(classes), rate, threshold, MIN_CLASS_IMAGES
+        val["scores"], val["labels"], val["predicted"], len(classes), rate, threshold, MIN_CLASS_IMAGES
     )
     one = at_threshold(
         {**known, "threshold": np.full(len(known["scores"]), threshold)},
