@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from gfcore.data.dataset import write_dataset
+from gfcore.data.dataset import load_dataset, write_dataset
 from gfcore.data.synthetic import fingerprint_task
 from gfcore.inference.calibration import ECE_BINS, expected_calibration_error, fit_temperature, nll, softmax
 from gfcore.inference.openset import auroc, fit_calibration, known_score, pick_threshold
@@ -202,6 +202,11 @@ def test_evaluate_reports_ece_realistic_subset_and_a_reliability_diagram(
     r = doc["realistic_subset"]
     assert r["n"] == 2 * 6 and set(r["per_source"]) == {"b", "c"}  # 10% of 60 per generated source
     assert doc["open_set"]["false_unknown_rate_measured"] < 0.3
+    per_class = doc["open_set"]["false_unknown_rate_per_class"]
+    counts = np.bincount(load_dataset(root / "ds").split("test").labels)
+    assert set(per_class) == set(doc["classes"])  # the overall rate is their mean, weighted by images
+    weighted = sum(per_class[c] * counts[k] for k, c in enumerate(doc["classes"])) / counts.sum()
+    assert weighted == pytest.approx(doc["open_set"]["false_unknown_rate_measured"])
     assert "exists" in cli_error(1, "evaluate", root / "run", root / "ds", "--reliability-png", png)
     assert "no class named" in cli_error(1, "evaluate", root / "run", root / "ds", "--realistic-subset")
 
