@@ -1,7 +1,7 @@
 """The diagonal dominance of a response grid read off a picture, for example the paper's own figure.
 
 `gfp visualize` reports the dominance of its response grid (mean diagonal response strength over mean
-off-diagonal, gfcore.studies.visualize.responses) from the numbers. The paper gives only a picture: a grid of
+off-diagonal, gfcore.inference.responses) from the numbers. The paper gives only a picture: a grid of
 response maps drawn the official way (as the paper's official code does: pixels where the image and model fingerprints
 disagree in sign are zeroed, then [-5, 5] is mapped to [0, 255], so a zero response is flat grey). This
 script reads such a picture and measures each cell's strength as the mean over its pixels of the

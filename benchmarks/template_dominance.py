@@ -30,10 +30,10 @@ import torch
 
 from gfcore.data.dataset import load_dataset
 from gfcore.errors import GfpError
+from gfcore.inference.responses import diagonal_dominance, mean_by_source, response_strengths
 from gfcore.studies.figures import save_figure
 from gfcore.studies.visualize.drawing import model_fingerprints_figure
 from gfcore.studies.visualize.report import first_per_source
-from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
 from gfp_persistence.pyramid import laplacian_band
 
 

@@ -33,7 +33,7 @@ def correlation(a: np.ndarray, b: np.ndarray) -> float:
 def rho_table(sources: int = 5, resolution: int = 32, per_source: int = 100, seed: int = 0) -> None:
     """Dominance of Gaussian image fingerprints ``rho * W_y + sqrt(1 - rho^2) * noise`` against Gaussian
     (centred) model fingerprints W: what a given per-pixel correlation is worth on this measure."""
-    from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
+    from gfcore.inference.responses import diagonal_dominance, mean_by_source, response_strengths
 
     rng = np.random.default_rng(seed)
     models = rng.standard_normal((sources, 3, resolution, resolution))
@@ -66,9 +66,9 @@ def main() -> None:
     from gfcore.data.dataset import load_dataset
     from gfcore.errors import GfpError
     from gfcore.inference.evaluation import map_split
+    from gfcore.inference.responses import diagonal_dominance, mean_by_source, response_strengths
     from gfcore.runs.attributor import load_run
     from gfcore.studies.visualize.report import first_per_source
-    from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
     from gfcore.terminal.progress import NullReporter
 
     try:

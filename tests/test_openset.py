@@ -272,3 +272,40 @@ def test_openset_leaves_a_family_out_together_and_keeps_the_real_class(run_cli, 
     assert "unseen called real" in (out / "results.md").read_text()
     assert "no source zz" in cli_error(1, *args[:-4], "--group", "fam=b,zz", "--out", tmp_path / "o2")
     assert "NAME=SRC" in cli_error(2, *args[:-4], "--group", "fam", "--out", tmp_path / "o3")
+
+
+def test_the_demo_open_set_step_runs_the_three_protocols(tmp_path):
+    """`gfp demo --all`'s open-set step: leave one out by seed, by family (DDPM and DDIM together) and by
+    training data, the real class kept in every run; one table row per protocol in tables.md."""
+    import torch
+
+    from gfcore.terminal.progress import NullReporter
+    from gfp_demo.figures import add_figure_section, figures_lines
+    from gfp_demo.openset_step import openset_figures
+    from gfp_demo.tasks import DemoSettings
+
+    def dataset(name, classes):
+        counts = {"train": 40, "val": 20, "test": 20}
+        splits = {
+            s: fingerprint_task(len(classes), n, 16, 24.0, seed=i) for i, (s, n) in enumerate(counts.items())
+        }
+        return write_dataset(tmp_path / "datasets" / name, classes, splits)
+
+    datasets = {
+        "uniqueness": dataset("uniqueness", ["real", "seed0", "seed1"]),
+        "modern": dataset("modern", ["real", "DCGAN", "DDPM", "DDIM"]),
+        "training_data": dataset("training_data", ["real", "w0", "w1"]),
+    }
+    settings = DemoSettings(learned="learned:width=0.0625,lr=0.01", openset_epochs=1)
+    section = openset_figures(tmp_path / "demo", datasets, settings, torch.device("cpu"), NullReporter())
+    assert set(section["protocols"]) == {"seed", "architecture family", "training data"}
+    family = json.loads((tmp_path / "demo" / section["protocols"]["architecture family"]).read_text())
+    assert [r["held_out"] for r in family["held_out"]] == ["DDPM", "DCGAN"] and family["keep"] == ["real"]
+    assert (
+        "mahalanobis" in family["mean"] and 0 <= family["mean"]["msp"]["per_class_unknown_called_kept"] <= 1
+    )
+    tables = {}
+    add_figure_section(tables, "openset", section)
+    markdown = "\n".join(figures_lines(tables))
+    assert markdown.count("\n| seed |") + markdown.count("\n| architecture family |") == 2
+    assert "| training data | 2 |" in markdown

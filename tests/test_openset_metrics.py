@@ -70,7 +70,7 @@ def test_fingerprint_scores_separate_what_the_logits_cannot():
     known = centres[rng.integers(0, 2, 500)] + rng.normal(size=(500, 4))
     unknown = np.array([3.0, 8, 0, 0]) + rng.normal(size=(500, 4))
     fitted = fit_feature_scores(train, labels, 2)
-    for score in ("mahalanobis", "knn"):
+    for score in ("mahalanobis", "neighbour"):
         assert auroc(feature_score(known, fitted, score), feature_score(unknown, fitted, score)) > 0.95, score
     with pytest.raises(ValueError, match="unknown feature score"):
         feature_score(known, fitted, "cosine")

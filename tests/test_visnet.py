@@ -113,7 +113,7 @@ def test_visnet_learns_additive_patterns_and_its_model_fingerprints_match_them(s
 
 def test_the_response_grid_of_the_synthetic_task_is_diagonal_dominant(synthetic_visnet):
     """Each source's images respond most to their own model fingerprint (the paper's response grid)."""
-    from gfcore.studies.visualize.responses import diagonal_dominance, mean_by_source, response_strengths
+    from gfcore.inference.responses import diagonal_dominance, mean_by_source, response_strengths
 
     method, held_out, held_labels = synthetic_visnet
     image_fps = method.image_fingerprints(torch.from_numpy(held_out)).numpy()

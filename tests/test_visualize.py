@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from gfcore.data.synthetic import write_fingerprint_folders
-from gfcore.studies.visualize.responses import (
+from gfcore.inference.responses import (
     diagonal_dominance,
     mean_by_source,
     response_maps,

@@ -5,7 +5,7 @@ more like a known source.
 * ``mahalanobis``: minus the smallest Mahalanobis distance to a class mean, under one covariance shared by
   the classes (Lee et al. 2018), shrunk towards its diagonal so that it stays invertible for fingerprints
   of more dimensions than images;
-* ``knn``: the cosine similarity of the L2-normalised fingerprint to its k-th nearest training fingerprint
+* ``neighbour``: the cosine similarity of the L2-normalised fingerprint to its k-th nearest training fingerprint
   (Sun et al. 2022): no assumption about the shape of a class.
 """
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-FEATURE_SCORES = ("mahalanobis", "knn")
+FEATURE_SCORES = ("mahalanobis", "neighbour")
 #: training fingerprints the scores are fitted on (a seeded sample when there are more)
 FIT_SAMPLE = 4000
 KNN_K = 10
@@ -48,7 +48,7 @@ def feature_score(fingerprints: np.ndarray, fitted: dict, score: str, chunk: int
             diff = part[:, None, :] - fitted["means"][None]
             distances = np.einsum("ncd,de,nce->nc", diff, fitted["precision"], diff)
             out.append(-distances.min(axis=1))
-        elif score == "knn":
+        elif score == "neighbour":
             similarity = _unit(part) @ fitted["bank"].T
             k = min(KNN_K, similarity.shape[1])
             out.append(-np.partition(-similarity, k - 1, axis=1)[:, k - 1])

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from gfcore.data.images import MAX_PIXELS
 from gfcore.errors import GfpError
 
 MIB = 1024 * 1024
@@ -39,6 +38,10 @@ class ServiceLimits:
         for name, value in asdict(self).items():
             if not isinstance(value, int) or value < 1:
                 raise GfpError(f"service limit {name} must be a positive integer, not {value!r}")
+        if self.max_pixels <= 16_000_000:  # the default, under gfp's decoding limit
+            return
+        from gfcore.data.images import MAX_PIXELS  # numpy and Pillow: not for the defaults (gfp --help)
+
         if self.max_pixels > MAX_PIXELS:
             raise GfpError(
                 f"service limit max_pixels {self.max_pixels:,} is over gfp's decoding limit {MAX_PIXELS:,}"

@@ -10,7 +10,7 @@ import io
 import numpy as np
 from PIL import Image
 
-from gfcore.studies.visualize.responses import (
+from gfcore.inference.responses import (
     hwc,
     is_image_shaped,
     response_maps,

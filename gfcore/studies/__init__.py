@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "write_visuals": "gfcore.studies.visualize.report",
     **dict.fromkeys(("pyplot", "save_figure"), "gfcore.studies.figures"),
     **dict.fromkeys(("persistence_study", "persistence_variants"), "gfcore.studies.persistence"),
+    "run_loso": "gfcore.studies.openset",
 }
 
 __all__ = sorted(_EXPORTS)

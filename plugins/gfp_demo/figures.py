@@ -19,6 +19,8 @@ from pathlib import Path
 
 from gfcore import fmt_pct
 
+from .openset_step import openset_figures
+
 VISNET_TASK = "existence"
 
 
@@ -135,7 +137,7 @@ def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -
     return {"title": title, "files": [figure], "curves": study["curves"], "lines": lines}
 
 
-FIGURE_STEPS = {"visnet": visnet_figures, "persistence": persistence_figures}
+FIGURE_STEPS = {"visnet": visnet_figures, "persistence": persistence_figures, "openset": openset_figures}
 
 
 def add_figure_section(tables: dict, name: str, section: dict) -> None:

@@ -130,6 +130,9 @@ class DemoSettings:
     # validation at 13; README, "Seeing fingerprints"), so 14
     visnet: str = "visnet:width=0.125,lr=0.01,epochs=14"
     visnet_tsne_per_source: int = 200
+    # ... and the open-set protocol (openset_step.py): one run per held-out source or family of the seed,
+    # modern and training-data tasks, ten in all; 6 epochs each keep it near the other steps' time
+    openset_epochs: int = 6
     # ... and the persistence study (gfp_persistence): 8 epochs at width 0.0625 and lr 0.01 took 19 minutes
     # of one thread. At the paper's lr (1e-3) the whole-image network reached only 48.8% on the current
     # five-source task in that budget, at 0.01 92.2% (README, "Where fingerprints live")

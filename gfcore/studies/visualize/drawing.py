@@ -8,14 +8,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from gfcore.studies.figures import hide_axes, pyplot, source_colours
-from gfcore.studies.visualize.responses import (
+from gfcore.inference.responses import (
     hwc,
     joint_unit_range,
     response_maps,
     robust_scale,
     signed_display,
 )
+from gfcore.studies.figures import hide_axes, pyplot, source_colours
 
 PANEL = 1.25  # inches per image panel
 

@@ -16,14 +16,14 @@ from pathlib import Path
 
 import numpy as np
 
-from gfcore.studies.figures import save_figure
-from gfcore.studies.visualize import drawing
-from gfcore.studies.visualize.responses import (
+from gfcore.inference.responses import (
     diagonal_dominance,
     is_image_shaped,
     mean_by_source,
     response_strengths,
 )
+from gfcore.studies.figures import save_figure
+from gfcore.studies.visualize import drawing
 from gfcore.studies.visualize.tsne import neighbour_agreement, tsne_2d
 from gfcore.terminal.progress import NullReporter, Reporter
 
