@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gfcore import gradient_penalty
+from gfcore import GfpError, gradient_penalty
 from gfcore.storage.tensorio import load_tensors
 from gfp_gans.cramergan import CramerGan
 from gfp_gans.losses import mix_rq_dot_kernel, mmd2_unbiased
@@ -167,13 +167,20 @@ def test_each_shipped_run_command_names_the_config_it_was_trained_with():
     [
         (
             "cramergan",
-            {"generator": "resnet_4x4", "critic": "dcgan_4x4", "latent": "normal", "official_details": False},
+            {
+                "generator": "resnet_4x4",
+                "critic": "dcgan_4x4",
+                "latent": "normal",
+                "official_details": False,
+                "penalty_toward_anchor": False,
+            },
         ),
         (
             "mmdgan",
             {"generator": "resnet_4x4", "critic": "dcgan_4x4", "latent": "normal", "official_details": False},
         ),
         ("progan", {"output": "tanh", "phase_iters": 0}),
+        ("sngan", {"init": "torch"}),
     ],
 )
 def test_a_run_saved_before_the_faithful_fields_loads_as_it_was_trained(family, before):
@@ -187,3 +194,22 @@ def test_a_run_saved_before_the_faithful_fields_loads_as_it_was_trained(family, 
     assert {k: getattr(old, k) for k in before} == before
     new = cls.Config()
     assert any(getattr(new, k) != v for k, v in before.items())  # the defaults did change
+
+
+def test_sngan_starts_from_the_official_glorot_initialisation():
+    """chainer's GlorotUniform as SNGAN's code: U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)),
+    gain sqrt(2) on the residual 3x3 convolutions and 1 elsewhere; biases zero."""
+    from gfp_gans.sngan import SnGan
+
+    torch.manual_seed(0)
+    gan = SnGan(SnGan.Config(resolution=16, ch=8))
+    block = gan.G.blocks[0]
+    fan = lambda w: w.shape[1] * w[0, 0].numel() + w.shape[0] * w[0, 0].numel()  # noqa: E731
+    for conv, gain in ((block.conv0, math.sqrt(2)), (block.shortcut, 1.0)):
+        bound = gain * math.sqrt(6 / fan(conv.weight))
+        assert conv.weight.abs().max() <= bound and conv.weight.abs().max() > 0.9 * bound
+        assert not conv.bias.any()
+    critic_conv = gan.D.blocks[0].conv0.parametrizations.weight.original
+    assert critic_conv.abs().max() <= math.sqrt(2) * math.sqrt(6 / fan(critic_conv))
+    with pytest.raises(GfpError, match="init must be one of"):
+        SnGan(SnGan.Config(resolution=16, ch=8, init="he"))

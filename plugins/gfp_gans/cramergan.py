@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gfcore import bounded, gradient_penalty, interpolate
+from gfcore import bounded, changed_default, gradient_penalty, interpolate
 
 from .feature_critic import FeatureCriticConfig, FeatureCriticGan
 from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate
@@ -17,6 +17,10 @@ from .losses import cramer_critic_loss, cramer_generator_loss, cramer_surrogate
 class CramerGanConfig(FeatureCriticConfig):
     dof_dim: int = bounded(256, min=1, max=4096)  # dimension of the critic's feature space h(x)
     gp_weight: float = 10.0
+    # The official code interpolates the penalty's points from the real batch toward the generator batch
+    # that anchors the surrogate critic; false: toward the other generator batch (the two are i.i.d., so
+    # only the penalty differs), which the shipped CramerGAN was trained with
+    penalty_toward_anchor: bool = changed_default(True, saved_before=False)
 
 
 class CramerGan(FeatureCriticGan):
@@ -33,7 +37,7 @@ class CramerGan(FeatureCriticGan):
         loss = cramer_critic_loss(self.D(real), self.D(fake), h_fake2)
         gp = gradient_penalty(
             lambda x: cramer_surrogate(self.D(x), h_fake2),
-            interpolate(real, fake, self.uniform(n)),
+            interpolate(real, fake2 if self.config.penalty_toward_anchor else fake, self.uniform(n)),
             over=self.penalty_norm,
         )
         loss = loss + self.config.gp_weight * gp

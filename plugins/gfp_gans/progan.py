@@ -31,7 +31,7 @@ class ProGanConfig(GanConfig):
     resolution: int = 32
     width: float = bounded(
         0.0625, min=0, max=16, min_open=True
-    )  # times the paper's feature maps min(8192/res, 512): 32 at 4..16, 16 at 32x32
+    )  # times min(8192/res, 512) maps: 32 at 4..16, 16 at 32x32 (the official min(16384/res, 512) is 512 there)
     z_dim: int = 128  # the paper uses 512
     iters: int = 1600
     batch_size: int = 32

@@ -18,7 +18,9 @@ from gfcore import EqualizedLinear as EqualLinear
 
 
 def progan_channels(res: int, width: float) -> int:
-    """The paper's ``min(8192 / res, 512)`` feature maps, times ``width`` so a small network fits a CPU."""
+    """``min(8192 / res, 512)`` feature maps, times ``width`` so a small network fits a CPU. The official
+    code's maps are ``min(16384 / res, 512)`` (its ``nf(log2(res) - 1)``): the same up to 16x16, twice
+    these from 32x32 on; the shipped generators keep this rule, so their weights load."""
     return max(4, round(min(8192 // res, 512) * width))
 
 

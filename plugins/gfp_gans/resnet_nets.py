@@ -1,8 +1,10 @@
 """ResNet generator (SNGAN, and the ``g_resnet5`` generator CramerGAN and MMDGAN share), SNGAN's
 spectrally normalised ResNet discriminator, and the DCGAN-style critic of the MMD-GAN code.
 
-Channel widths follow SNGAN's 128x128 networks (``ch`` at full resolution, doubling as the resolution
-halves, capped at 8 * ch), so one ``ch`` scales every network to CPU size.
+Channel widths: ``ch`` at full resolution, doubling as the resolution halves, capped at 8 * ch, so one
+``ch`` scales every network to CPU size. This is gfp's own rule, not an official one: SNGAN's 128x128
+networks double from ``ch`` to 16 * ch at 8x8 and keep 16 * ch at 4x4, and its 32x32 (CIFAR-10) networks
+keep one width throughout (256 in G, 128 in D).
 """
 
 from __future__ import annotations
@@ -13,12 +15,31 @@ import math
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
 
 
 def _channels(res: int, resolution: int, ch: int) -> int:
     """Feature maps at ``res`` for a network working at ``resolution``."""
     return ch * min(8, max(1, resolution // (2 * res)))
+
+
+def glorot_init_(net: nn.Module) -> nn.Module:
+    """SNGAN's official initialisation (chainer's GlorotUniform): gain sqrt(2) on the 3x3 convolutions of
+    the residual paths (``conv0``/``conv1``), gain 1 on the shortcuts, the dense input, the RGB output and
+    the critic's linear output; biases zero. Spectrally normalised layers get it on their raw weight."""
+    with torch.no_grad():
+        for name, m in net.named_modules():
+            if not isinstance(m, (nn.Conv2d, nn.Linear)):
+                continue
+            weight = (
+                m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight
+            )
+            gain = math.sqrt(2.0) if name.rsplit(".", 1)[-1] in ("conv0", "conv1") else 1.0
+            nn.init.xavier_uniform_(weight, gain)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+    return net
 
 
 def _check_resolution(resolution: int) -> int:

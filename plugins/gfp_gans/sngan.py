@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gfcore import bounded
+from gfcore import GfpError, bounded, changed_default
 
 from .base import AdversarialGan, GanConfig
 from .losses import hinge_critic_loss, hinge_generator_loss
-from .resnet_nets import ResNetGenerator, SNResNetDiscriminator
+from .resnet_nets import ResNetGenerator, SNResNetDiscriminator, glorot_init_
+
+INITS = ("glorot", "torch")
 
 
 @dataclass
@@ -29,6 +31,10 @@ class SnGanConfig(GanConfig):
     # updates to give photo-like samples; the critic still runs twice as often as the generator.
     n_critic: int = 2
     lr_decay_start: float = 0.8  # fraction of iters after which both learning rates decay linearly to 0
+    # "glorot": the official code's GlorotUniform (gain sqrt(2) on the residual convolutions); "torch":
+    # PyTorch's default initialisation, which the shipped SNGAN was trained with (runs saved before this
+    # field existed load with it)
+    init: str = changed_default("glorot", saved_before="torch")
 
 
 class SnGan(AdversarialGan):
@@ -38,11 +44,19 @@ class SnGan(AdversarialGan):
     shipped = ("sngan",)
     conformance_overrides = {**AdversarialGan.conformance_overrides, "ch": 4}
 
+    def __init__(self, config, device=None):
+        if config.init not in INITS:
+            raise GfpError(f"sngan: init must be one of {', '.join(INITS)}, got {config.init!r}")
+        super().__init__(config, device)
+
+    def _initialised(self, net):
+        return glorot_init_(net) if self.config.init == "glorot" else net
+
     def build_generator(self):
-        return ResNetGenerator(self.config.resolution, self.config.z_dim, self.config.ch)
+        return self._initialised(ResNetGenerator(self.config.resolution, self.config.z_dim, self.config.ch))
 
     def build_critic(self):
-        return SNResNetDiscriminator(self.config.resolution, self.config.ch)
+        return self._initialised(SNResNetDiscriminator(self.config.resolution, self.config.ch))
 
     def critic_loss(self, real):
         fake = self.fake_batch(len(real))
