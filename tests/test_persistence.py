@@ -27,10 +27,17 @@ import pytest
 import torch
 
 from gfcore.data.synthetic import smooth_content
+from gfcore.errors import GfpError
 from gfcore.interfaces import FitContext, Split
 from gfcore.terminal.progress import NullReporter
-from gfp_persistence.method import PostPoolAttributor, PreDownAttributor, ResidualAttributor
-from gfp_persistence.network import PatchPoolNet, patch_starts
+from gfp_persistence.method import (
+    FeaturePoolAttributor,
+    PostPoolAttributor,
+    PreDownAttributor,
+    ResidualAttributor,
+    TilePoolAttributor,
+)
+from gfp_persistence.network import FeaturePoolNet, LogitPoolNet, PatchPoolNet, patch_starts, receptive_field
 from gfp_persistence.pyramid import gaussian_down, gaussian_up, laplacian_band, low_band
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -117,7 +124,7 @@ def test_the_pyramid_removes_nyquist_from_the_low_band_and_constants_from_the_re
     assert gaussian_down(x).shape == (2, 3, 8, 8) and gaussian_up(gaussian_down(x)).shape == x.shape
 
 
-def test_postpool_sees_every_pixel_of_any_size_and_averages_its_patch_logits():
+def test_tilepool_sees_every_pixel_of_any_size_and_averages_its_tile_logits():
     assert patch_starts(16, 4) == [0, 4, 8, 12] and patch_starts(18, 8) == [0, 8, 10]
     net = PatchPoolNet(4, 3, width=0.125)
     x = torch.rand(2, 3, 12, 12)
@@ -126,6 +133,30 @@ def test_postpool_sees_every_pixel_of_any_size_and_averages_its_patch_logits():
     ).mean(1)
     assert torch.allclose(net(x), by_hand, atol=1e-5)
     assert net(torch.rand(2, 3, 19, 23)).shape == (2, 3)
+
+
+def test_postpool_pools_the_logits_of_every_location_and_each_sees_its_receptive_field():
+    net = LogitPoolNet(16, 8, 3, width=0.125)
+    x = torch.rand(2, 3, 16, 16) * 2 - 1
+    per_location = net.dense2(
+        torch.nn.functional.leaky_relu(net.dense1(net.features(x)), 0.2).permute(0, 2, 3, 1)
+    )  # [N, 8, 8, L]
+    assert torch.allclose(net(x), per_location.mean(dim=(1, 2)), atol=1e-5)
+    assert net(torch.rand(2, 3, 48, 32) * 2 - 1).shape == (2, 3)  # any size: fully convolutional
+    # one pixel changed: only the locations within its receptive field move
+    assert receptive_field(16, 8) == 6 and receptive_field(32, 8) == 16 and receptive_field(16, 16) == 1
+    y = x.clone()
+    y[:, :, 15, 15] += 1.0
+    moved = (net.dense1(net.features(y)) - net.dense1(net.features(x))).abs().sum(dim=(0, 1)) > 0
+    assert moved[-1, -1] and not moved[:-3, :].any() and not moved[:, :-3].any()
+
+
+def test_featpool_is_the_whole_network_at_4_and_pools_features_to_4x4_above():
+    net = FeaturePoolNet(16, 8, 3, width=0.125)
+    assert net(torch.rand(2, 3, 16, 16)).shape == (2, 3) and net(torch.rand(1, 3, 64, 40)).shape == (1, 3)
+    assert len(FeaturePoolNet(16, 4, 3, width=0.125).features) == 10  # both blocks, as the full network
+    with pytest.raises(GfpError, match="cannot be halved"):
+        LogitPoolNet(12, 8, 3, width=0.125)
 
 
 # -- learning where the band holds the pattern, chance where it does not ---------------------------------
@@ -144,11 +175,16 @@ def test_a_colour_offset_lives_in_the_low_band_only():
     assert _accuracy(ResidualAttributor, patterns, res=16) <= CHANCE_BOUND
 
 
-def test_postpool_learns_a_stationary_fingerprint_from_4x4_patches_but_not_a_layout():
-    assert _accuracy(PostPoolAttributor, nyquist_patterns(), patch=4) >= LEARNED
+def test_tilepool_learns_a_stationary_fingerprint_from_4x4_tiles_but_not_a_layout():
+    assert _accuracy(TilePoolAttributor, nyquist_patterns(), patch=4) >= LEARNED
     layout = layout_patterns()
-    assert _accuracy(PostPoolAttributor, layout, patch=4) <= CHANCE_BOUND
-    assert _accuracy(PostPoolAttributor, layout, patch=16) >= LEARNED
+    assert _accuracy(TilePoolAttributor, layout, patch=4) <= CHANCE_BOUND
+    assert _accuracy(TilePoolAttributor, layout, patch=16) >= LEARNED
+
+
+@pytest.mark.parametrize("cls", [PostPoolAttributor, FeaturePoolAttributor])
+def test_post_pooling_learns_a_stationary_fingerprint_from_small_receptive_fields(cls):
+    assert _accuracy(cls, nyquist_patterns(), res=8) >= LEARNED
 
 
 # -- the command ------------------------------------------------------------------------------------------
@@ -172,16 +208,17 @@ def test_gfp_persistence_writes_curves_and_reuses_finished_runs(dataset_8px, tmp
     assert first.exit_code == 0, first.output
     doc = json_stdout(first)
     assert doc["format"] == "gfp-persistence" and doc["resolutions"] == [4, 8]
-    assert set(doc["curves"]) == {"predown", "residual", "postpool"} and doc["failed"] == []
+    assert set(doc["curves"]) == {"predown", "residual", "postpool", "featpool", "tilepool"}
+    assert doc["failed"] == []
     assert (
-        doc["curves"]["postpool"]["parameter"] == "patch" and doc["curves"]["predown"]["parameter"] == "res"
+        doc["curves"]["tilepool"]["parameter"] == "patch" and doc["curves"]["postpool"]["parameter"] == "res"
     )
     points = [p for curve in doc["curves"].values() for p in curve["points"]]
-    assert [p["resolution"] for p in points] == [4, 8] * 3
+    assert [p["resolution"] for p in points] == [4, 8] * 5
     assert all(0 <= p["accuracy"] <= 1 and p["reused"] is False and p["n"] for p in points)
     assert json.loads((tmp_path / "study" / "results.json").read_text()) == doc
     assert (tmp_path / "study" / "persistence.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert len(list((tmp_path / "study" / "runs").iterdir())) == 6
+    assert len(list((tmp_path / "study" / "runs").iterdir())) == 10
 
     again = json_stdout(run_cli(*args, "--json", "--no-progress"))  # nothing trains the second time
     points_again = [p for curve in again["curves"].values() for p in curve["points"]]

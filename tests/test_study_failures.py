@@ -25,15 +25,16 @@ def error_lines(result):
 
 
 def test_persistence_on_12_pixels_writes_its_results_and_reports_the_failed_runs(data, tmp_path, run_cli):
-    """The band variants cannot halve 12x12 images: their panel has no point (matplotlib's log axis once
+    """The band and pooling variants cannot halve 12x12 images: their panel has no point (matplotlib's log axis once
     died on it, and no results.json was written)."""
     result = run_cli("persistence", data / "ds12", "--out", tmp_path / "p", "--epochs", 1, "--no-progress")
     assert result.exit_code == 1, result.output
     [line] = error_lines(result)
-    assert line.startswith("Error: 4 of 6 runs failed (predown:res=4, ") and "cannot be halved" in line
+    assert line.startswith("Error: 8 of 10 runs failed (") and "predown:res=4" in line
+    assert "cannot be halved" in line
     results = json.loads((tmp_path / "p" / "results.json").read_text())
-    assert len(results["failed"]) == 4
-    assert all(p["accuracy"] is not None for p in results["curves"]["postpool"]["points"])
+    assert len(results["failed"]) == 8
+    assert all(p["accuracy"] is not None for p in results["curves"]["tilepool"]["points"])
     assert (tmp_path / "p" / "persistence.png").stat().st_size > 0
 
 

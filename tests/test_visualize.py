@@ -191,7 +191,7 @@ def test_the_demo_persistence_step_records_the_study(tiny):
     assert (
         section["files"] == ["figures/persistence/persistence.png"] and (out / section["files"][0]).is_file()
     )
-    assert set(section["curves"]) == {"predown", "residual", "postpool"}
+    assert set(section["curves"]) == {"predown", "residual", "postpool", "featpool", "tilepool"}
     tables = {}
     add_figure_section(tables, "persistence", section)
     markdown = "\n".join(figures_lines(tables))

@@ -125,7 +125,9 @@ def test_bad_init_from_is_one_line(transfer, tmp_path, cli_error):
         "cnn:arch=resnet10t",
         "predown:width=0.125,res=16",
         "residual:width=0.125,res=16",
-        "postpool:width=0.125,patch=16",
+        "postpool:width=0.125,res=8",
+        "featpool:width=0.125,res=8",
+        "tilepool:width=0.125,patch=16",
     ],
 )
 def test_class_head_names_exactly_the_tensors_that_depend_on_the_classes(spec):

@@ -96,8 +96,9 @@ def _visnet_lines(section: dict, grid: dict, tsne: dict, files: list[str]) -> li
 
 
 def persistence_figures(out: Path, datasets: dict, settings, device, reporter) -> dict:
-    """The persistence study (the paper's frequency and patch analysis) on the five-source task: ``predown``, ``residual`` and
-    ``postpool`` at every R, drawn into ``out/figures/persistence`` by the persistence plugin."""
+    """The persistence study (the paper's frequency and patch analysis) on the five-source task: every
+    variant with the persistence role at every R, drawn into ``out/figures/persistence`` by the
+    persistence plugin."""
     title = f"Where fingerprints live: the {VISNET_TASK} task"
     from gfcore import GfpError
     from gfcore.studies import persistence_study, persistence_variants

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from gfcore import AttributionNetAttributor, AttributionNetConfig, GfpError, bounded
 
-from .network import MIN_RESOLUTION, BandNet, PatchPoolNet
+from .network import MIN_RESOLUTION, BandNet, FeaturePoolNet, LogitPoolNet, PatchPoolNet
 
 #: the persistence study's figure: the two band variants share a panel
 BANDS, BAND_AXIS = "frequency bands", "resolution R of the band (pixels)"
@@ -77,17 +77,58 @@ class ResidualAttributor(_Persistence):
         return BandNet(self._resolution_parameter(), len(self.classes), self.config.width, residual=True)
 
 
+@dataclass
+class PoolConfig(AttributionNetConfig):
+    res: int = bounded(8, min=MIN_RESOLUTION)  # r: the feature-map resolution where the pooling happens
+
+    def validate(self) -> None:
+        super().validate()
+        _check_power_of_two("res", self.res)
+
+
+#: the post-pooling panel of the persistence figure: figure (d) and the official code's variant share it
+POOLING, POOLING_AXIS = "post-pooling", "resolution r of the pooled feature map (pixels)"
+
+
 class PostPoolAttributor(_Persistence):
     name = "postpool"
     description = (
-        "A per-patch learned network (patch x patch pixels) whose logits are averaged over the image."
+        "The paper's post-pooling (its figure (d)): the learned network's convolutions down to res x res, "
+        "a classifier at every location, logits averaged over the image (any size)."
+    )
+    Config = PoolConfig
+    persistence_panel = (POOLING, POOLING_AXIS, "logits pooled (figure (d))")
+
+    def build_network(self) -> LogitPoolNet:
+        r = self._resolution_parameter()
+        return LogitPoolNet(self.resolution, r, len(self.classes), self.config.width)
+
+
+class FeaturePoolAttributor(_Persistence):
+    name = "featpool"
+    description = (
+        "Post-pooling as the paper's official code: the convolutions down to res x res, the features "
+        "average-pooled to 4x4, then the 4x4 convolution and the dense layers."
+    )
+    Config = PoolConfig
+    persistence_panel = (POOLING, POOLING_AXIS, "features pooled to 4x4 (official code)")
+
+    def build_network(self) -> FeaturePoolNet:
+        r = self._resolution_parameter()
+        return FeaturePoolNet(self.resolution, r, len(self.classes), self.config.width)
+
+
+class TilePoolAttributor(_Persistence):
+    name = "tilepool"
+    description = (
+        "The learned network on every non-overlapping patch x patch tile, logits averaged over the image."
     )
     Config = PatchConfig
     sweep_parameter = "patch"
     persistence_panel = (
-        "local patches",
-        "patch size R (pixels); logits averaged over patches",
-        "post-pooling over R x R patches",
+        "tiles",
+        "tile side R (pixels); logits averaged over tiles",
+        "R x R tiles, logits averaged",
     )
 
     def build_network(self) -> PatchPoolNet:

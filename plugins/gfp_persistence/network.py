@@ -1,15 +1,34 @@
 """The persistence networks: the paper's attribution network (``gfcore.AttributionNet``, reused, not copied) fed with one
-frequency band at resolution R, or applied to every R x R patch with its logits averaged (the paper's persistence study).
+frequency band at resolution R, or pooled over the image (the paper's persistence study):
 
-Both expose what :class:`gfcore.AttributionNetAttributor` reads: ``image_fingerprint(x)`` and
-``dense2`` (whose weight rows are the model fingerprints)."""
+* :class:`LogitPoolNet` -- figure (d) of the paper: the network's convolutions down to resolution r, a
+  per-location head (the dense layers as 1x1 convolutions) and the logits averaged over all locations,
+  whose receptive fields overlap;
+* :class:`FeaturePoolNet` -- the official code's ``mode='postpool'``: the convolutions down to r, the
+  feature maps average-pooled to 4x4, then the 4x4 convolution and the dense layers;
+* :class:`PatchPoolNet` -- non-overlapping R x R tiles, each through the whole network, logits averaged.
+
+Each exposes what :class:`gfcore.AttributionNetAttributor` reads: ``image_fingerprint(x)`` and ``dense2``
+(whose weight rows are the model fingerprints). Pooling the logits equals ``dense2`` of the pooled
+fingerprints, since ``dense2`` is linear, so the image fingerprint of a pooled network is the mean one."""
 
 from __future__ import annotations
 
+import math
+
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from gfcore import AttributionNet
+from gfcore import (
+    AttributionNet,
+    EqualizedConv2d,
+    EqualizedLinear,
+    GfpError,
+    down_blocks,
+    reflect_conv,
+    stage_channels,
+)
 
 from .pyramid import laplacian_band, low_band
 
@@ -84,3 +103,66 @@ class PatchPoolNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net.dense2(self.image_fingerprint(x))
+
+
+def blocks_down_to(resolution: int, r: int, width: float) -> tuple[nn.Sequential, int]:
+    """The attribution network's blocks from ``resolution`` down to ``r`` (none when r = resolution) and
+    the channels they end with: the same layers as the whole network's first blocks."""
+    halvings = math.log2(resolution / r) if resolution >= r else -1.0
+    if halvings != int(halvings) or 2 ** int(math.log2(resolution)) != resolution:
+        raise GfpError(f"a {resolution}x{resolution} image cannot be halved down to {r}x{r}")
+    blocks, _ = down_blocks(int(math.log2(resolution)), width)
+    kept = 5 * int(math.log2(resolution // r))  # conv, act, conv, act, pool per halving
+    channels = [m.weight.shape[0] for m in blocks[:kept] if isinstance(m, EqualizedConv2d)]
+    return nn.Sequential(*blocks[:kept]), channels[-1] if channels else 3
+
+
+def receptive_field(resolution: int, r: int) -> int:
+    """Pixels each location at resolution ``r`` sees: per halving two 3x3 convolutions (2 steps each) and a
+    2x2 pool (1 step), at the stride reached so far."""
+    field, stride = 1, 1
+    while resolution > r:
+        field, stride, resolution = field + 5 * stride, stride * 2, resolution // 2
+    return field
+
+
+class LogitPoolNet(nn.Module):
+    """Figure (d): a classifier per location of the resolution-``r`` feature map (overlapping receptive
+    fields of :func:`receptive_field` pixels) whose logits are averaged over the image: fully
+    convolutional, so any image at least the run's resolution is attributed from all of its pixels."""
+
+    def __init__(self, resolution: int, r: int, num_classes: int, width: float):
+        super().__init__()
+        self.features, channels = blocks_down_to(resolution, r, width)
+        self.fingerprint_dim = max(stage_channels(0, width), num_classes)
+        self.dense1 = EqualizedConv2d(channels, self.fingerprint_dim, 1)  # Dense1 at every location
+        self.dense2 = EqualizedLinear(self.fingerprint_dim, num_classes, gain=1.0)
+
+    def image_fingerprint(self, x: torch.Tensor) -> torch.Tensor:
+        return F.leaky_relu(self.dense1(self.features(x)), 0.2).mean(dim=(2, 3))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense2(self.image_fingerprint(x))
+
+
+class FeaturePoolNet(nn.Module):
+    """The official ``postpool``: convolutions down to ``r``, the feature maps average-pooled to 4x4 (a
+    factor r/4 at the run's resolution; adaptively for larger images), then the 4x4 convolution and the
+    dense layers of the attribution network."""
+
+    def __init__(self, resolution: int, r: int, num_classes: int, width: float):
+        super().__init__()
+        self.features, channels = blocks_down_to(resolution, r, width)
+        final = stage_channels(1, width)
+        self.conv4 = reflect_conv(channels, final)
+        self.fingerprint_dim = max(stage_channels(0, width), num_classes)
+        self.dense1 = EqualizedLinear(final * 16, self.fingerprint_dim)
+        self.dense2 = EqualizedLinear(self.fingerprint_dim, num_classes, gain=1.0)
+
+    def image_fingerprint(self, x: torch.Tensor) -> torch.Tensor:
+        h = F.adaptive_avg_pool2d(self.features(x), 4)
+        h = F.leaky_relu(self.conv4(h), 0.2)
+        return F.leaky_relu(self.dense1(h.flatten(1)), 0.2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dense2(self.image_fingerprint(x))
