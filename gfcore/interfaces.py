@@ -212,9 +212,20 @@ class Attack(ABC):
     severity: ClassVar[str | None] = None
     severity_values: ClassVar[tuple[float, ...]] = ()
     severity_label: ClassVar[str] = ""
+    #: Fixed settings of the attack that form the standard degradation table (``gfp bench --degradations``):
+    #: ``(label, parameters)`` pairs, parameters written as in a spec (``"quality=30"``); each is a level,
+    #: evaluated as the spec ``name:parameters``. Default: none. Levels must be deterministic.
+    degradation_levels: ClassVar[tuple[tuple[str, str], ...]] = ()
 
     def __init__(self, config: Any):
         self.config = config
+
+    def scale_note(self) -> str | None:
+        """How this attack's strength relates to the image size, in the words reports print beside it:
+        ``"relative to 128 px"`` (pixel parameters given at that side, scaled to the image), ``"absolute
+        pixels"`` (in the image's own pixels) or ``"independent of the image size"``. ``None``: not
+        stated (reports then say nothing about it)."""
+        return None
 
     @abstractmethod
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
@@ -257,6 +268,9 @@ def contract_problem(item: Any, base: type, fingerprints: bool = False) -> str |
     severity = getattr(item, "severity", None) if base is Attack else None
     if severity is not None and (severity not in config_fields(config) or not item.severity_values):
         return f"has severity {severity!r}, which is not a Config field with severity_values to sweep"
+    levels = getattr(item, "degradation_levels", ()) if base is Attack else ()
+    if not all(isinstance(p, tuple) and len(p) == 2 and all(isinstance(s, str) for s in p) for p in levels):
+        return "has degradation_levels that are not (label, parameters) pairs of strings"
     if fingerprints and not (
         item.has_fingerprints
         and item.image_fingerprints is not Attributor.image_fingerprints

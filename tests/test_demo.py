@@ -119,7 +119,13 @@ def test_modern_task_attributes_the_families_of_today_and_two_samplers_of_one_dd
     }
     monkeypatch.setitem(tasks.TASKS, "modern", modern)
     settings = tasks.DemoSettings(
-        tasks=["modern"], train_per_source=800, val_per_source=40, test_per_source=100, epochs=8, baselines=[]
+        tasks=["modern"],
+        train_per_source=800,
+        val_per_source=40,
+        test_per_source=100,
+        epochs=8,
+        baselines=[],
+        real_train_factor={},  # the measured floor below is of balanced classes
     )
     tables = tasks.run_demo(tmp_path / "demo", settings, torch.device("cpu"), NullReporter())
     result = tables["tasks"]["modern"]
@@ -133,3 +139,13 @@ def test_modern_task_attributes_the_families_of_today_and_two_samplers_of_one_dd
     cm = np.array(result["confusion_matrix"])
     assert cm[3, 3] + cm[4, 4] >= 0.5 * (cm[3].sum() + cm[4].sum()), cm
     assert "## modern" in (tmp_path / "demo" / "tables.md").read_text()
+
+
+def test_a_task_may_draw_more_real_training_patches_than_generated_ones():
+    from gfp_demo.tasks import REAL_SOURCE, DemoSettings
+
+    settings = DemoSettings(train_per_source=100, real_train_factor={"modern": 4})
+    assert settings.count("modern", "train", REAL_SOURCE) == 400
+    assert settings.count("modern", "train", "dcgan") == 100
+    assert settings.count("modern", "test", REAL_SOURCE) == settings.test_per_source
+    assert settings.count("existence", "train", REAL_SOURCE) == 100

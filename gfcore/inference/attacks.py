@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from gfcore.config import build_config, config_to_dict, parse_spec
+from gfcore.config import build_config, config_from_dict, config_to_dict, parse_spec
+from gfcore.errors import GfpError
 from gfcore.plugins import get_registries
 
 
@@ -18,8 +19,26 @@ def build_attack(spec: str):
 
 
 def describe_attack(attack: Any, spec: str) -> dict:
-    """What run.json and reports record of an attack: its spec, name and full config."""
-    return {"spec": spec, "name": attack.name, "config": config_to_dict(attack.config)}
+    """What run.json and reports record of an attack: its spec, name, full config and how its strength
+    relates to the image size (``Attack.scale_note``; absent when the attack does not say)."""
+    record = {"spec": spec, "name": attack.name, "config": config_to_dict(attack.config)}
+    scale = attack.scale_note()
+    return record if scale is None else {**record, "scale": scale}
+
+
+def same_attack(record: dict | None, spec: str) -> bool:
+    """Whether ``record`` (what :func:`describe_attack` wrote) is the attack ``spec`` builds today: the
+    same spec can mean another attack after a default changed (blur relative to the image size), and an
+    immunized run must not be reused or resumed against the other one. A field the record predates takes
+    its ``saved_before`` value, as when a run is loaded."""
+    if not isinstance(record, dict) or record.get("spec") != spec:
+        return False
+    attack = build_attack(spec)
+    try:
+        recorded = config_from_dict(type(attack.config), record.get("config", {}), "recorded attack")
+    except GfpError:  # a value today's attack refuses: not the same attack
+        return False
+    return config_to_dict(recorded) == config_to_dict(attack.config)
 
 
 def attack_generator(seed: int, *salt: int):

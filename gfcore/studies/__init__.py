@@ -27,10 +27,15 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(("PIXELS", "fmt_interval", "fmt_p", "paired_note"), "gfcore.studies.bench.notes"),
     **dict.fromkeys(
-        ("TextTable", "confusion_table", "robustness_table", "to_json", "to_markdown"),
+        ("TextTable", "confusion_table", "robustness_table", "scale_notes", "to_json", "to_markdown"),
         "gfcore.studies.bench.render",
     ),
     "RobustnessRow": "gfcore.studies.bench.rows",
+    "DegradationRow": "gfcore.studies.bench.rows",
+    **dict.fromkeys(
+        ("degradation_levels", "degradation_markdown", "degradation_table"),
+        "gfcore.studies.bench.degradations",
+    ),
     "write_visuals": "gfcore.studies.visualize.report",
     **dict.fromkeys(("pyplot", "save_figure"), "gfcore.studies.figures"),
     **dict.fromkeys(("persistence_study", "persistence_variants"), "gfcore.studies.persistence"),

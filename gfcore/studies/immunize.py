@@ -15,7 +15,7 @@ from pathlib import Path
 from gfcore.config import config_from_dict, config_to_dict
 from gfcore.data.dataset import PreparedDataset
 from gfcore.errors import GfpError, NothingToDo
-from gfcore.inference.attacks import build_attack, describe_attack
+from gfcore.inference.attacks import build_attack, describe_attack, same_attack
 from gfcore.runs.attributor import check_compatible, load_run, read_run_json, run_dir_of
 from gfcore.runs.folder import RUN_JSON
 from gfcore.runs.schema import nothing_to_resume
@@ -61,6 +61,11 @@ def _resumed(parent, dataset: PreparedDataset, attack_spec: str | None, out: Pat
         raise GfpError(f"{out} was immunized from {info['parent']['path']}, not from {parent}")
     if attack_spec is not None and attack_spec != info["attack"]["spec"]:
         raise GfpError(f"{out} was immunized against {info['attack']['spec']!r}, not {attack_spec!r}")
+    if not same_attack(info["attack"], info["attack"]["spec"]):  # e.g. a default changed since
+        raise GfpError(
+            f"{out} was immunized against {info['attack']['spec']!r} as it was defined then (its recorded "
+            "config differs from what that spec gives now); start a new run"
+        )
     if info["dataset"]["hash"] != dataset.hash:
         raise GfpError(f"{out} was fine-tuned on another dataset (hash differs); cannot resume on it")
     if (reason := nothing_to_resume(info, epochs, out)) is not None:

@@ -3,7 +3,11 @@ robustness study).
 
 The cut is split between the two sides at a random position (Frank et al. cut half per side; a random
 split also moves the centre, which is what a cropped photograph does). The same fraction applies to width
-and height, so the aspect ratio is kept; the resize is bicubic, as in the paper's tooling."""
+and height, so the aspect ratio is kept; the resize is bicubic, as in the paper's tooling.
+
+The fraction is already relative to the image: 10% of a 32-pixel side is the same share of the image as
+10% of a 128-pixel one. Only the rounding to whole pixels differs: on 32x32 images the cut moves in
+steps of 1/32 of the side (5% cuts 2 pixels, 6.25%), on 128x128 in steps of 1/128."""
 
 from __future__ import annotations
 
@@ -32,6 +36,9 @@ class Crop(Attack):
 
         def validate(self):
             check_range(self.fraction_min, self.fraction_max, "fraction")
+
+    def scale_note(self) -> str:
+        return "independent of the image size"
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config

@@ -1,4 +1,9 @@
-"""Additive i.i.d. Gaussian noise (as in the paper's robustness study)."""
+"""Additive i.i.d. Gaussian noise (as in the paper's robustness study).
+
+The std is per pixel, on the 0-255 scale, and does not depend on the image size: each pixel of a 32x32
+image gets the same noise as each pixel of a 128x128 one, so the paper's range applies as it stands.
+(Noise added at 128 px and then downsampled to 32 px would be about 4x weaker, because averaging 16
+pixels averages their noise: that is the resampling's doing, not a size in the noise.)"""
 
 from __future__ import annotations
 
@@ -30,6 +35,9 @@ class Noise(Attack):
 
         def validate(self):
             check_range(self.std_min, self.std_max, "std")
+
+    def scale_note(self) -> str:
+        return "independent of the image size"
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config

@@ -23,6 +23,9 @@ an assumed frontal shading, and the light is random rather than taken from anoth
 the illumination (direction, intensity, colour) and keeps the content and its edges, but it cannot remove
 real cast shadows or speculars, and it is not specific to faces, so it also applies to the LSUN-like and
 patch data of this project.
+
+Its strength does not depend on the image size: the light is a direction, the gains are ratios, and the
+smoothing and slope of the relief are set per image (from its side), not in pixels.
 """
 
 from __future__ import annotations
@@ -84,6 +87,9 @@ class Relight(Attack):
         def validate(self):
             check_range(self.ambient_min, self.ambient_max, "ambient")
             check_range(self.gain_min, self.gain_max, "gain")
+
+    def scale_note(self) -> str:
+        return "independent of the image size"
 
     def apply(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         c = self.config

@@ -7,8 +7,8 @@ Defaults are CPU-friendly: ``arch=resnet18`` (11M parameters; ``resnet10t`` is s
 ``cnn:arch=resnet50`` is Wang et al.'s backbone. The optimiser follows Wang et al. (Adam, lr 1e-4,
 betas 0.9/0.999). Augmentation: the loop's random horizontal flip and, on by default as in Wang et al.'s
 "Blur+JPEG (0.5)" model, their blur + JPEG augmentation built on the attack plugins: with probability
-``augment_p`` each, a Gaussian blur with sigma ~ U[0, 3] (``blur:sigma_max=3``), then a JPEG round trip
-with quality ~ U[30, 95] (``jpeg:quality_min=30,quality_max=95``; Wang et al. draw up to 100, Pillow's
+``augment_p`` each, a Gaussian blur with sigma ~ U[0, 3] pixels of the image
+(``blur:sigma_max=3,reference_size=none``), then a JPEG round trip with quality ~ U[30, 95] (``jpeg:quality_min=30,quality_max=95``; Wang et al. draw up to 100, Pillow's
 encoder is meant for up to 95). ``cnn:augment=false`` turns it off.
 
 Fingerprints, in the paper's sense: an image's fingerprint is the pooled pre-logit feature vector, a
@@ -44,8 +44,9 @@ class CnnAttributor(NeuralAttributor):
         augment: bool = True  # Wang et al.'s blur + JPEG augmentation (training batches only)
         augment_p: float = bounded(0.5, min=0, max=1)  # probability of each of the two, per image
 
-    #: the attack specs of the augmentation, applied in this order (Wang et al.: blur, then JPEG)
-    AUGMENTATION = ("blur:sigma_max=3", "jpeg:quality_min=30,quality_max=95")
+    #: the attack specs of the augmentation, applied in this order (Wang et al.: blur, then JPEG); the
+    #: blur's sigma in the image's own pixels, as the cnn runs measured so far were trained
+    AUGMENTATION = ("blur:sigma_max=3,reference_size=none", "jpeg:quality_min=30,quality_max=95")
 
     def augment(self, images: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
         if not self.config.augment:

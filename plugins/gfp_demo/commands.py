@@ -84,7 +84,8 @@ from gfcore import (
     "(Atk), the learned network immunized against each (Dfs), and accuracy-versus-severity curves; "
     "and visNet trained on the five-source task with its model fingerprints, response grid and t-SNE "
     "(gfp visualize), and the persistence study (gfp persistence: accuracy of the low and high frequency "
-    "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores); implies --modern.",
+    "bands and of small patches) (about 30 + 60 + 30 more minutes on 2 CPU cores); and the standard "
+    "degradation table (gfp bench --degradations) of the five-source task; implies --modern.",
 )
 @repeats_option
 @seed_option
@@ -129,7 +130,7 @@ def demo(
         raise click.UsageError("--baseline and --no-baselines contradict each other")
     if baselines or no_baselines:
         settings.baselines = list(baselines)
-    settings.robustness = everything
+    settings.robustness = settings.degradations = everything
     if modern or everything:
         settings.tasks.append("modern")
     out = Path(out)

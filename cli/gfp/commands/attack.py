@@ -55,7 +55,11 @@ def attack(spec, src, out, seed, device, as_json, progress):
     if as_json:
         emit_json(report)
     else:
-        click.echo(f"wrote {len(written)} perturbed image(s) ({spec}, seed {seed}) to {out}")
+        scale = report["attack"].get("scale")
+        click.echo(
+            f"wrote {len(written)} perturbed image(s) ({spec}{f', {scale}' if scale else ''}, seed {seed}) "
+            f"to {out}"
+        )
         if skipped:
             click.echo(f"{len(skipped)} file(s) skipped (see warnings above)")
     if not written:

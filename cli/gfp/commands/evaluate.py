@@ -199,6 +199,7 @@ def evaluate(
     if as_json:
         emit_json(report)
     else:
-        under = f", attack {attack_spec} (seed {seed})" if attack else ""
+        scale = report["attack"].get("scale") if attack else None
+        under = f", attack {attack_spec}{f', {scale}' if scale else ''} (seed {seed})" if attack else ""
         print_report(report, f"{info['method']} on {dataset} [{split}{under}]")
         print_extras(report)

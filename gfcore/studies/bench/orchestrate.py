@@ -19,6 +19,7 @@ from gfcore.runs.folder import package_versions
 from gfcore.storage.atomic import write_text
 from gfcore.storage.outfolder import check_study_folder
 from gfcore.studies.bench.curves import write_severity
+from gfcore.studies.bench.degradations import degradation_levels, degradation_markdown, run_degradations
 from gfcore.studies.bench.one import _one_line, bench_one
 from gfcore.studies.bench.plan import MethodPlan, Overrides, plan_methods, with_starts
 from gfcore.studies.bench.render import results_markdown, to_json
@@ -47,6 +48,8 @@ class BenchSettings:
     curves: bool = True  # the accuracy-versus-severity curves of the robustness section
     repeats: int = 1  # runs per method, seeds seed, seed + 1, ... (:mod:`.repeats`)
     fd_dim: int = DEFAULT_FD_DIM  # the PCA dimension of every FD ratio, fitted on training features
+    # the standard degradation table (:mod:`.degradations`): (label, attack spec) per level; () for none
+    degradations: tuple[tuple[str, str], ...] = ()
 
 
 def check_out_dir(out_dir: Path, runs_root: Path) -> None:
@@ -76,6 +79,7 @@ def run_bench(
     repeats: int = 1,
     fd_dim: int = DEFAULT_FD_DIM,
     init_from: Mapping[str, str | Path] | None = None,
+    degradations: bool = False,
 ) -> BenchResults:
     """Train (or reuse) every method in ``specs`` and compare them on the dataset's test split.
 
@@ -83,7 +87,8 @@ def run_bench(
     parameters per method name (a mapping, or a function of the name), e.g. ``{"mymethod": {"epochs":
     3}}``; parameters written in a spec win over them. Specs and attack names are all checked before
     anything trains (an unknown name raises :class:`GfpError`); afterwards a failing method only sets
-    ``error`` in its row. The other keywords are :class:`BenchSettings`'.
+    ``error`` in its row. ``degradations``: add the standard degradation table (:mod:`.degradations`).
+    The other keywords are :class:`BenchSettings`'.
 
     ``init_from`` (spec -> run folder) starts a method's training from another run's weights (``gfp train
     --init-from``); repeat ``i`` starts from the same repeat of that run's bench (the demo starts the seed
@@ -105,6 +110,7 @@ def run_bench(
         curves=curves,
         repeats=repeats,
         fd_dim=fd_dim,
+        degradations=tuple(degradation_levels()) if degradations else (),
     )
     check_out_dir(Path(out_dir), runs_root)
     return bench_with(dataset, plans, settings)
@@ -151,6 +157,10 @@ def bench_with(dataset: PreparedDataset, plans: list[MethodPlan], settings: Benc
             reporter=reporter,
             immunize_epochs=s.immunize_epochs,
             curves=s.curves,
+        )
+    if s.degradations:  # the fixed levels, on the same runs as trained
+        run_degradations(
+            results, dataset, list(s.degradations), seed=s.seed, device=s.device, reporter=reporter
         )
     if results.failed:
         failed = ", ".join(r.spec for r in results.failed)
@@ -266,5 +276,5 @@ def write_results(results: BenchResults, out_dir: str | Path) -> dict[str, Path]
         written[f"confusion:{row.spec}"] = path
     written.update(write_severity(results, out_dir))  # robustness curves, when the bench has them
     write_text(written["json"], to_json(results.to_dict()) + "\n")
-    write_text(written["markdown"], results_markdown(results))
+    write_text(written["markdown"], results_markdown(results) + degradation_markdown(results))
     return written

@@ -185,6 +185,17 @@ def robustness_table(results: BenchResults) -> TextTable:
     return table
 
 
+def scale_notes(results: BenchResults) -> list[str]:
+    """One line per attack: how its strength relates to the image size, as the bench recorded it."""
+    recorded = {}
+    for r in results.robustness:
+        recorded.setdefault(r.attack, r.scale)
+    return [
+        f"{attack}: {scale or 'not recorded (results from before gfp recorded it: absolute pixels)'}"
+        for attack, scale in recorded.items()
+    ]
+
+
 def curves_table(results: BenchResults) -> TextTable:
     """Every severity curve as rows: method, attack, then accuracy at each swept value."""
     table = TextTable(
@@ -212,6 +223,8 @@ def robustness_markdown(results: BenchResults) -> list[str]:
         ]
         errors = [r for r in results.robustness if r.error]
         lines += [f"- {_md_cell(r.spec)} under {r.attack}: {_md_cell(r.error)}" for r in errors]
+        lines += ["", "Attack strength and the image size:", ""]
+        lines += [f"- {_md_cell(note)}" for note in scale_notes(results)]
     if results.curves:
         lines += [
             "",
@@ -268,5 +281,7 @@ def print_results(results: BenchResults, console) -> None:
         console.print(remark, highlight=False, markup=False)
     if results.robustness:
         console.print(to_rich(robustness_table(results)))
+        for note in scale_notes(results):
+            console.print(f"attack strength, {note}", highlight=False, markup=False)
     if results.curves:
         console.print(to_rich(curves_table(results)))

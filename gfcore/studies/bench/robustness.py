@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from gfcore.errors import GfpError, NothingToDo
-from gfcore.inference.attacks import build_attack
+from gfcore.inference.attacks import build_attack, same_attack
 from gfcore.studies.bench.rows import BenchResults, RobustnessRow, SeverityCurve
 from gfcore.terminal.progress import Reporter
 
@@ -71,12 +71,14 @@ def obtain_immunized(parent: Path, dataset, attack: str, out: Path, epochs: int,
         return
     info = read_run_json(out)
     same = (
-        info.get("attack", {}).get("spec") == attack
+        same_attack(info.get("attack"), attack)  # the spec, and what it means today (blur's scaling)
         and info.get("parent", {}).get("path") == str(Path(parent).resolve())
         and info["dataset"]["hash"] == dataset.hash
     )
     if not same:
-        raise GfpError(f"{out} holds another run (not {parent} immunized against {attack}); delete it")
+        raise GfpError(
+            f"{out} holds another run (not {parent} immunized against {attack} as defined now); delete it"
+        )
     try:
         immunize_run(parent, dataset, None, out, epochs=epochs, device=device, resume=True, reporter=reporter)
     except NothingToDo:
@@ -124,7 +126,9 @@ def run_robustness(
         trainable = isinstance(attributor, NeuralAttributor)
         clean = row.repeats[0]["accuracy"] if row.repeats else row.accuracy  # the attacked run's (seed S)
         for attack in attacks:
-            cell = RobustnessRow(row.spec, attack, clean=clean)
+            # recorded as text in every new row, so None keeps meaning "a file from before it was recorded"
+            scale = build_attack(attack).scale_note() or "not stated by the attack"
+            cell = RobustnessRow(row.spec, attack, clean=clean, scale=scale)
             try:
                 cell.atk = _accuracy(attributor, test, attack, seed)
                 if trainable:

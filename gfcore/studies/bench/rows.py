@@ -11,8 +11,10 @@
                   train_seconds, images_per_second, correct}], paired, error}],
      "audit": [{cue, classifier, n, accuracy, chance, far_above_chance, ci95, details, error}],
      "created": ISO time, "versions": {...},
-     "robustness": [{spec, attack, clean, atk, dfs, immunized_run, error}],   (only with --attacks)
-     "curves": [{spec, attack, parameter, values, accuracy, run}]}           (only with --attacks)
+     "robustness": [{spec, attack, clean, atk, dfs, immunized_run, error, scale}],  (only with --attacks)
+     "curves": [{spec, attack, parameter, values, accuracy, run}],           (only with --attacks)
+     "degradations": [{spec, level, attack, n, clean, clean_ci95, accuracy, accuracy_ci95, error}]}
+                                                                             (only with --degradations)
 
 ``audit`` (new in version 2) holds what each shortcut cue of :mod:`gfcore.studies.audit` reaches on the same test
 split; tables show these rows under the methods as ``audit: <cue>``. Version 1 files read as having none.
@@ -93,6 +95,9 @@ class RobustnessRow:
     dfs: float | None = None
     immunized_run: str | None = None
     error: str | None = None
+    # how the attack's strength relates to the image size ("relative to 128 px", "absolute pixels", ...):
+    # Attack.scale_note; None in files written before it was recorded (their blur: absolute pixels)
+    scale: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RobustnessRow:
@@ -113,6 +118,26 @@ class SeverityCurve:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SeverityCurve:
         return cls(**_known_fields(cls, data, "a severity curve"))
+
+
+@dataclass
+class DegradationRow:
+    """One method at one fixed degradation level (``--degradations``): accuracy on the degraded test split
+    next to its clean accuracy, each with the Wilson 95% interval over the ``n`` test images."""
+
+    spec: str
+    level: str  # the level's label, e.g. "JPEG 30"
+    attack: str  # the spec that makes it, e.g. "degrade:quality=30"
+    n: int | None = None
+    clean: float | None = None
+    clean_ci95: list[float] | None = None
+    accuracy: float | None = None
+    accuracy_ci95: list[float] | None = None
+    error: str | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> DegradationRow:
+        return cls(**_known_fields(cls, data, "a degradation row"))
 
 
 @dataclass
@@ -140,6 +165,7 @@ class BenchResults:
     # robustness (``--attacks``): one row per method and attack, and the accuracy-versus-severity curves
     robustness: list[RobustnessRow] = field(default_factory=list)
     curves: list[SeverityCurve] = field(default_factory=list)
+    degradations: list[DegradationRow] = field(default_factory=list)  # the fixed levels (--degradations)
     extra: dict[str, Any] = field(default_factory=dict)  # keys a newer writer added, kept on a round trip
 
     @property
@@ -178,6 +204,8 @@ class BenchResults:
         if self.robustness or self.curves:
             out["robustness"] = [dataclasses.asdict(r) for r in self.robustness]
             out["curves"] = [dataclasses.asdict(c) for c in self.curves]
+        if self.degradations:
+            out["degradations"] = [dataclasses.asdict(d) for d in self.degradations]
         return {**out, **self.extra}
 
     @classmethod
@@ -191,6 +219,7 @@ class BenchResults:
         known["audit"] = [AuditRow.from_dict(a) for a in audit]
         known["robustness"] = [RobustnessRow.from_dict(r) for r in known.get("robustness", [])]
         known["curves"] = [SeverityCurve.from_dict(c) for c in known.get("curves", [])]
+        known["degradations"] = [DegradationRow.from_dict(d) for d in known.get("degradations", [])]
         return cls(**known, extra=extra)
 
     @classmethod
