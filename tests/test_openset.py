@@ -87,8 +87,9 @@ def test_realistic_subset_picks_the_images_nearest_a_real_one():
     test = np.concatenate([real[:3], test.astype(np.uint8)])  # three real test images, label 0
     labels = np.array([0] * 3 + [1] * 20)
     chosen, distances = realistic_subset(test, labels, real, real_label=0)
-    assert sorted(chosen.tolist()) == sorted((3 + np.argsort(levels)[:2]).tolist())
-    assert np.isnan(distances[:3]).all()
+    # the real class is filtered too: its one nearest test image (an exact copy, distance 0) of three
+    assert sorted(chosen.tolist()) == sorted([0, *(3 + np.argsort(levels)[:2]).tolist()])
+    assert np.allclose(distances[:3], 0) and (distances[3:] > 0).all()
     low, high = wilson_interval(5, 10)
     assert math.isclose(low + high, 1.0) and 0.23 < low < 0.24  # the textbook 95% interval for 5/10
     assert abs(wilson_interval(0, 10)[0]) < 1e-12 and wilson_interval(0, 0) is None
@@ -200,7 +201,7 @@ def test_evaluate_reports_ece_realistic_subset_and_a_reliability_diagram(
     assert c["ece_bins"] == 15 and 0 <= c["ece_after"] <= 1 and c["stored"]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     r = doc["realistic_subset"]
-    assert r["n"] == 2 * 6 and set(r["per_source"]) == {"b", "c"}  # 10% of 60 per generated source
+    assert r["n"] == 3 * 6 and set(r["per_source"]) == {"a", "b", "c"}  # 10% of 60 per source, real too
     assert doc["open_set"]["false_unknown_rate_measured"] < 0.3
     per_class = doc["open_set"]["false_unknown_rate_per_class"]
     counts = np.bincount(load_dataset(root / "ds").split("test").labels)

@@ -65,10 +65,10 @@ def print_extras(report: dict) -> None:
         )
     if (r := report["realistic_subset"]) is not None:
         say(
-            f"realistic subset ({100 * r['fraction']:.0f}% of each generated source nearest a real training "
+            f"realistic subset ({100 * r['fraction']:.0f}% of each source, real too, nearest a real training "
             f"image; {r['feature_space']}): accuracy {fmt_pct(r['accuracy'])} on {r['n']} images "
-            f"(95% interval {interval(r['accuracy_interval_95'])}), against {fmt_pct(r['accuracy_generated'])} "
-            f"on all {r['n_generated']} generated images ({interval(r['accuracy_generated_interval_95'])})",
+            f"(95% interval {interval(r['accuracy_interval_95'])}), against {fmt_pct(r['accuracy_all'])} "
+            f"on all {r['n_all']} test images ({interval(r['accuracy_all_interval_95'])})",
         )
     if report["reliability_png"]:
         say(f"reliability diagram: {report['reliability_png']}")
