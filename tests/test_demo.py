@@ -36,7 +36,7 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
         "--test-per-source",
         100,
         "--epochs",
-        8,
+        12,
         "--baseline",
         "knn",
         "--baseline",
@@ -55,7 +55,8 @@ def test_tiny_demo_beats_chance_on_real_vs_gan(run_cli, tmp_path):
     # real vs GAN, balanced: chance is 0.5
     real_kept = cm[0, 0] / cm[0].sum()
     gan_caught = cm[1:, 1:].sum() / cm[1:].sum()
-    # measured with these settings: 0.875 (0.77 on the first generators)
+    # measured with these settings: 0.87. At 8 epochs it was 0.65 to 0.875 from one machine or seed to
+    # another (the real class still settling), so 12
     assert (real_kept + gan_caught) / 2 >= 0.7, cm
     # five sources: chance is 0.2; measured 0.87 (0.81 on the first generators)
     assert existence["accuracy"] >= 0.6, cm

@@ -127,3 +127,28 @@ def test_the_response_grid_of_the_synthetic_task_is_diagonal_dominant(synthetic_
     assert np.all(np.argmax(by_source, axis=1) == np.arange(4)), (
         by_source
     )  # every row peaks on its own source
+
+
+def test_critic_and_autoencoder_steps_take_minibatches_of_their_own():
+    """As the official code: each iteration's critic step and auto-encoder step draw separate minibatches
+    (the loop's batch holds both), and the training accuracy still covers every image of it."""
+    method = VisNetAttributor(["a", "b"], 16, VisNetConfig(width=0.0625, batch_size=8))
+    method.network = method.build_network()
+    seen = {"critic": [], "ae": []}
+    critic_forward, reconstruct = method.network.critic.forward, method.network.ae.reconstruct
+    method.network.critic.forward = lambda x: seen["critic"].append(x.detach().clone()) or critic_forward(x)
+    method.network.ae.reconstruct = lambda x: seen["ae"].append(x.detach().clone()) or reconstruct(x)
+    x = torch.rand(8, 3, 16, 16) * 2 - 1
+    y = torch.tensor([0, 1] * 4)
+    loss, logits, skipped = method.train_step(
+        x, y, method.make_optimizers(), torch.Generator().manual_seed(0)
+    )
+    assert torch.equal(seen["critic"][0], x[0::2])  # the critic's real images: every other one
+    assert torch.equal(seen["ae"][-1], x[1::2])  # the auto-encoder's step: the others
+    assert logits.shape == (8, 2) and torch.isfinite(loss) and skipped == 0
+
+
+def test_to_rgb_has_the_official_gain():
+    to_rgb = VisNetAE(16, 2, width=0.0625).decoder[-2]
+    assert to_rgb.weight.shape[0] == 3
+    assert to_rgb.scale == pytest.approx(2**0.5 / (to_rgb.weight[0].numel()) ** 0.5)

@@ -3,7 +3,8 @@ for any power-of-two resolution and channel width.
 
 * :class:`VisNetAE` (EG): the attribution network's convolutions down to a spatial 4x4 bottleneck of
   ``nf(1)`` channels (512 at width 1) with two 3x3 convolutions at 4x4, a mirrored decoder (two 3x3
-  convolutions per resolution after nearest x2 upsampling) ending in a 3x3 convolution to RGB and tanh.
+  convolutions per resolution after nearest x2 upsampling) ending in a 3x3 convolution to RGB (the
+  equalised-LR gain sqrt(2) of every convolution, as the official ``EG``) and tanh.
   The image fingerprint is ``x - R(x)``; the model fingerprints are a free ``[L, 3, R, R]`` parameter
   (equalised-LR scale ``1/sqrt(3 R^2)``, gain 1, no bias) and the logits are scaled inner products.
 * :class:`RecCritic` (D_rec): the same convolutions down to 4x4, minibatch stddev (group 4), a 3x3
@@ -52,7 +53,7 @@ class VisNetAE(nn.Module):
             up += [nn.Upsample(scale_factor=2, mode="nearest"), reflect_conv(in_ch, out), act]
             up += [reflect_conv(out, out), act]
             in_ch = out
-        up += [EqualizedConv2d(in_ch, 3, 3, gain=1.0, padding_mode="reflect"), nn.Tanh()]
+        up += [EqualizedConv2d(in_ch, 3, 3, padding_mode="reflect"), nn.Tanh()]
         self.decoder = nn.Sequential(*up)
         # the model fingerprints, stored N(0, 1) and scaled at run time (a VALID conv with an RxR kernel)
         self.fingerprints = nn.Parameter(torch.randn(num_classes, 3, resolution, resolution))
