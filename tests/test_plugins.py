@@ -95,7 +95,8 @@ def test_builtin_learned_network_is_registered_through_its_entry_point(run_cli, 
     result = run_cli("plugins", "--json")
     assert result.exit_code == 0
     data = json_stdout(result)
-    assert {"name": "learned", "plugin": "learned"}.items() <= data["extractors"][0].items()
+    [extractor] = [e for e in data["extractors"] if e["name"] == "learned"]
+    assert extractor["plugin"] == "learned"
     learned = [p for p in data["plugins"] if p["name"] == "learned"][0]
     assert "entry point gfp_learned" in learned["origin"]
 
