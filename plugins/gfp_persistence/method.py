@@ -90,32 +90,35 @@ class PoolConfig(AttributionNetConfig):
 POOLING, POOLING_AXIS = "post-pooling", "resolution r of the pooled feature map (pixels)"
 
 
-class PostPoolAttributor(_Persistence):
+class _Pooled(_Persistence):
+    """A post-pooling variant: ``network`` built from the run's resolution and the pooled resolution r."""
+
+    Config = PoolConfig
+    network: type
+
+    def build_network(self):
+        r = self._resolution_parameter()
+        return self.network(self.resolution, r, len(self.classes), self.config.width)
+
+
+class PostPoolAttributor(_Pooled):
     name = "postpool"
     description = (
         "The paper's post-pooling (its figure (d)): the learned network's convolutions down to res x res, "
         "a classifier at every location, logits averaged over the image (any size)."
     )
-    Config = PoolConfig
+    network = LogitPoolNet
     persistence_panel = (POOLING, POOLING_AXIS, "logits pooled (figure (d))")
 
-    def build_network(self) -> LogitPoolNet:
-        r = self._resolution_parameter()
-        return LogitPoolNet(self.resolution, r, len(self.classes), self.config.width)
 
-
-class FeaturePoolAttributor(_Persistence):
+class FeaturePoolAttributor(_Pooled):
     name = "featpool"
     description = (
         "Post-pooling as the paper's official code: the convolutions down to res x res, the features "
         "average-pooled to 4x4, then the 4x4 convolution and the dense layers."
     )
-    Config = PoolConfig
+    network = FeaturePoolNet
     persistence_panel = (POOLING, POOLING_AXIS, "features pooled to 4x4 (official code)")
-
-    def build_network(self) -> FeaturePoolNet:
-        r = self._resolution_parameter()
-        return FeaturePoolNet(self.resolution, r, len(self.classes), self.config.width)
 
 
 class TilePoolAttributor(_Persistence):
