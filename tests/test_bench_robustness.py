@@ -13,7 +13,8 @@ LEARNED = "learned:width=0.25,epochs=1"
 def test_bench_attacks_fill_the_table_immunize_once_and_plot(tiny_dataset, tmp_path, run_cli, cli_error):
     out = tmp_path / "bench"
     args = ["bench", tiny_dataset.path, "--out", out, "--method", LEARNED, "--method", "knn"]
-    args += ["--attacks", "noise,relight", "--immunize-epochs", "1", "--no-progress"]
+    args += ["--attacks", "noise,relight", "--immunize-epochs", "1", "--immunize-epochs", "relight=2"]
+    args += ["--no-progress"]
     result = run_cli(*args)
     assert result.exit_code == 0, result.output
     results = BenchResults.read(out / "results.json")
@@ -26,6 +27,12 @@ def test_bench_attacks_fill_the_table_immunize_once_and_plot(tiny_dataset, tmp_p
         (out / "runs" / "learned-epochs=1-width=0.25--immunized-relight" / "run.json").read_text()
     )
     assert immunized["attack"]["spec"] == "relight" and immunized["parent"]["path"].endswith("width=0.25")
+    # relight's own count, noise the one for every attack; recorded in the rows and said in results.md
+    assert len(immunized["history"]) == 2 and cells[(LEARNED, "noise")].immunize_epochs == 1
+    assert (
+        cells[(LEARNED, "relight")].immunize_epochs == 2 and cells[("knn", "noise")].immunize_epochs is None
+    )
+    assert "fine-tuned 1 epochs against noise, 2 epochs against relight" in (out / "results.md").read_text()
     # curves: the swept attacks only (relight has no severity parameter), for both methods and the immunized run
     curves = {(c.spec, c.attack, c.run is not None) for c in results.curves}
     assert curves == {(LEARNED, "noise", False), ("knn", "noise", False), (LEARNED, "noise", True)}
@@ -50,6 +57,31 @@ def test_bench_attacks_fill_the_table_immunize_once_and_plot(tiny_dataset, tmp_p
         1, "bench", tiny_dataset.path, "--out", tmp_path / "b2", "--method", "knn", "--attacks", "fog"
     )
     assert "fog" in line and not (tmp_path / "b2").exists()
+    typo = run_cli(
+        "bench",
+        tiny_dataset.path,
+        "--out",
+        tmp_path / "b3",
+        "--method",
+        "knn",
+        "--attacks",
+        "noise",
+        "--immunize-epochs",
+        "nosie=3",
+    )
+    assert typo.exit_code == 2 and "'nosie', which is not one of --attacks" in typo.output
+    assert not (tmp_path / "b3").exists()
+    bad = run_cli(
+        "bench",
+        tiny_dataset.path,
+        "--out",
+        tmp_path / "b4",
+        "--attacks",
+        "noise",
+        "--immunize-epochs",
+        "combo=x",
+    )
+    assert bad.exit_code == 2 and "not N or ATTACK=N" in bad.output
 
 
 def test_the_demo_robustness_section_renders_the_atk_dfs_table():

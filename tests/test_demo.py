@@ -125,6 +125,7 @@ def test_modern_task_attributes_the_families_of_today_and_two_samplers_of_one_dd
         val_per_source=40,
         test_per_source=100,
         epochs=8,
+        task_epochs={},
         baselines=[],
         real_train_factor={},  # the measured floor below is of balanced classes
     )
@@ -140,6 +141,60 @@ def test_modern_task_attributes_the_families_of_today_and_two_samplers_of_one_dd
     cm = np.array(result["confusion_matrix"])
     assert cm[3, 3] + cm[4, 4] >= 0.5 * (cm[3].sum() + cm[4].sum()), cm
     assert "## modern" in (tmp_path / "demo" / "tables.md").read_text()
+
+
+def test_a_task_may_train_the_learned_network_longer_and_joins_its_superiority_row():
+    from gfp_demo.tasks import DemoSettings, _superiority, tables_markdown
+
+    settings = DemoSettings(learned="learned:width=0.125", epochs=11, task_epochs={"modern": 20})
+    assert settings.learned_spec("existence") == "learned:width=0.125,epochs=11"
+    assert settings.learned_spec("modern") == "learned:width=0.125,epochs=20"
+    assert DemoSettings(learned="learned", epochs=3).learned_spec("x") == "learned:epochs=3"
+
+    class Row:
+        def __init__(self, spec, accuracy):
+            self.spec, self.accuracy, self.accuracy_ci95, self.paired = spec, accuracy, None, None
+            self.fd_ratio = self.error = None
+
+    class Results:
+        def __init__(self, *rows):
+            self.methods, self.reference, self.fd_reference, self.audit = list(rows), rows[0].spec, None, []
+
+    specs = {"existence": settings.learned_spec("existence"), "modern": settings.learned_spec("modern")}
+    tasks = {
+        "existence": Results(Row(specs["existence"], 0.9), Row("knn", 0.5)),
+        "modern": Results(Row(specs["modern"], 0.8), Row("knn", 0.4)),
+    }
+    rows = _superiority(tasks, specs, specs["existence"])
+    assert [r["method"] for r in rows] == [specs["existence"], "knn"]
+    assert rows[0]["existence_accuracy"] == 0.9 and rows[0]["modern_accuracy"] == 0.8
+    header = tables_markdown(
+        {
+            "learned_spec": specs["existence"],
+            "learned_specs": specs,
+            "seconds": 1,
+            "tasks": {},
+            "superiority": [],
+            "settings": {"seed": 0},
+        }
+    )
+    assert "On modern: `learned:width=0.125,epochs=20`." in header
+
+
+def test_demo_epochs_flag_sets_every_task(run_cli, tmp_path, monkeypatch):
+    import gfp_demo.tasks as tasks
+    from gfcore import GfpError
+
+    seen = {}
+
+    def fake_run_demo(out, settings, device, reporter):
+        seen["specs"] = {task: settings.learned_spec(task) for task in ("existence", "modern")}
+        raise GfpError("stop here")
+
+    monkeypatch.setattr(tasks, "run_demo", fake_run_demo)
+    result = run_cli("demo", "--out", tmp_path / "d", "--epochs", 4, "--no-progress")
+    assert result.exit_code != 0 and "stop here" in result.output
+    assert all(spec.endswith("epochs=4") for spec in seen["specs"].values()), seen
 
 
 def test_a_task_may_draw_more_real_training_patches_than_generated_ones():

@@ -27,7 +27,15 @@ _EXPORTS: dict[str, str] = {
     ),
     **dict.fromkeys(("PIXELS", "fmt_interval", "fmt_p", "paired_note"), "gfcore.studies.bench.notes"),
     **dict.fromkeys(
-        ("TextTable", "confusion_table", "robustness_table", "scale_notes", "to_json", "to_markdown"),
+        (
+            "TextTable",
+            "confusion_table",
+            "immunize_note",
+            "robustness_table",
+            "scale_notes",
+            "to_json",
+            "to_markdown",
+        ),
         "gfcore.studies.bench.render",
     ),
     "RobustnessRow": "gfcore.studies.bench.rows",

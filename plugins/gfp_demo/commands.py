@@ -1,6 +1,7 @@
 """The ``gfp demo`` command (registered by :mod:`gfp_demo` through ``gfp_register_commands``)."""
 
 import click
+from click.core import ParameterSource
 
 from gfcore import (
     MAX_EPOCHS,
@@ -50,7 +51,8 @@ from gfcore import (
     type=click.IntRange(1, MAX_EPOCHS),
     metavar="N",
     default=11,
-    help="Epochs of the learned network.",
+    show_default="11; 20 on the modern task",
+    help="Epochs of the learned network; given, on every task.",
 )
 @click.option(
     "--baseline",
@@ -126,6 +128,8 @@ def demo(
     ):
         if value is not None:
             setattr(settings, name, value)
+    if click.get_current_context().get_parameter_source("epochs") != ParameterSource.DEFAULT:
+        settings.task_epochs = {}  # the user's count is every task's
     if baselines and no_baselines:
         raise click.UsageError("--baseline and --no-baselines contradict each other")
     if baselines or no_baselines:

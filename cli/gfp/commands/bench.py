@@ -19,6 +19,34 @@ METHOD_HELP = (
 )
 
 
+class ImmunizeEpochs(click.ParamType):
+    """``N`` (every attack) or ``ATTACK=N`` (that attack), N in 1..MAX_EPOCHS."""
+
+    name = "epochs"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        attack, _, count = str(value).rpartition("=")
+        try:
+            n = int(count)
+        except ValueError:
+            self.fail(f"{value!r} is not N or ATTACK=N (e.g. 8, or combo=40)", param, ctx)
+        if not 1 <= n <= MAX_EPOCHS:
+            self.fail(f"{value!r}: N must be in 1..{MAX_EPOCHS}", param, ctx)
+        return attack.strip(), n
+
+
+def immunize_epochs_of(values: tuple, attacks: list[str] | None) -> dict[str, int]:
+    """The --immunize-epochs values as gfcore takes them (attack -> count, "" for the attacks not named);
+    an attack named that is not in --attacks is a usage error (a typo would otherwise change nothing)."""
+    counts = dict(values)
+    stray = sorted(set(counts) - {""} - set(attacks or ()))
+    if stray:
+        raise click.UsageError(f"--immunize-epochs names {stray[0]!r}, which is not one of --attacks")
+    return counts
+
+
 @click.command(
     help="Train (or reuse) several methods on a prepared DATASET and compare them on its test "
     "split: accuracy with a 95% interval, McNemar p-values against the learned network, macro-F1, FD ratio of the image fingerprints, training time and "
@@ -47,11 +75,12 @@ METHOD_HELP = (
 )
 @click.option(
     "--immunize-epochs",
-    type=click.IntRange(1, MAX_EPOCHS),
-    metavar="N",
-    default=5,
-    show_default=True,
-    help="Fine-tuning epochs of each immunized run (with --attacks).",
+    type=ImmunizeEpochs(),
+    multiple=True,
+    metavar="[ATTACK=]N",
+    show_default="5",
+    help="Fine-tuning epochs of each immunized run (with --attacks); ATTACK=N for one attack, e.g. "
+    "--immunize-epochs 12 --immunize-epochs combo=40.",
 )
 @click.option(
     "--curves/--no-curves", default=True, show_default=True, help="Severity curves (with --attacks)."
@@ -118,6 +147,8 @@ def bench(
 
     if degradations and not attacks:
         _check_degradation_flags(click.get_current_context())
+    attack_names = [a.strip() for a in attacks.split(",") if a.strip()] if attacks else None
+    immunize_epochs_of(immunize_epochs, attack_names)  # before any work
     specs = list(methods) or get_registries().attributor_names()
     data = load_dataset(dataset)
     torch_device = resolve_device(device)
@@ -130,8 +161,8 @@ def bench(
             seed=seed,
             device=torch_device,
             reporter=reporter,
-            attacks=[a.strip() for a in attacks.split(",") if a.strip()] if attacks else None,
-            immunize_epochs=immunize_epochs,
+            attacks=attack_names,
+            immunize_epochs=immunize_epochs_of(immunize_epochs, attack_names),
             curves=curves,
             repeats=repeats,
             fd_dim=fd_dim,

@@ -24,7 +24,12 @@ from gfcore.studies.bench.one import _one_line, bench_one
 from gfcore.studies.bench.plan import MethodPlan, Overrides, plan_methods, with_starts
 from gfcore.studies.bench.render import results_markdown, to_json
 from gfcore.studies.bench.repeats import choose_reference, paired_tests
-from gfcore.studies.bench.robustness import DEFAULT_IMMUNIZE_EPOCHS, check_attack_names, run_robustness
+from gfcore.studies.bench.robustness import (
+    DEFAULT_IMMUNIZE_EPOCHS,
+    ImmunizeEpochs,
+    check_attack_names,
+    run_robustness,
+)
 from gfcore.studies.bench.rows import BenchResults
 from gfcore.studies.bench.separability import DEFAULT_FD_DIM, DEFAULT_MAX_FD_IMAGES, pixel_separability
 from gfcore.terminal.formatting import fmt_num, fmt_pct
@@ -44,7 +49,7 @@ class BenchSettings:
     max_fd_images: int = DEFAULT_MAX_FD_IMAGES
     audit: bool = True  # the shortcut cues of gfcore.studies.audit.pixel_audit, on the same splits
     attacks: tuple[str, ...] = ()  # the robustness section (:mod:`.robustness`), after the clean comparison
-    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS  # fine-tuning of each trainable method per attack
+    immunize_epochs: ImmunizeEpochs = DEFAULT_IMMUNIZE_EPOCHS  # fine-tuning per attack (robustness.py)
     curves: bool = True  # the accuracy-versus-severity curves of the robustness section
     repeats: int = 1  # runs per method, seeds seed, seed + 1, ... (:mod:`.repeats`)
     fd_dim: int = DEFAULT_FD_DIM  # the PCA dimension of every FD ratio, fitted on training features
@@ -74,7 +79,7 @@ def run_bench(
     max_fd_images: int = DEFAULT_MAX_FD_IMAGES,
     audit: bool = True,
     attacks: list[str] | None = None,
-    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS,
+    immunize_epochs: ImmunizeEpochs = DEFAULT_IMMUNIZE_EPOCHS,
     curves: bool = True,
     repeats: int = 1,
     fd_dim: int = DEFAULT_FD_DIM,

@@ -196,6 +196,16 @@ def scale_notes(results: BenchResults) -> list[str]:
     ]
 
 
+def immunize_note(results: BenchResults) -> str | None:
+    """How long each Dfs run was fine-tuned, as the bench recorded it (None before it was recorded)."""
+    epochs = {r.attack: r.immunize_epochs for r in results.robustness if r.immunize_epochs is not None}
+    if not epochs:
+        return None
+    if len(set(epochs.values())) == 1:
+        return f"Dfs: fine-tuned {next(iter(epochs.values()))} epochs against each attack."
+    return "Dfs: fine-tuned " + ", ".join(f"{n} epochs against {a}" for a, n in epochs.items()) + "."
+
+
 def curves_table(results: BenchResults) -> TextTable:
     """Every severity curve as rows: method, attack, then accuracy at each swept value."""
     table = TextTable(
@@ -225,6 +235,8 @@ def robustness_markdown(results: BenchResults) -> list[str]:
         lines += [f"- {_md_cell(r.spec)} under {r.attack}: {_md_cell(r.error)}" for r in errors]
         lines += ["", "Attack strength and the image size:", ""]
         lines += [f"- {_md_cell(note)}" for note in scale_notes(results)]
+        if epochs := immunize_note(results):
+            lines += ["", epochs]
     if results.curves:
         lines += [
             "",

@@ -43,6 +43,16 @@ class _Sweeps(Mapping):
 
 SWEEPS: Mapping[str, tuple[str, list[float]]] = _Sweeps()
 DEFAULT_IMMUNIZE_EPOCHS = 5
+#: fine-tuning epochs of an immunized run: one count for every attack, or attack -> count with the key
+#: "" for the attacks not named (``gfp bench --immunize-epochs 8 --immunize-epochs combo=40``)
+ImmunizeEpochs = int | Mapping[str, int]
+
+
+def epochs_for(immunize_epochs: ImmunizeEpochs, attack: str) -> int:
+    """The fine-tuning epochs of the run immunized against ``attack``."""
+    if isinstance(immunize_epochs, int):
+        return immunize_epochs
+    return immunize_epochs.get(attack, immunize_epochs.get("", DEFAULT_IMMUNIZE_EPOCHS))
 
 
 def check_attack_names(attacks: list[str]) -> list[str]:
@@ -113,7 +123,7 @@ def run_robustness(
     seed: int,
     device,
     reporter: Reporter,
-    immunize_epochs: int = DEFAULT_IMMUNIZE_EPOCHS,
+    immunize_epochs: ImmunizeEpochs = DEFAULT_IMMUNIZE_EPOCHS,
     curves: bool = True,
 ) -> None:
     """Fill ``results.robustness`` and ``results.curves`` for every method that ran without error."""
@@ -133,9 +143,10 @@ def run_robustness(
                 cell.atk = _accuracy(attributor, test, attack, seed)
                 if trainable:
                     out = immunized_dir(runs_root, row.slug, attack)
+                    cell.immunize_epochs = epochs_for(immunize_epochs, attack)
                     reporter.log(f"{row.spec}: immunizing against {attack} into {out}")
                     obtain_immunized(
-                        Path(row.run), dataset, attack, out, immunize_epochs, seed, device, reporter
+                        Path(row.run), dataset, attack, out, cell.immunize_epochs, seed, device, reporter
                     )
                     immune, _ = load_run(out, device)
                     cell.immunized_run, cell.dfs = str(out), _accuracy(immune, test, attack, seed)

@@ -94,6 +94,7 @@ class RobustnessRow:
     atk: float | None = None
     dfs: float | None = None
     immunized_run: str | None = None
+    immunize_epochs: int | None = None  # fine-tuning epochs of the immunized run (None: not immunized)
     error: str | None = None
     # how the attack's strength relates to the image size ("relative to 128 px", "absolute pixels", ...):
     # Attack.scale_note; None in files written before it was recorded (their blur: absolute pixels)
