@@ -129,8 +129,8 @@ class DemoSettings:
     robustness: bool = False
     attacks: list[str] = field(default_factory=lambda: list(ROBUSTNESS_ATTACKS))
     # fine-tuning epochs per attack ("" for the attacks not named). Against the combination, validation
-    # accuracy under attack rose from 79% after 8 epochs to 87% after 30, where patience stopped it
-    # (docs/results/robustness.md), hence 40 with patience; a single attack needs fewer
+    # accuracy under attack rose from 69% after 8 epochs to 87% at 30, and patience stopped it at 33
+    # (docs/results/robustness.md), hence 40 with patience; 16 took every single attack above 90%
     immunize_epochs: dict[str, int] = field(default_factory=lambda: {"": 16, "combo": 40})
     # `gfp demo --all`: the standard degradation table (gfp bench --degradations) on the five-source task:
     # every method as trained under fixed downsampling, JPEG, blur and their chain

@@ -148,7 +148,7 @@ def bench(
     if degradations and not attacks:
         _check_degradation_flags(click.get_current_context())
     attack_names = [a.strip() for a in attacks.split(",") if a.strip()] if attacks else None
-    immunize_epochs_of(immunize_epochs, attack_names)  # before any work
+    epochs_per_attack = immunize_epochs_of(immunize_epochs, attack_names)  # checked before any work
     specs = list(methods) or get_registries().attributor_names()
     data = load_dataset(dataset)
     torch_device = resolve_device(device)
@@ -162,7 +162,7 @@ def bench(
             device=torch_device,
             reporter=reporter,
             attacks=attack_names,
-            immunize_epochs=immunize_epochs_of(immunize_epochs, attack_names),
+            immunize_epochs=epochs_per_attack,
             curves=curves,
             repeats=repeats,
             fd_dim=fd_dim,
