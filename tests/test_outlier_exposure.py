@@ -10,6 +10,7 @@ import torch
 
 from gfcore.data.dataset import load_dataset, prepare_dataset
 from gfcore.data.synthetic import write_fingerprint_folders
+from gfcore.errors import GfpError
 from gfcore.runs.attributor import load_run
 from gfcore.runs.training import train_run
 from gfp_learned.outliers import generator_traces, uniform_cross_entropy
@@ -27,14 +28,25 @@ def test_traces_are_8_bit_images_drawn_from_the_generator():
     levels = (a + 1) * 127.5
     assert torch.allclose(levels, levels.round(), atol=1e-4)  # on the 256 levels of an 8-bit image
     assert uniform_cross_entropy(torch.zeros(4, 5)) == pytest.approx(np.log(5))
+    # with a class excluded: uniform over the other four is the minimum, and any mass on the excluded one costs
+    no_first = torch.tensor([[-30.0, 0, 0, 0, 0]])
+    assert uniform_cross_entropy(no_first, excluded=0) == pytest.approx(np.log(4), abs=1e-6)
+    assert uniform_cross_entropy(torch.zeros(1, 5), excluded=0) > np.log(4) + 0.2
+    assert uniform_cross_entropy(no_first, excluded=2) > np.log(5) + 5
 
 
-def _traced_top_probability(run, images: torch.Tensor) -> tuple[float, float]:
+def _traced_probabilities(run, images: torch.Tensor) -> tuple[float, float, float]:
+    """Mean top probability on clean and on traced images, and the traced images' mean probability of
+    class 0."""
     attributor, _ = load_run(run)
     traced = generator_traces(images.float() / 127.5 - 1, torch.Generator().manual_seed(99))
     traced = torch.round((traced + 1) * 127.5).to(torch.uint8)
-    top = [torch.softmax(attributor.logits(x), 1).max(1).values.mean().item() for x in (images, traced)]
-    return top[0], top[1]
+    clean_p, traced_p = (torch.softmax(attributor.logits(x), 1) for x in (images, traced))
+    return (
+        clean_p.max(1).values.mean().item(),
+        traced_p.max(1).values.mean().item(),
+        traced_p[:, 0].mean().item(),
+    )
 
 
 def test_training_with_outlier_exposure_is_unsure_of_traces_and_still_attributes(tmp_path):
@@ -44,14 +56,30 @@ def test_training_with_outlier_exposure_is_unsure_of_traces_and_still_attributes
     test = data.split("test")
     images = torch.from_numpy(np.array(test.images))
     found = {}
-    for weight in (0.0, 1.0):
-        run = tmp_path / f"oe{weight}"
-        spec = f"learned:width=0.125,lr=0.01,outlier_exposure={weight}"
-        info = train_run(data, run, spec, overrides={"epochs": 8, "batch_size": 16}).info
-        assert info["config"]["outlier_exposure"] == weight
-        attributor, _ = load_run(run)
+    for name, options in {
+        "off": "",
+        "uniform": ",outlier_exposure=1",
+        "not 0": ",outlier_exposure=1,outlier_real_class=source_0",
+    }.items():
+        spec = f"learned:width=0.125,lr=0.01{options}"
+        train_run(data, tmp_path / name, spec, overrides={"epochs": 8, "batch_size": 16})
+        attributor, _ = load_run(tmp_path / name)
         accuracy = (attributor.logits(images).argmax(1).numpy() == test.labels).mean()
-        assert accuracy >= 0.85, (weight, accuracy)  # chance: 1/3
-        found[weight] = _traced_top_probability(run, images)
+        assert accuracy >= 0.85, (name, accuracy)  # chance: 1/3
+        found[name] = _traced_probabilities(tmp_path / name, images)
     # measured: top probability on traced test images 0.85 without, 0.47 with (uniform: 0.33)
-    assert found[0.0][1] > 0.75 and found[1.0][1] < 0.6, found
+    assert found["off"][1] > 0.75 and found["uniform"][1] < 0.6, found
+    # keeping traces away from class 0 puts almost nothing there (measured 0.005; top probability 0.57 where
+    # uniform over the other two is 0.5)
+    assert found["not 0"][2] < 0.1 and found["not 0"][1] < 0.75, found
+
+
+def test_an_excluded_class_that_is_not_a_class_is_refused(tmp_path):
+    write_fingerprint_folders(tmp_path / "src", num_sources=2, per_source=20, size=16)
+    prepare_dataset(tmp_path / "src", tmp_path / "ds", resolution=16, seed=0)
+    with pytest.raises(GfpError, match="outlier_real_class='real' is not one of the classes"):
+        train_run(
+            load_dataset(tmp_path / "ds"),
+            tmp_path / "run",
+            "learned:outlier_exposure=1,outlier_real_class=real",
+        )

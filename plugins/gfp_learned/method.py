@@ -9,6 +9,7 @@ from gfcore import (
     AttributionNet,
     AttributionNetAttributor,
     AttributionNetConfig,
+    GfpError,
     bounded,
     check_resolution,
     step_if_finite,
@@ -25,6 +26,10 @@ class LearnedConfig(AttributionNetConfig):
     # trace" loss beside the classification loss; 0 (the paper's training) turns it off. Each step then
     # costs a second forward and backward pass.
     outlier_exposure: float = bounded(0.0, min=0, max=100)
+    # The class a made-up generator's trace must never be taken for (``real``): the outliers' target is then
+    # uniform over the other classes, so a trace unlike every known one is pushed away from real as well as
+    # made unsure. Empty: uniform over every class.
+    outlier_real_class: str = ""
 
 
 class LearnedAttributor(AttributionNetAttributor):
@@ -43,6 +48,11 @@ class LearnedAttributor(AttributionNetAttributor):
 
     def build_network(self) -> AttributionNet:
         check_resolution(self.resolution)
+        real = self.config.outlier_real_class
+        if real and real not in self.classes:
+            raise GfpError(
+                f"outlier_real_class={real!r} is not one of the classes ({', '.join(self.classes)})"
+            )
         return AttributionNet(self.resolution, len(self.classes), self.config.width)
 
     def train_step(self, x, y, optimizers, generator):
@@ -51,5 +61,7 @@ class LearnedAttributor(AttributionNetAttributor):
             return super().train_step(x, y, optimizers, generator)
         logits = self.forward(x)
         outliers = self.forward(generator_traces(x, generator))
-        loss = self.loss(logits, y) + weight * uniform_cross_entropy(outliers)
+        real = self.config.outlier_real_class
+        excluded = self.classes.index(real) if real else None
+        loss = self.loss(logits, y) + weight * uniform_cross_entropy(outliers, excluded)
         return loss, logits, 0 if step_if_finite(optimizers["optim"], loss, self.network.parameters()) else 1

@@ -52,7 +52,11 @@ def generator_traces(x: torch.Tensor, generator: torch.Generator) -> torch.Tenso
     return torch.round((up + 1) * 127.5) / 127.5 - 1
 
 
-def uniform_cross_entropy(logits: torch.Tensor) -> torch.Tensor:
+def uniform_cross_entropy(logits: torch.Tensor, excluded: int | None = None) -> torch.Tensor:
     """The cross-entropy of the softmax against the uniform distribution over the classes (mean over rows):
-    lowest when every known source is equally likely."""
-    return -F.log_softmax(logits.float(), dim=1).mean(dim=1).mean()
+    lowest when every known source is equally likely. With ``excluded`` (a class index), the uniform
+    distribution over the other classes: lowest when that class is impossible and the rest equally likely."""
+    log_p = F.log_softmax(logits.float(), dim=1)
+    if excluded is not None:
+        log_p = torch.cat([log_p[:, :excluded], log_p[:, excluded + 1 :]], dim=1)
+    return -log_p.mean(dim=1).mean()
