@@ -275,6 +275,46 @@ def test_openset_leaves_a_family_out_together_and_keeps_the_real_class(run_cli, 
     assert "NAME=SRC" in cli_error(2, *args[:-4], "--group", "fam", "--out", tmp_path / "o3")
 
 
+def test_openset_starts_every_run_from_a_run_that_never_saw_the_held_out_sources(
+    run_cli, cli_error, tmp_path
+):
+    """`--init-from RUN`: each held-out run starts from RUN's weights (recorded in its run.json and in
+    results.json); a RUN trained on a source that is left out is refused before any work."""
+    counts = {"train": 40, "val": 20, "test": 20}
+
+    def dataset(name, classes, seed):
+        splits = {
+            s: fingerprint_task(len(classes), n, 16, 24.0, seed=seed + i)
+            for i, (s, n) in enumerate(counts.items())
+        }
+        return write_dataset(tmp_path / name, classes, splits)
+
+    data = dataset("ds", ["real", "a", "b"], 0)
+    spec = "learned:width=0.0625,lr=0.01"
+    for name, classes in {"clean": ["real", "x"], "leaky": ["real", "b"]}.items():
+        start = dataset(f"start-{name}", classes, 10)
+        trained = run_cli(
+            "train", start.path, "--out", tmp_path / name, "--method", spec, "--epochs", "1", "--no-progress"
+        )
+        assert trained.exit_code == 0, trained.output
+    args = ("openset", data.path, "--method", spec, "--epochs", "1", "--keep", "real", "--no-progress")
+    result = run_cli(*args, "--out", tmp_path / "lo", "--init-from", tmp_path / "clean", "--json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert doc["init_from"]["path"] == str((tmp_path / "clean").resolve())
+    for row in doc["held_out"]:
+        info = json.loads((Path(row["run"]) / "run.json").read_text())
+        assert info["init_from"]["weights_sha256"] == doc["init_from"]["weights_sha256"]
+    assert "every run starts from" in (tmp_path / "lo" / "results.md").read_text()
+    again = json.loads(
+        run_cli(*args, "--out", tmp_path / "lo", "--init-from", tmp_path / "clean", "--json").stdout
+    )
+    assert all(r["reused"] for r in again["held_out"])
+    error = cli_error(1, *args, "--out", tmp_path / "lo2", "--init-from", tmp_path / "leaky")
+    assert "was trained on b, which would be left out" in error
+    assert not (tmp_path / "lo2" / "runs").exists()
+
+
 def test_the_demo_open_set_step_runs_the_three_protocols(tmp_path):
     """`gfp demo --all`'s open-set step: leave one out by seed, by family (DDPM and DDIM together) and by
     training data, the real class kept in every run; one table row per protocol in tables.md."""

@@ -59,12 +59,34 @@ from gfp.common import (
     help="A source every run knows, never left out (--keep real: leave out only generators, and report "
     "how many unseen images are called real); repeat for more.",
 )
+@click.option(
+    "--init-from",
+    "init_from",
+    type=click.Path(file_okay=False),
+    metavar="RUN",
+    default=None,
+    show_default="none: a random initialisation",
+    help="Start every run from this run's weights (same method and parameters; the class head starts "
+    "afresh). RUN must not know a source that is left out: its weights would have seen it.",
+)
 @seed_option
 @device_option
 @json_option
 @progress_option
 def openset(
-    dataset, out, spec, epochs, false_unknown_rate, score, groups, keep, seed, device, as_json, progress
+    dataset,
+    out,
+    spec,
+    epochs,
+    false_unknown_rate,
+    score,
+    groups,
+    keep,
+    init_from,
+    seed,
+    device,
+    as_json,
+    progress,
 ):
     """Evaluate open-set attribution by leaving one source of DATASET out of training at a time.
 
@@ -106,6 +128,7 @@ def openset(
             score=score or DEFAULT_SCORE,
             groups=parsed_groups,
             keep=list(keep),
+            init_from=init_from,
             reporter=reporter,
         )
     if as_json:

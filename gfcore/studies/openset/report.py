@@ -87,7 +87,9 @@ def markdown(results: dict) -> str:
     lines = [
         f"# Open-set attribution, leaving one {'source or family' if groups else 'source'} out: {results['spec']}",
         "",
-        f"Dataset `{results['dataset']['path']}`; seed {results['seed']}. AUROC (95% interval from the test "
+        f"Dataset `{results['dataset']['path']}`; seed {results['seed']}"
+        + (f"; every run starts from `{results['init_from']['path']}`" if results.get("init_from") else "")
+        + ". AUROC (95% interval from the test "
         "images) and OSCR: known test images against the held-out source's test images, by each score.",
         *(
             [

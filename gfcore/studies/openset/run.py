@@ -14,6 +14,7 @@ from gfcore.errors import GfpError
 from gfcore.inference.openset import calibrate_run
 from gfcore.runs.attributor import build_attributor
 from gfcore.runs.training import existing_run_state, train_run
+from gfcore.runs.warmstart import init_record
 from gfcore.storage.atomic import write_json, write_text
 from gfcore.storage.jsonio import read_document
 from gfcore.storage.outfolder import check_study_folder
@@ -47,21 +48,36 @@ def run_loso(
     score: str,
     groups: dict[str, list[str]] | None = None,
     keep: list[str] = (),
+    init_from: str | Path | None = None,
     reporter=None,
 ) -> dict:
     """Leave each source of ``data`` out in turn, or each group of sources (a family, left out together;
-    ``keep``: sources never left out); see :mod:`gfcore.studies.openset`. Writes and returns the results
-    document."""
+    ``keep``: sources never left out); see :mod:`gfcore.studies.openset`. Every run starts from the weights
+    of the run ``init_from`` when given, which must not know a source that is left out. Writes and returns
+    the results document."""
     reporter = reporter or NullReporter()
     out = Path(out)
     check_out(out)
     if len(data.classes) < 3:
         raise GfpError(f"{data.path} has {len(data.classes)} sources; leaving one out needs at least 3")
     units = held_out_units(data.classes, groups, list(keep))
+    start = _unseen_start(init_from, [data.classes[i] for _, held_out in units for i in held_out])
     name, _ = parse_spec(spec)
     _, method, config = build_attributor(spec, data.classes[:-1], data.resolution, device, overrides)
     job = _Job(
-        out, spec, method, config, seed, device, overrides, false_unknown_rate, score, list(keep), reporter
+        out,
+        spec,
+        method,
+        config,
+        seed,
+        device,
+        overrides,
+        false_unknown_rate,
+        score,
+        list(keep),
+        reporter,
+        init_from,
+        start,
     )
     rows = [_row_or_failure(job, data, source, held_out) for source, held_out in units]
     settings = {
@@ -72,11 +88,27 @@ def run_loso(
         "score": score,
         "groups": groups or {},
         "keep": list(keep),
+        "init_from": start,
     }
     results = results_document(data, settings, false_unknown_rate, rows)
     write_json(out / "results.json", results)
     write_text(out / "results.md", markdown(results))
     return results
+
+
+def _unseen_start(init_from, held_out_names: list[str]) -> dict | None:
+    """The :func:`~gfcore.runs.warmstart.init_record` of ``init_from`` (None for a random start), refused
+    when that run knows a source that will be left out: its weights have seen what must be unseen."""
+    if init_from is None:
+        return None
+    record = init_record(init_from)
+    seen = [c for c in held_out_names if c in record["classes"]]
+    if seen:
+        raise GfpError(
+            f"--init-from {init_from} was trained on {', '.join(seen)}, which would be left out: a held-out "
+            "source must be unseen by the starting weights too"
+        )
+    return record
 
 
 @dataclass(frozen=True)
@@ -94,6 +126,8 @@ class _Job:
     score: str
     keep: list
     reporter: object
+    init_from: Path | None
+    start: dict | None
 
 
 def _row_or_failure(job: _Job, data: PreparedDataset, source: str, held_out: list[int]) -> dict:
@@ -117,7 +151,9 @@ def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[
     test = data.split("test")
     known_data = without_source(data, held_out, job.out / "datasets" / slug(source))
     run_dir = job.out / "runs" / slug(source)
-    state = existing_run_state(run_dir, known_data, method=job.method, config=job.config, seed=job.seed)
+    state = existing_run_state(
+        run_dir, known_data, method=job.method, config=job.config, seed=job.seed, init_from=job.start
+    )
     job.reporter.log(
         f"without {source}: "
         + {"new": "training", "complete": "reusing", "unfinished": "resuming"}[state]
@@ -134,6 +170,7 @@ def _held_out_row(job: _Job, data: PreparedDataset, source: str, held_out: list[
             overrides=job.overrides,
             reporter=job.reporter,
             false_unknown_rate=job.false_unknown_rate,
+            init_from=job.init_from,
         )
     calibrate_run(run_dir, known_data, job.device, job.false_unknown_rate, job.score, job.reporter)
     unknown_images = np.asarray(test.images[np.flatnonzero(np.isin(test.labels, held_out))])
