@@ -32,7 +32,7 @@ def test_bench_attacks_fill_the_table_immunize_once_and_plot(tiny_dataset, tmp_p
     assert (
         cells[(LEARNED, "relight")].immunize_epochs == 2 and cells[("knn", "noise")].immunize_epochs is None
     )
-    assert "fine-tuned 1 epochs against noise, 2 epochs against relight" in (out / "results.md").read_text()
+    assert "fine-tuned 1 epoch against noise, 2 epochs against relight" in (out / "results.md").read_text()
     # curves: the swept attacks only (relight has no severity parameter), for both methods and the immunized run
     curves = {(c.spec, c.attack, c.run is not None) for c in results.curves}
     assert curves == {(LEARNED, "noise", False), ("knn", "noise", False), (LEARNED, "noise", True)}

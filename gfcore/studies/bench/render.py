@@ -201,9 +201,10 @@ def immunize_note(results: BenchResults) -> str | None:
     epochs = {r.attack: r.immunize_epochs for r in results.robustness if r.immunize_epochs is not None}
     if not epochs:
         return None
-    if len(set(epochs.values())) == 1:
-        return f"Dfs: fine-tuned {next(iter(epochs.values()))} epochs against each attack."
-    return "Dfs: fine-tuned " + ", ".join(f"{n} epochs against {a}" for a, n in epochs.items()) + "."
+    said = {a: f"{n} epoch{'s' * (n != 1)}" for a, n in epochs.items()}
+    if len(set(said.values())) == 1:
+        return f"Dfs: fine-tuned {next(iter(said.values()))} against each attack."
+    return "Dfs: fine-tuned " + ", ".join(f"{n} against {a}" for a, n in said.items()) + "."
 
 
 def curves_table(results: BenchResults) -> TextTable:
