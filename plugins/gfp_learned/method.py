@@ -12,9 +12,10 @@ from gfcore import (
     GfpError,
     bounded,
     check_resolution,
+    one_of,
     step_if_finite,
 )
-from gfp_learned.outliers import generator_traces, uniform_cross_entropy
+from gfp_learned.outliers import TRACE_KINDS, generator_traces, uniform_cross_entropy
 
 #: the trained runs this plugin ships (package data, not packages)
 SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
@@ -30,6 +31,9 @@ class LearnedConfig(AttributionNetConfig):
     # uniform over the other classes, so a trace unlike every known one is pushed away from real as well as
     # made unsure. Empty: uniform over every class.
     outlier_real_class: str = ""
+    # The made-up generators: resampling stages, random shallow networks at full resolution, or either per
+    # batch (gfp_learned.outliers)
+    outlier_traces: str = one_of("upsampling", TRACE_KINDS)
 
 
 class LearnedAttributor(AttributionNetAttributor):
@@ -60,7 +64,7 @@ class LearnedAttributor(AttributionNetAttributor):
         if not weight:
             return super().train_step(x, y, optimizers, generator)
         logits = self.forward(x)
-        outliers = self.forward(generator_traces(x, generator))
+        outliers = self.forward(generator_traces(x, generator, self.config.outlier_traces))
         real = self.config.outlier_real_class
         excluded = self.classes.index(real) if real else None
         loss = self.loss(logits, y) + weight * uniform_cross_entropy(outliers, excluded)

@@ -6,9 +6,16 @@ was never trained on should then score low on the open-set score, instead of bei
 nearest known source or, worst, to ``real``.
 
 A trace is drawn per batch from the training generator, so a resumed run draws what an uninterrupted one
-would: the image at half resolution, upsampled again by one of three operations generators use (a
-transposed 4x4 convolution, or nearest or bilinear resizing followed by a 3x3 convolution) whose kernels are
-random perturbations of a plain interpolation, then quantised to 8 bits like every image the network sees.
+would, and is one of two kinds (``TRACE_KINDS``; ``both`` draws either with equal odds):
+
+* ``upsampling``: the image at half resolution, upsampled again by one of three operations generators use
+  (a transposed 4x4 convolution, or nearest or bilinear resizing followed by a 3x3 convolution) whose
+  kernels are random perturbations of a plain interpolation;
+* ``networks``: the image plus the output of a freshly drawn, randomly initialised shallow network (two 3x3
+  convolutions with a leaky ReLU between them) scaled to a few grey levels -- a faint, content-dependent
+  pattern at full resolution, the form a GAN fingerprint takes, rather than a resampling.
+
+Either is quantised to 8 bits like every image the network sees.
 """
 
 from __future__ import annotations
@@ -18,6 +25,11 @@ import torch.nn.functional as F
 
 #: how far the random kernels stray from a plain interpolation (in kernel-weight units)
 KERNEL_NOISE = 0.1
+TRACE_KINDS = ("upsampling", "networks", "both")
+#: channels of the random shallow network's hidden layer
+NETWORK_CHANNELS = 16
+#: the range of the random network's pattern, in grey levels of an 8-bit image (RMS, drawn log-uniformly)
+NETWORK_LEVELS = (1.0, 6.0)
 _BILINEAR_4 = torch.tensor([0.25, 0.75, 0.75, 0.25])
 
 
@@ -36,9 +48,27 @@ def _random_kernels(size: int, generator: torch.Generator) -> torch.Tensor:
     return _identity_kernels(size) + noise
 
 
-def generator_traces(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """``x`` (``[N, 3, R, R]`` in [-1, 1], R even) through one random upsampling stage; same shape and range,
-    on 8-bit levels."""
+def generator_traces(x: torch.Tensor, generator: torch.Generator, kind: str = "upsampling") -> torch.Tensor:
+    """``x`` (``[N, 3, R, R]`` in [-1, 1], R even) with one freshly drawn trace of ``kind`` (one of
+    :data:`TRACE_KINDS`); same shape and range, on 8-bit levels."""
+    if kind == "both":
+        kind = TRACE_KINDS[int(torch.randint(2, (1,), generator=generator))]
+    traced = _network_trace(x, generator) if kind == "networks" else _upsampling_trace(x, generator)
+    return torch.round((traced.clamp(-1, 1) + 1) * 127.5) / 127.5 - 1
+
+
+def _network_trace(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    hidden = torch.randn(NETWORK_CHANNELS, 3, 3, 3, generator=generator).to(x) / 27**0.5
+    out = torch.randn(3, NETWORK_CHANNELS, 3, 3, generator=generator).to(x) / (9 * NETWORK_CHANNELS) ** 0.5
+    pattern = F.conv2d(F.leaky_relu(F.conv2d(x, hidden, padding=1), 0.2), out, padding=1)
+    pattern = pattern - pattern.mean(dim=(2, 3), keepdim=True)  # a texture, not a colour shift
+    low, high = (torch.log(torch.tensor(v)) for v in NETWORK_LEVELS)
+    levels = torch.exp(low + (high - low) * torch.rand((), generator=generator))
+    rms = pattern.pow(2).mean(dim=(1, 2, 3), keepdim=True).sqrt().clamp_min(1e-8)
+    return x + pattern / rms * (levels.to(x) / 127.5)
+
+
+def _upsampling_trace(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     low = F.avg_pool2d(x, 2)
     kind = int(torch.randint(3, (1,), generator=generator))
     if kind == 0:  # transposed convolution: the checkerboard-prone upsampling of DCGAN-style generators
@@ -48,8 +78,7 @@ def generator_traces(x: torch.Tensor, generator: torch.Generator) -> torch.Tenso
             low, scale_factor=2, mode="nearest" if kind == 1 else "bilinear", align_corners=None
         )
         up = F.conv2d(up, _random_kernels(3, generator).to(x), padding=1)
-    up = up.clamp(-1, 1)
-    return torch.round((up + 1) * 127.5) / 127.5 - 1
+    return up
 
 
 def uniform_cross_entropy(logits: torch.Tensor, excluded: int | None = None) -> torch.Tensor:
