@@ -313,6 +313,22 @@ def test_openset_starts_every_run_from_a_run_that_never_saw_the_held_out_sources
     error = cli_error(1, *args, "--out", tmp_path / "lo2", "--init-from", tmp_path / "leaky")
     assert "was trained on b, which would be left out" in error
     assert not (tmp_path / "lo2" / "runs").exists()
+    # a run that knows no held-out source but started from one that does is refused as well
+    heir = dataset("start-heir", ["real", "y"], 20)
+    warm = (
+        "train",
+        heir.path,
+        "--out",
+        tmp_path / "heir",
+        "--method",
+        spec,
+        "--epochs",
+        "1",
+        "--no-progress",
+    )
+    assert run_cli(*warm, "--init-from", tmp_path / "leaky").exit_code == 0
+    error = cli_error(1, *args, "--out", tmp_path / "lo3", "--init-from", tmp_path / "heir")
+    assert "(or a run it started from) was trained on b" in error
 
 
 def test_the_demo_open_set_step_runs_the_three_protocols(tmp_path):

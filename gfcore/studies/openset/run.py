@@ -12,7 +12,7 @@ from gfcore.config import parse_spec
 from gfcore.data.dataset import PreparedDataset
 from gfcore.errors import GfpError
 from gfcore.inference.openset import calibrate_run
-from gfcore.runs.attributor import build_attributor
+from gfcore.runs.attributor import build_attributor, read_run_json
 from gfcore.runs.training import existing_run_state, train_run
 from gfcore.runs.warmstart import init_record
 from gfcore.storage.atomic import write_json, write_text
@@ -98,17 +98,33 @@ def run_loso(
 
 def _unseen_start(init_from, held_out_names: list[str]) -> dict | None:
     """The :func:`~gfcore.runs.warmstart.init_record` of ``init_from`` (None for a random start), refused
-    when that run knows a source that will be left out: its weights have seen what must be unseen."""
+    when that run, or a run its weights started from in turn, knows a source that will be left out: those
+    weights have seen what must be unseen."""
     if init_from is None:
         return None
     record = init_record(init_from)
-    seen = [c for c in held_out_names if c in record["classes"]]
+    seen = [c for c in held_out_names if c in _classes_seen(record)]
     if seen:
         raise GfpError(
-            f"--init-from {init_from} was trained on {', '.join(seen)}, which would be left out: a held-out "
-            "source must be unseen by the starting weights too"
+            f"--init-from {init_from} (or a run it started from) was trained on {', '.join(seen)}, which "
+            "would be left out: a held-out source must be unseen by the starting weights too"
         )
     return record
+
+
+def _classes_seen(record: dict) -> set[str]:
+    """Every class the weights of the run ``record`` describes were trained on, through its chain of warm
+    starts (each run.json records the run it started from, with that run's classes)."""
+    seen: set[str] = set()
+    visited: set[str] = set()
+    while record and record["path"] not in visited:
+        visited.add(record["path"])
+        seen.update(record["classes"])
+        try:
+            record = read_run_json(record["path"]).get("init_from")
+        except GfpError:  # an ancestor that is gone: its classes, recorded above, are all there is
+            break
+    return seen
 
 
 @dataclass(frozen=True)
