@@ -22,6 +22,7 @@ from gfcore.terminal.options import (  # noqa: F401  (re-exported for the comman
     device_option,
     emit_json,
     false_unknown_rate_option,
+    init_from_option,
     json_option,
     out_option,
     precision_option,

@@ -162,3 +162,16 @@ def stdout_console():
     # COLUMNS says otherwise
     width = None if sys.stdout.isatty() or os.environ.get("COLUMNS") else PIPED_WIDTH
     return Console(markup=False, width=width)
+
+
+def init_from_option(help: str):  # noqa: A002 -- Click's name
+    """``--init-from RUN``: start from another run's weights instead of a random initialisation."""
+    return click.option(
+        "--init-from",
+        "init_from",
+        type=click.Path(file_okay=False),
+        metavar="RUN",
+        default=None,
+        show_default="none: a random initialisation",
+        help=help,
+    )

@@ -6,6 +6,7 @@ from gfp.common import (
     device_option,
     emit_json,
     false_unknown_rate_option,
+    init_from_option,
     json_option,
     out_option,
     progress_option,
@@ -59,15 +60,9 @@ from gfp.common import (
     help="A source every run knows, never left out (--keep real: leave out only generators, and report "
     "how many unseen images are called real); repeat for more.",
 )
-@click.option(
-    "--init-from",
-    "init_from",
-    type=click.Path(file_okay=False),
-    metavar="RUN",
-    default=None,
-    show_default="none: a random initialisation",
-    help="Start every run from this run's weights (same method and parameters; the class head starts "
-    "afresh). RUN must not know a source that is left out: its weights would have seen it.",
+@init_from_option(
+    "Start every run from this run's weights (same method and parameters; the class head starts "
+    "afresh). RUN must not know a source that is left out: its weights would have seen it."
 )
 @seed_option
 @device_option

@@ -10,6 +10,7 @@ from gfp.common import (
     emit_run_summary,
     false_unknown_rate_option,
     fmt_pct,
+    init_from_option,
     json_option,
     out_option,
     precision_option,
@@ -59,15 +60,9 @@ from gfp.common import (
 @device_option
 @precision_option
 @compile_option
-@click.option(
-    "--init-from",
-    "init_from",
-    type=click.Path(file_okay=False),
-    metavar="RUN",
-    default=None,
-    show_default="none: a random initialisation",
-    help="Start from this run's weights (same method and parameters; the class head starts afresh when "
-    "its classes differ).",
+@init_from_option(
+    "Start from this run's weights (same method and parameters; the class head starts afresh when "
+    "its classes differ)."
 )
 @click.option("--resume", is_flag=True, help="Continue the run in --out from its last checkpoint.")
 @json_option
