@@ -103,7 +103,8 @@ def _unseen_start(init_from, held_out_names: list[str]) -> dict | None:
     if init_from is None:
         return None
     record = init_record(init_from)
-    seen = [c for c in held_out_names if c in _classes_seen(record)]
+    known = _classes_seen(record)
+    seen = [c for c in held_out_names if c in known]
     if seen:
         raise GfpError(
             f"--init-from {init_from} (or a run it started from) was trained on {', '.join(seen)}, which "
